@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../logging/index.js';
+import { compileServerOptions, envName, OptionsError, serverFlags, startServer } from '../server/index.js';
+
+const USAGE = `Usage: berth <command> [options]
+
+Commands:
+  server      run the controller (API, change stream) on this machine
+  version     print the version
+
+berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database-url')}):
+  --data-dir DIR          state directory (default ~/.berth)
+  --listen HOST:PORT      API address (default 127.0.0.1:7100)
+  --router-listen H:P     router address (default 127.0.0.1:7180)
+  --ssh-listen H:P        git over SSH address (default 127.0.0.1:7122)
+  --domain DOMAIN         apps answer at <app>.<domain> (default localhost)
+  --runtime NAME          process | container | kubernetes (default process)
+  --router NAME           builtin | haproxy (default builtin)
+  --database-url URL      PostgreSQL store (default: SQLite in the data dir)
+`;
+
+/** Raised for a command line that cannot run; main prints its message and exits 2. */
+class UsageError extends Error {}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function runServer(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(serverFlags.map((f) => [f, { type: 'string' as const }])),
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const options = compileServerOptions(parsed.values as Record<string, string>);
+  if (options.runtime !== 'process') {
+    throw new OptionsError(`--runtime ${options.runtime} is not available in this version; use process`);
+  }
+  if (options.router !== 'builtin') {
+    throw new OptionsError(`--router ${options.router} is not available in this version; use builtin`);
+  }
+  const logger = createLogger();
+  const server = await startServer(options, logger);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      server.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'stopping failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Runs the command line; resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'server':
+        return await runServer(rest);
+      case 'version':
+      case '--version':
+        process.stdout.write(`${version()}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'; run 'berth help'`);
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`berth: ${message}\n`);
+    return error instanceof UsageError || error instanceof OptionsError ? 2 : 1;
+  }
+}

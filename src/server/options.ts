@@ -1,0 +1,114 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** A host and port to listen on. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export const Runtimes = ['process', 'container', 'kubernetes'] as const;
+export const Routers = ['builtin', 'haproxy'] as const;
+
+/** The server's options after parsing and validation: normalised and frozen. */
+export interface ServerOptions {
+  readonly dataDir: string;
+  readonly listen: ListenAddress;
+  readonly routerListen: ListenAddress;
+  readonly sshListen: ListenAddress;
+  readonly domain: string;
+  readonly runtime: (typeof Runtimes)[number];
+  readonly router: (typeof Routers)[number];
+  readonly databaseUrl: string | undefined;
+}
+
+/** The flags of `berth server`, as in shared/CONTRACT.md; each also reads BERTH_<FLAG>. */
+export const serverFlags = [
+  'data-dir',
+  'listen',
+  'router-listen',
+  'ssh-listen',
+  'domain',
+  'runtime',
+  'router',
+  'database-url',
+] as const;
+export type ServerFlag = (typeof serverFlags)[number];
+
+/** A flag or environment value that cannot be used; the message says which and why. */
+export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
+  readonly code = 'INVALID_OPTION';
+}
+
+export function envName(flag: ServerFlag): string {
+  return `BERTH_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+function parseListen(flag: ServerFlag, value: string): ListenAddress {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !Number.isInteger(port) || port > 65535) {
+    throw new OptionsError(`--${flag} must be HOST:PORT with a port from 0 to 65535, got '${value}'`);
+  }
+  return Object.freeze({ host: match[1].replace(/^\[|\]$/g, ''), port });
+}
+
+function oneOf<T extends string>(flag: ServerFlag, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new OptionsError(`--${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  }
+  return value as T;
+}
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * Turns flags (which win) and BERTH_* environment variables into ServerOptions, applying the
+ * defaults of shared/CONTRACT.md.
+ */
+export function compileServerOptions(
+  flags: Partial<Record<ServerFlag, string>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ServerOptions {
+  const get = (flag: ServerFlag, fallback: string): string => {
+    const value = flags[flag] ?? env[envName(flag)];
+    return value === undefined || value === '' ? fallback : value;
+  };
+  const dataDir = path.resolve(get('data-dir', path.join(os.homedir(), '.berth')));
+  const databaseUrl = get('database-url', '') || undefined;
+  if (databaseUrl !== undefined) {
+    let protocol = '';
+    try {
+      protocol = new URL(databaseUrl).protocol;
+    } catch {
+      throw new OptionsError('--database-url is not a URL; expected postgres://USER:PASSWORD@HOST:PORT/DB');
+    }
+    if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+      throw new OptionsError(`--database-url must be a postgres:// URL, got a ${protocol}// URL`);
+    }
+  }
+  const domain = get('domain', 'localhost').toLowerCase();
+  if (!DOMAIN.test(domain)) throw new OptionsError(`--domain '${domain}' is not a valid DNS name`);
+  return Object.freeze({
+    dataDir,
+    listen: parseListen('listen', get('listen', '127.0.0.1:7100')),
+    routerListen: parseListen('router-listen', get('router-listen', '127.0.0.1:7180')),
+    sshListen: parseListen('ssh-listen', get('ssh-listen', '127.0.0.1:7122')),
+    domain,
+    runtime: oneOf('runtime', get('runtime', 'process'), Runtimes),
+    router: oneOf('router', get('router', 'builtin'), Routers),
+    databaseUrl,
+  });
+}
+
+/** The database URL with its password hidden, for logs. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

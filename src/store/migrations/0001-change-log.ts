@@ -1,0 +1,7 @@
+import type { Migration } from './migration.js';
+
+export const changeLogMigration: Migration = {
+  version: 1,
+  name: 'change log',
+  statements: (context) => context.changeLogInfrastructure(),
+};

@@ -1,0 +1,11 @@
+// The store's schema history and the runner that applies it and checks the live schema.
+// Migrations are numbered, checksummed, and never edited once landed.
+import { changeLogMigration } from './0001-change-log.js';
+import { appsMigration } from './0002-apps.js';
+import type { Migration } from './migration.js';
+
+export { migrateStore, SchemaAlteredError, SchemaTooNewError, type MigrationOutcome } from './runner.js';
+export type { Migration, MigrationContext } from './migration.js';
+
+/** Every migration, in order. Append only. */
+export const migrations: readonly Migration[] = Object.freeze([changeLogMigration, appsMigration]);

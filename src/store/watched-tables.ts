@@ -1,0 +1,26 @@
+/**
+ * The tables whose changes reach watchers. Each declaration generates that table's change-log
+ * triggers on every dialect; the namespace id is stored in change_log rows and must never be
+ * reused for another table.
+ */
+export interface WatchedTable {
+  /** Stable id written into change_log.namespace_id. */
+  readonly namespaceId: number;
+  /** The namespace watchers subscribe to; by convention the table name. */
+  readonly namespace: string;
+  readonly table: string;
+  /** The column whose value identifies a changed row in events. */
+  readonly keyColumn: string;
+  readonly description: string;
+}
+
+export const watchedTables: readonly WatchedTable[] = Object.freeze([
+  { namespaceId: 1, namespace: 'apps', table: 'apps', keyColumn: 'id', description: 'applications' },
+]);
+
+/** Looks a namespace up by name; throws for a name no table declares. */
+export function watchedTable(namespace: string): WatchedTable {
+  const found = watchedTables.find((t) => t.namespace === namespace);
+  if (!found) throw new Error(`no watched table has the namespace '${namespace}'`);
+  return found;
+}
