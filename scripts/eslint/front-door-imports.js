@@ -8,7 +8,7 @@ const INDEX = /^index\.(ts|js)$/;
 export const frontDoorImports = {
   meta: {
     type: 'problem',
-    docs: { description: "import another folder only through its index.ts" },
+    docs: { description: 'import another folder only through its index.ts' },
     messages: {
       deep: "'{{source}}' reaches into another folder's internals; import its index.ts instead",
     },

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { sql } from 'kysely';
 import type { Logger } from '../logging/index.js';
 import type { Store } from '../store/index.js';
@@ -11,9 +11,9 @@ export interface ApiOptions {
 }
 
 /** Builds the API server; the caller listens and closes it. */
-export function buildApi(options: ApiOptions): FastifyInstance {
+export function buildApi(options: ApiOptions) {
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: options.logger.child({ component: 'api' }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
@@ -23,7 +23,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.get('/api/v1/health', async (_request, reply) => {
     try {
       await sql`SELECT 1`.execute(options.store.db);
-      return { status: 'ok', store: options.store.dialect, schemaVersion: options.store.schemaVersion };
+      return {
+        status: 'ok',
+        store: options.store.dialect,
+        schemaVersion: options.store.schemaVersion,
+      };
     } catch {
       return reply.code(503).send({
         error: { code: 'STORE_UNAVAILABLE', message: 'the store does not answer' },

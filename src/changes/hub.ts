@@ -1,4 +1,10 @@
-import { AllEdits, ChangeStreamStoppedError, SubscriberTooSlowError, type ChangeEvent } from './events.js';
+import {
+  AllEdits,
+  ChangeStreamStoppedError,
+  SubscriberTooSlowError,
+  type ChangeEvent,
+} from './events.js';
+import { WaiterQueue } from './waiters.js';
 
 /** Which changes a subscription wants: one namespace, some edit types, optionally some keys. */
 export interface SubscriptionFilter {
@@ -104,7 +110,7 @@ export class Subscription implements AsyncIterableIterator<readonly ChangeEvent[
   #pending: ChangeEvent[] = [];
   #ended = false;
   #error: Error | undefined;
-  #waiter: (() => void) | undefined;
+  readonly #waiters = new WaiterQueue();
   readonly #onAbort = () => this.close();
   readonly #signal: AbortSignal | undefined;
 
@@ -129,7 +135,7 @@ export class Subscription implements AsyncIterableIterator<readonly ChangeEvent[
       return;
     }
     for (const e of events) this.#pending.push(e);
-    this.#wake();
+    this.#waiters.wakeOne();
   }
 
   end(error: Error | undefined): void {
@@ -138,26 +144,23 @@ export class Subscription implements AsyncIterableIterator<readonly ChangeEvent[
     this.#error = error;
     this.#pending = [];
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+    this.#waiters.wakeAll();
   }
 
   /** Resolves with everything pending, waiting for the next batch when nothing is. */
   async next(): Promise<IteratorResult<readonly ChangeEvent[]>> {
+    // Earlier callers are served first.
+    if (this.#waiters.size > 0 && !this.#ended) await this.#waiters.wait();
     while (this.#pending.length === 0) {
       if (this.#ended) {
         if (this.#error) throw this.#error;
         return { done: true, value: undefined };
       }
-      await new Promise<void>((resolve) => (this.#waiter = resolve));
+      await this.#waiters.wait();
     }
     const batch = this.#pending;
     this.#pending = [];
+    if (this.#waiters.size > 0 && this.#pending.length > 0) this.#waiters.wakeOne();
     return { done: false, value: batch };
   }
 

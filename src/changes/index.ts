@@ -1,6 +1,11 @@
 // The change stream and watchers: one reader of the store's change log per controller,
 // fanned out to subscriptions by namespace, edit type and key (Juju 4's design).
-export { ChangeStream, defaultPollBackoff, type ChangeStreamOptions, type PollBackoff } from './stream.js';
+export {
+  ChangeStream,
+  defaultPollBackoff,
+  type ChangeStreamOptions,
+  type PollBackoff,
+} from './stream.js';
 export {
   WatcherHub,
   Subscription,
@@ -9,7 +14,12 @@ export {
   type SubscribeOptions,
   type SubscriptionFilter,
 } from './hub.js';
-export { KeysWatcher, NotifyWatcher, type KeysWatcherOptions, type NotifyWatcherOptions } from './watchers.js';
+export {
+  KeysWatcher,
+  NotifyWatcher,
+  type KeysWatcherOptions,
+  type NotifyWatcherOptions,
+} from './watchers.js';
 export {
   AllEdits,
   ChangeStreamStoppedError,

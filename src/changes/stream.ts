@@ -146,7 +146,10 @@ export class ChangeStream {
       this.#woken = false;
       try {
         const delivered = await this.drain();
-        delay = delivered > 0 ? this.#backoff.initialMs : Math.min(delay * this.#backoff.factor, this.#backoff.maxMs);
+        delay =
+          delivered > 0
+            ? this.#backoff.initialMs
+            : Math.min(delay * this.#backoff.factor, this.#backoff.maxMs);
         await this.#recordWitness(false);
         if (Date.now() - this.#lastPrune >= this.#pruneIntervalMs) await this.prune();
       } catch (error) {
@@ -195,11 +198,17 @@ export class ChangeStream {
 
   async #coalesce(changes: readonly RawChange[]): Promise<ChangeEvent[]> {
     if (changes.some((c) => !this.#namespaces.has(c.namespaceId))) await this.#loadNamespaces();
-    const byKey = new Map<string, { namespace: string; changed: string; editTypes: number; lastEditType: EditType }>();
+    const byKey = new Map<
+      string,
+      { namespace: string; changed: string; editTypes: number; lastEditType: EditType }
+    >();
     for (const change of changes) {
       const namespace = this.#namespaces.get(change.namespaceId);
       if (namespace === undefined) {
-        this.#logger.warn({ namespaceId: change.namespaceId }, 'change in an unknown namespace skipped');
+        this.#logger.warn(
+          { namespaceId: change.namespaceId },
+          'change in an unknown namespace skipped',
+        );
         continue;
       }
       const key = `${change.namespaceId}\u0000${change.changed}`;
@@ -220,7 +229,10 @@ export class ChangeStream {
   }
 
   async #loadNamespaces(): Promise<void> {
-    const rows = await this.#store.db.selectFrom('change_log_namespace').select(['id', 'namespace']).execute();
+    const rows = await this.#store.db
+      .selectFrom('change_log_namespace')
+      .select(['id', 'namespace'])
+      .execute();
     this.#namespaces = new Map(rows.map((r) => [r.id, r.namespace]));
   }
 
@@ -231,13 +243,23 @@ export class ChangeStream {
     const { lower, upper } = reader.bounds();
     const now = Date.now();
     const moved = lower !== this.#lastWitness.lower || upper !== this.#lastWitness.upper;
-    const due = now - this.#lastWitness.at >= (moved ? this.#witnessIntervalMs : this.#witnessTtlMs / 4);
+    const due =
+      now - this.#lastWitness.at >= (moved ? this.#witnessIntervalMs : this.#witnessTtlMs / 4);
     if (!force && !due) return;
     const updatedAt = new Date(now).toISOString();
     await this.#store.db
       .insertInto('change_log_witness')
-      .values({ reader_id: this.#readerId, lower_bound: lower, upper_bound: upper, updated_at: updatedAt })
-      .onConflict((oc) => oc.column('reader_id').doUpdateSet({ lower_bound: lower, upper_bound: upper, updated_at: updatedAt }))
+      .values({
+        reader_id: this.#readerId,
+        lower_bound: lower,
+        upper_bound: upper,
+        updated_at: updatedAt,
+      })
+      .onConflict((oc) =>
+        oc
+          .column('reader_id')
+          .doUpdateSet({ lower_bound: lower, upper_bound: upper, updated_at: updatedAt }),
+      )
       .execute();
     this.#lastWitness = { at: now, lower, upper };
   }
@@ -253,7 +275,10 @@ export class ChangeStream {
     return this.#store.transact(async (tx) => {
       await tx.deleteFrom('change_log_witness').where('updated_at', '<', staleBefore).execute();
       const live = await tx.selectFrom('change_log_witness').select('lower_bound').execute();
-      const deleted = await this.#store.changeLog.prune(tx, live.map((w) => w.lower_bound));
+      const deleted = await this.#store.changeLog.prune(
+        tx,
+        live.map((w) => w.lower_bound),
+      );
       if (deleted > 0) this.#logger.debug({ deleted }, 'pruned the change log');
       return deleted;
     });

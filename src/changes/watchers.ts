@@ -1,10 +1,6 @@
 import type { ChangeEvent } from './events.js';
-import {
-  Subscription,
-  type Subscriber,
-  type SubscriptionFilter,
-  type WatcherHub,
-} from './hub.js';
+import { Subscription, type Subscriber, type SubscriptionFilter, type WatcherHub } from './hub.js';
+import { WaiterQueue } from './waiters.js';
 
 export interface NotifyWatcherOptions {
   readonly filters: readonly SubscriptionFilter[];
@@ -23,7 +19,7 @@ export class NotifyWatcher implements AsyncIterableIterator<void>, Subscriber {
   #dirty = true;
   #ended = false;
   #error: Error | undefined;
-  #waiter: (() => void) | undefined;
+  readonly #waiters = new WaiterQueue();
 
   constructor(hub: WatcherHub, options: NotifyWatcherOptions) {
     this.#signal = options.signal;
@@ -38,7 +34,7 @@ export class NotifyWatcher implements AsyncIterableIterator<void>, Subscriber {
 
   accept(_events: readonly ChangeEvent[]): void {
     this.#dirty = true;
-    this.#wake();
+    this.#waiters.wakeOne();
   }
 
   end(error: Error | undefined): void {
@@ -46,16 +42,12 @@ export class NotifyWatcher implements AsyncIterableIterator<void>, Subscriber {
     this.#ended = true;
     this.#error = error;
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+    this.#waiters.wakeAll();
   }
 
   async next(): Promise<IteratorResult<void>> {
+    // Earlier callers are served first.
+    if (this.#waiters.size > 0 && !this.#ended) await this.#waiters.wait();
     for (;;) {
       if (this.#ended) {
         if (this.#error) throw this.#error;
@@ -65,7 +57,7 @@ export class NotifyWatcher implements AsyncIterableIterator<void>, Subscriber {
         this.#dirty = false;
         return { done: false, value: undefined };
       }
-      await new Promise<void>((resolve) => (this.#waiter = resolve));
+      await this.#waiters.wait();
     }
   }
 

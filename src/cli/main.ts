@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../logging/index.js';
-import { compileServerOptions, envName, OptionsError, serverFlags, startServer } from '../server/index.js';
+import {
+  compileServerOptions,
+  envName,
+  OptionsError,
+  serverFlags,
+  startServer,
+} from '../server/index.js';
 
 const USAGE = `Usage: berth <command> [options]
 
@@ -42,25 +48,41 @@ async function runServer(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const options = compileServerOptions(parsed.values as Record<string, string>);
+  const options = compileServerOptions(parsed.values);
   if (options.runtime !== 'process') {
-    throw new OptionsError(`--runtime ${options.runtime} is not available in this version; use process`);
+    throw new OptionsError(
+      `--runtime ${options.runtime} is not available in this version; use process`,
+    );
   }
   if (options.router !== 'builtin') {
-    throw new OptionsError(`--router ${options.router} is not available in this version; use builtin`);
+    throw new OptionsError(
+      `--router ${options.router} is not available in this version; use builtin`,
+    );
   }
   const logger = createLogger();
+  // Handlers go in before startup: a stop requested while the store migrates must not kill the
+  // process half-way, it stops the server as soon as it is up.
+  let stopRequested: ((signal: NodeJS.Signals) => void) | undefined;
+  let requestedBeforeStart: NodeJS.Signals | undefined;
+  let signals = 0;
+  let forceExit: ((code: number) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      forceExit?.(1);
+      return;
+    }
+    logger.info({ signal }, 'stopping');
+    if (stopRequested) stopRequested(signal);
+    else requestedBeforeStart = signal;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const server = await startServer(options, logger);
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting without waiting');
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping');
+    forceExit = resolve;
+    stopRequested = () => {
       server.close().then(
         () => resolve(0),
         (error: unknown) => {
@@ -69,8 +91,7 @@ async function runServer(args: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    if (requestedBeforeStart) stopRequested(requestedBeforeStart);
   });
 }
 

@@ -16,7 +16,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? process.env['BERTH_LOG_LEVEL'] ?? 'info',
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['*.password', '*.token', 'req.headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['*.password', '*.token', 'req.headers.authorization'],
+        censor: '[redacted]',
+      },
     },
     options.destination ?? process.stdout,
   );

@@ -49,7 +49,9 @@ function parseListen(flag: ServerFlag, value: string): ListenAddress {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
   if (!match?.[1] || !Number.isInteger(port) || port > 65535) {
-    throw new OptionsError(`--${flag} must be HOST:PORT with a port from 0 to 65535, got '${value}'`);
+    throw new OptionsError(
+      `--${flag} must be HOST:PORT with a port from 0 to 65535, got '${value}'`,
+    );
   }
   return Object.freeze({ host: match[1].replace(/^\[|\]$/g, ''), port });
 }
@@ -61,7 +63,8 @@ function oneOf<T extends string>(flag: ServerFlag, value: string, allowed: reado
   return value as T;
 }
 
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const DOMAIN =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /**
  * Turns flags (which win) and BERTH_* environment variables into ServerOptions, applying the
@@ -82,7 +85,9 @@ export function compileServerOptions(
     try {
       protocol = new URL(databaseUrl).protocol;
     } catch {
-      throw new OptionsError('--database-url is not a URL; expected postgres://USER:PASSWORD@HOST:PORT/DB');
+      throw new OptionsError(
+        '--database-url is not a URL; expected postgres://USER:PASSWORD@HOST:PORT/DB',
+      );
     }
     if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
       throw new OptionsError(`--database-url must be a postgres:// URL, got a ${protocol}// URL`);

@@ -20,12 +20,15 @@ export interface RunningServer {
  * API. On any failure it releases what it had opened.
  */
 export async function startServer(options: ServerOptions, logger: Logger): Promise<RunningServer> {
-  const storeLabel = options.databaseUrl ? redactDatabaseUrl(options.databaseUrl) : `sqlite in ${options.dataDir}`;
+  const storeLabel = options.databaseUrl
+    ? redactDatabaseUrl(options.databaseUrl)
+    : `sqlite in ${options.dataDir}`;
   logger.info({ store: storeLabel, dataDir: options.dataDir }, 'opening the store');
   const store = await openStore({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
-    onListenerError: (error) => logger.warn({ err: error }, 'lost the change notification connection; polling'),
+    onListenerError: (error) =>
+      logger.warn({ err: error }, 'lost the change notification connection; polling'),
   });
   const hub = new WatcherHub();
   const stream = new ChangeStream({ store, hub, logger });
@@ -42,7 +45,10 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const address = api.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
-  logger.info({ url: apiUrl, schemaVersion: store.schemaVersion, store: store.dialect }, 'berth server listening');
+  logger.info(
+    { url: apiUrl, schemaVersion: store.schemaVersion, store: store.dialect },
+    'berth server listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -18,5 +18,10 @@ export {
   type TransactOptions,
   type TransactionWork,
 } from './transaction.js';
-export { SchemaAlteredError, SchemaTooNewError, migrations, type Migration } from './migrations/index.js';
+export {
+  SchemaAlteredError,
+  SchemaTooNewError,
+  migrations,
+  type Migration,
+} from './migrations/index.js';
 export { watchedTable, watchedTables, type WatchedTable } from './watched-tables.js';

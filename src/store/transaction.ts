@@ -88,7 +88,10 @@ export class TransactionRunner {
             await sql.raw('COMMIT').execute(conn);
             return value;
           } catch (error) {
-            await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+            await sql
+              .raw('ROLLBACK')
+              .execute(conn)
+              .catch(() => undefined);
             throw error;
           }
         });

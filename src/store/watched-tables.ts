@@ -15,7 +15,13 @@ export interface WatchedTable {
 }
 
 export const watchedTables: readonly WatchedTable[] = Object.freeze([
-  { namespaceId: 1, namespace: 'apps', table: 'apps', keyColumn: 'id', description: 'applications' },
+  {
+    namespaceId: 1,
+    namespace: 'apps',
+    table: 'apps',
+    keyColumn: 'id',
+    description: 'applications',
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -20,8 +20,15 @@ for (const backend of backends) {
       const store = await reopenStore(location);
       try {
         assert.equal(store.schemaVersion, newest);
-        const rows = await store.db.selectFrom('berth_schema_migrations').selectAll().orderBy('version').execute();
-        assert.deepEqual(rows.map((r) => r.version), migrations.map((m) => m.version));
+        const rows = await store.db
+          .selectFrom('berth_schema_migrations')
+          .selectAll()
+          .orderBy('version')
+          .execute();
+        assert.deepEqual(
+          rows.map((r) => r.version),
+          migrations.map((m) => m.version),
+        );
         const namespaces = await store.db.selectFrom('change_log_namespace').selectAll().execute();
         assert.ok(namespaces.some((n) => n.namespace === 'apps'));
       } finally {
@@ -35,10 +42,16 @@ for (const backend of backends) {
       try {
         await (await reopenStore(location)).close();
         const again = await reopenStore(location);
-        const rows = await again.db.selectFrom('berth_schema_migrations').select('applied_at').execute();
+        const rows = await again.db
+          .selectFrom('berth_schema_migrations')
+          .select('applied_at')
+          .execute();
         await again.close();
         const third = await reopenStore(location);
-        const after = await third.db.selectFrom('berth_schema_migrations').select('applied_at').execute();
+        const after = await third.db
+          .selectFrom('berth_schema_migrations')
+          .select('applied_at')
+          .execute();
         await third.close();
         assert.deepEqual(after, rows);
       } finally {
@@ -49,7 +62,10 @@ for (const backend of backends) {
     it('applies only the new migrations to an older store', async () => {
       const location = await createTestDatabase(backend);
       try {
-        const old = await reopenStore(location, { migrations: migrations.slice(0, 1), watchedTables: [] });
+        const old = await reopenStore(location, {
+          migrations: migrations.slice(0, 1),
+          watchedTables: [],
+        });
         assert.equal(old.schemaVersion, 1);
         await old.close();
         const current = await reopenStore(location);
@@ -66,12 +82,17 @@ for (const backend of backends) {
         const future: Migration = {
           version: newest + 1,
           name: 'from the future',
-          statements: ({ schema }) => [{ sql: schema.createTable('future_things').addColumn('id', 'text').compile().sql }],
+          statements: ({ schema }) => [
+            { sql: schema.createTable('future_things').addColumn('id', 'text').compile().sql },
+          ],
         };
         await (await reopenStore(location, { migrations: [...migrations, future] })).close();
         await assert.rejects(reopenStore(location), (error: unknown) => {
           assert.ok(error instanceof SchemaTooNewError);
-          assert.match(error.message, new RegExp(`schema version ${newest + 1}, newer than this Berth knows \\(${newest}\\)`));
+          assert.match(
+            error.message,
+            new RegExp(`schema version ${newest + 1}, newer than this Berth knows \\(${newest}\\)`),
+          );
           return true;
         });
         const check = await reopenStore(location, { migrations: [...migrations, future] });
@@ -104,12 +125,23 @@ for (const backend of backends) {
         await (await reopenStore(location)).close();
         const edited = migrations.map((m): Migration =>
           m.version === 2
-            ? { ...m, statements: (c) => [...m.statements(c), { sql: 'CREATE INDEX apps_created ON apps (created_at)' }] }
+            ? {
+                ...m,
+                statements: (c) => [
+                  ...m.statements(c),
+                  { sql: 'CREATE INDEX apps_created ON apps (created_at)' },
+                ],
+              }
             : m,
         );
         await assert.rejects(
-          openStore({ dataDir: location.dataDir, databaseUrl: location.databaseUrl, migrations: edited }),
-          (error: unknown) => error instanceof SchemaAlteredError && /migration 2 \(apps\)/.test(error.message),
+          openStore({
+            dataDir: location.dataDir,
+            databaseUrl: location.databaseUrl,
+            migrations: edited,
+          }),
+          (error: unknown) =>
+            error instanceof SchemaAlteredError && /migration 2 \(apps\)/.test(error.message),
         );
       } finally {
         await location.drop();
@@ -120,7 +152,10 @@ for (const backend of backends) {
       const location = await createTestDatabase(backend);
       try {
         const stores = await Promise.all([1, 2, 3].map(() => reopenStore(location)));
-        const rows = await stores[0]!.db.selectFrom('berth_schema_migrations').selectAll().execute();
+        const rows = await stores[0]!.db
+          .selectFrom('berth_schema_migrations')
+          .selectAll()
+          .execute();
         assert.equal(rows.length, migrations.length);
         await Promise.all(stores.map((s) => s.close()));
       } finally {

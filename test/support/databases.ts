@@ -29,7 +29,10 @@ async function adminUrl(): Promise<string> {
     const starting = startPostgresCluster();
     cluster = starting;
     // Not after(): called inside a test, that would stop the cluster when the test ends.
-    starting.then((c) => process.once('exit', () => c.stop()), () => undefined);
+    starting.then(
+      (c) => process.once('exit', () => c.stop()),
+      () => undefined,
+    );
   }
   return (await cluster).adminUrl;
 }

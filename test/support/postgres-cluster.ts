@@ -43,7 +43,9 @@ function runAs(uid: number | undefined, gid: number | undefined, file: string, a
     cwd: os.tmpdir(),
   });
   if (result.status !== 0) {
-    throw new Error(`${path.basename(file)} ${args.join(' ')} failed:\n${result.stderr}${result.stdout}`);
+    throw new Error(
+      `${path.basename(file)} ${args.join(' ')} failed:\n${result.stderr}${result.stdout}`,
+    );
   }
 }
 
@@ -66,10 +68,26 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   if (uid !== undefined && gid !== undefined) chownSync(dir, uid, gid);
   const dataDir = path.join(dir, 'data');
   const port = await freePort();
-  runAs(uid, gid, path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  runAs(uid, gid, path.join(bin, 'initdb'), [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ]);
   runAs(uid, gid, path.join(bin, 'pg_ctl'), [
-    '-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-t', '60',
-    '-o', `-p ${port} -k ${dir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
+    '-D',
+    dataDir,
+    '-l',
+    path.join(dir, 'server.log'),
+    '-w',
+    '-t',
+    '60',
+    '-o',
+    `-p ${port} -k ${dir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
     'start',
   ]);
   return {

@@ -14,7 +14,11 @@ export async function openTestStore(
   options: Partial<StoreOptions> = {},
 ): Promise<TestStore> {
   const location = await createTestDatabase(backend);
-  const store = await openStore({ dataDir: location.dataDir, databaseUrl: location.databaseUrl, ...options });
+  const store = await openStore({
+    dataDir: location.dataDir,
+    databaseUrl: location.databaseUrl,
+    ...options,
+  });
   after(async () => {
     await store.close();
     await location.drop();
@@ -23,7 +27,10 @@ export async function openTestStore(
 }
 
 /** Opens another store over the same location (a second controller, or a restart). */
-export async function reopenStore(location: TestDatabase, options: Partial<StoreOptions> = {}): Promise<Store> {
+export async function reopenStore(
+  location: TestDatabase,
+  options: Partial<StoreOptions> = {},
+): Promise<Store> {
   return openStore({ dataDir: location.dataDir, databaseUrl: location.databaseUrl, ...options });
 }
 

@@ -4,7 +4,12 @@ import { changeLogMigration } from './0001-change-log.js';
 import { appsMigration } from './0002-apps.js';
 import type { Migration } from './migration.js';
 
-export { migrateStore, SchemaAlteredError, SchemaTooNewError, type MigrationOutcome } from './runner.js';
+export {
+  migrateStore,
+  SchemaAlteredError,
+  SchemaTooNewError,
+  type MigrationOutcome,
+} from './runner.js';
 export type { Migration, MigrationContext } from './migration.js';
 
 /** Every migration, in order. Append only. */

@@ -31,7 +31,16 @@ const RETRYABLE_STATES = new Set([
 ]);
 
 /** Failures of the connection itself; safe to retry only before any statement ran. */
-const CONNECTION_STATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03']);
+const CONNECTION_STATES = new Set([
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
 const CONNECTION_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 
 function isConnectionLoss(error: unknown): boolean {
@@ -45,15 +54,16 @@ function isConnectionLoss(error: unknown): boolean {
   );
 }
 
-/** int8 and numeric come back from pg as strings; the store's ids and counts fit in a number. */
-const typeParsers = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
-    return format === undefined
-      ? pg.types.getTypeParser(oid)
-      : pg.types.getTypeParser(oid, format);
-  },
-} as pg.CustomTypesConfig;
+/** int8 comes back from pg as a string; the store's ids and counts fit in a number. */
+const INT8_OID = 20;
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8_OID) return (value: string) => Number(value);
+    // pg's own parser for every other type; its typings return `any`.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 export function openPostgresDialect(options: PostgresDialectOptions): StoreDialect {
   const pool = new pg.Pool({
@@ -176,7 +186,9 @@ async function changeLogTriggers(
       AND t.tgname LIKE 'change_log\\_%' AND t.tgname <> 'change_log_notify'
   `.execute(db);
   for (const row of existing.rows) {
-    statements.push(`DROP TRIGGER ${quoteIdentifier(row.trigger)} ON ${quoteIdentifier(row.table)}`);
+    statements.push(
+      `DROP TRIGGER ${quoteIdentifier(row.trigger)} ON ${quoteIdentifier(row.table)}`,
+    );
   }
   for (const t of tables) {
     const table = quoteIdentifier(t.table);

@@ -27,7 +27,9 @@ export interface SqliteDialectOptions {
 /** Error codes after which SQLite rolled back and a fresh attempt can succeed. */
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
 
 export function openSqliteDialect(options: SqliteDialectOptions): StoreDialect {
@@ -176,7 +178,10 @@ function sqliteChangeLog(db: Kysely<Database>, wake: WakeSignal): ChangeLogDiale
     async prune(target: Kysely<Database>, lowerBounds: readonly string[]) {
       if (lowerBounds.length === 0) return 0;
       const below = Math.min(...lowerBounds.map(Number));
-      const result = await target.deleteFrom('change_log').where('id', '<=', below).executeTakeFirst();
+      const result = await target
+        .deleteFrom('change_log')
+        .where('id', '<=', below)
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
     onWake(listener: () => void) {

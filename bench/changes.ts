@@ -1,0 +1,310 @@
+// The change stream's two promises, on SQLite and on PostgreSQL: a commit reaches a watcher
+// within milliseconds, and a burst of row changes is delivered at tens of thousands per second.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { ChangeStream, KeysWatcher, Subscription, WatcherHub } from '../src/changes/index.js';
+import { silentLogger } from '../src/logging/index.js';
+import { openStore, type AppTable, type DialectName, type Store } from '../src/store/index.js';
+// test/support has no index.ts yet; the cluster helper is the same one the tests use.
+// eslint-disable-next-line berth/front-door-imports
+import { startPostgresCluster } from '../test/support/postgres-cluster.js';
+
+const WARMUP_COMMITS = 100;
+const MEASURED_COMMITS = 2_000;
+const BURST_ROWS = 100_000;
+const ROWS_PER_TRANSACTION = 1_000;
+/** Generous bounds so a lost event fails the run instead of hanging it. */
+const KEY_TIMEOUT_MS = 10_000;
+const BURST_TIMEOUT_MS = 60_000;
+
+/** What the brief asks of the stream; printed beside the figures, never asserted. */
+const targets = Object.freeze({
+  p99Ms: Object.freeze({ sqlite: 10, postgres: 25 } satisfies Record<DialectName, number>),
+  eventsPerSec: 50_000,
+});
+
+/** The figures of one backend. Times are milliseconds. */
+export interface BackendFigures {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly eventsPerSec: number;
+  /** How long the writer took to commit the burst, while the stream ran beside it. */
+  readonly writeMs: number;
+  /** From the burst's first write until the subscriber held every key. */
+  readonly deliverMs: number;
+}
+
+/** The benchmark's result, as printed by `--json`. */
+export type ChangesFigures = Readonly<Record<DialectName, BackendFigures>>;
+
+/** Records when each key first reaches a consumer and lets the writer wait for it. */
+class Arrivals {
+  readonly #seen = new Map<string, number>();
+  #lastAt = 0;
+  #failure: Error | undefined;
+  #waiter: { check: () => void; fail: (error: Error) => void } | undefined;
+
+  get count(): number {
+    return this.#seen.size;
+  }
+
+  record(keys: Iterable<string>): void {
+    const at = performance.now();
+    for (const key of keys) if (!this.#seen.has(key)) this.#seen.set(key, at);
+    this.#lastAt = at;
+    this.#waiter?.check();
+  }
+
+  fail(error: Error): void {
+    this.#failure = error;
+    this.#waiter?.fail(error);
+  }
+
+  /** Resolves with the time `key` arrived. */
+  waitForKey(key: string): Promise<number> {
+    return this.#waitUntil(() => this.#seen.get(key), `key ${key}`, KEY_TIMEOUT_MS);
+  }
+
+  /** Resolves with the time the `count`-th distinct key arrived. */
+  waitForCount(count: number): Promise<number> {
+    const reached = () => (this.#seen.size >= count ? this.#lastAt : undefined);
+    return this.#waitUntil(reached, `${count} keys`, BURST_TIMEOUT_MS);
+  }
+
+  #waitUntil(
+    arrivedAt: () => number | undefined,
+    what: string,
+    timeoutMs: number,
+  ): Promise<number> {
+    const now = arrivedAt();
+    if (now !== undefined) return Promise.resolve(now);
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<number>((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        this.#waiter = undefined;
+        outcome();
+      };
+      const timer = setTimeout(() => {
+        const error = new Error(
+          `${what} did not arrive within ${timeoutMs} ms (${this.count} seen)`,
+        );
+        settle(() => reject(error));
+      }, timeoutMs);
+      this.#waiter = {
+        check: () => {
+          const at = arrivedAt();
+          if (at !== undefined) settle(() => resolve(at));
+        },
+        fail: (error) => settle(() => reject(error)),
+      };
+    });
+  }
+}
+
+/** Feeds a watcher's batches into `arrivals` until the watcher ends. */
+async function consume<T>(
+  source: AsyncIterable<T>,
+  keysOf: (batch: T) => Iterable<string>,
+  arrivals: Arrivals,
+): Promise<void> {
+  try {
+    for await (const batch of source) arrivals.record(keysOf(batch));
+  } catch (error) {
+    arrivals.fail(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function appRow(id: string): AppTable {
+  const now = new Date().toISOString();
+  return { id, name: id, created_at: now, updated_at: now };
+}
+
+/** Nearest-rank percentile of ascending samples. */
+function percentile(sorted: readonly number[], q: number): number {
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+/** Commits one row at a time and times each from before `transact` until a watcher has it. */
+async function measureLatency(store: Store, hub: WatcherHub): Promise<readonly number[]> {
+  const arrivals = new Arrivals();
+  const watcher = new KeysWatcher(hub, {
+    filters: [{ namespace: 'apps' }],
+    initial: () => Promise.resolve([]),
+  });
+  const consuming = consume(watcher, (keys) => keys, arrivals);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < WARMUP_COMMITS + MEASURED_COMMITS; i++) {
+      const row = appRow(`latency-${i}`);
+      const started = performance.now();
+      await store.transact((tx) => tx.insertInto('apps').values(row).execute());
+      const arrived = await arrivals.waitForKey(row.id);
+      if (i >= WARMUP_COMMITS) samples.push(arrived - started);
+    }
+  } finally {
+    watcher.close();
+    await consuming;
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+/** Writes the burst in multi-row transactions and times it until a subscriber has every key. */
+async function measureBurst(store: Store, hub: WatcherHub) {
+  const transactions: AppTable[][] = [];
+  for (let first = 0; first < BURST_ROWS; first += ROWS_PER_TRANSACTION) {
+    const count = Math.min(ROWS_PER_TRANSACTION, BURST_ROWS - first);
+    transactions.push(Array.from({ length: count }, (_, i) => appRow(`burst-${first + i}`)));
+  }
+  const arrivals = new Arrivals();
+  // Far above the burst, so a consumer that lags during the writes is not evicted.
+  const subscription = new Subscription(hub, {
+    filters: [{ namespace: 'apps' }],
+    bufferLimit: 2 * BURST_ROWS,
+  });
+  const consuming = consume(subscription, (batch) => batch.map((e) => e.changed), arrivals);
+  try {
+    const started = performance.now();
+    for (const rows of transactions) {
+      await store.transact((tx) => tx.insertInto('apps').values(rows).execute());
+    }
+    const written = performance.now();
+    const delivered = await arrivals.waitForCount(BURST_ROWS);
+    return { writeMs: written - started, deliverMs: delivered - started };
+  } finally {
+    subscription.close();
+    await consuming;
+  }
+}
+
+/** Runs both measurements against one fresh store with a running change stream. */
+async function measureBackend(dataDir: string, databaseUrl: string | undefined) {
+  const store = await openStore({ dataDir, databaseUrl });
+  const hub = new WatcherHub();
+  const stream = new ChangeStream({ store, hub, logger: silentLogger() });
+  try {
+    await stream.start();
+    const latencies = await measureLatency(store, hub);
+    const burst = await measureBurst(store, hub);
+    const figures: BackendFigures = {
+      p50Ms: round(percentile(latencies, 0.5), 3),
+      p99Ms: round(percentile(latencies, 0.99), 3),
+      eventsPerSec: Math.round(BURST_ROWS / (burst.deliverMs / 1_000)),
+      writeMs: round(burst.writeMs, 1),
+      deliverMs: round(burst.deliverMs, 1),
+    };
+    return figures;
+  } finally {
+    await stream.stop();
+    await store.close();
+  }
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+async function onAdmin(adminUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs `work` on a fresh database of the server at `adminUrl`, dropped afterwards. */
+async function withDatabase<T>(adminUrl: string, work: (url: string) => Promise<T>): Promise<T> {
+  const name = `berth_bench_${randomBytes(6).toString('hex')}`;
+  await onAdmin(adminUrl, `CREATE DATABASE ${name}`);
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return await work(url.toString());
+  } finally {
+    await onAdmin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
+
+/**
+ * Runs `work` on a fresh database of BERTH_TEST_DATABASE_URL's server, or else of a private
+ * cluster started for the run and stopped afterwards, also on failure.
+ */
+async function withPostgresDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
+  const fromEnv = process.env['BERTH_TEST_DATABASE_URL'];
+  if (fromEnv) return withDatabase(fromEnv, work);
+  const cluster = await startPostgresCluster();
+  try {
+    return await withDatabase(cluster.adminUrl, work);
+  } finally {
+    cluster.stop();
+  }
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'met' : 'MISSED';
+}
+
+function formatTable(figures: ChangesFigures): string[] {
+  const header = [
+    'backend',
+    'p50 ms',
+    'p99 ms',
+    'p99 target',
+    'events/s',
+    'target',
+    'write ms',
+    'deliver ms',
+  ];
+  const rows = (Object.entries(figures) as [DialectName, BackendFigures][]).map(([name, f]) => {
+    const p99Target = targets.p99Ms[name];
+    return [
+      name,
+      f.p50Ms.toFixed(2),
+      f.p99Ms.toFixed(2),
+      `<= ${p99Target} ${verdict(f.p99Ms <= p99Target)}`,
+      f.eventsPerSec.toLocaleString('en-US'),
+      `>= ${targets.eventsPerSec.toLocaleString('en-US')} ${verdict(f.eventsPerSec >= targets.eventsPerSec)}`,
+      f.writeMs.toFixed(0),
+      f.deliverMs.toFixed(0),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ');
+  return [
+    `changes: ${MEASURED_COMMITS} single-row commits (after ${WARMUP_COMMITS} warm-up), commit to watcher;`,
+    `         ${BURST_ROWS.toLocaleString('en-US')} rows in ${ROWS_PER_TRANSACTION}-row transactions, first write to last key delivered`,
+    line(header),
+    ...rows.map(line),
+    'write ms: the writer alone, committing the burst while the stream ran beside it;',
+    'deliver ms: from the first write until the subscriber held every key (events/s is from it)',
+  ];
+}
+
+/**
+ * Measures commit-to-watcher latency and burst delivery on SQLite, then PostgreSQL, printing
+ * progress to stderr and the table through `print`.
+ */
+export async function runChangesBench(print: (line: string) => void): Promise<ChangesFigures> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
+  try {
+    process.stderr.write('changes: measuring sqlite…\n');
+    const sqlite = await measureBackend(dataDir, undefined);
+    process.stderr.write('changes: measuring postgres…\n');
+    const postgres = await withPostgresDatabase((url) => measureBackend(dataDir, url));
+    const figures: ChangesFigures = { sqlite, postgres };
+    for (const line of formatTable(figures)) print(line);
+    return figures;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

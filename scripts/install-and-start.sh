@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs Berth's npm packages and starts the server on its embedded defaults: SQLite store in
+# ~/.berth, API on 127.0.0.1:7100. Extra arguments go to `berth server`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
+npm ci --no-audit --no-fund
+exec node bin/berth.js server "$@"
