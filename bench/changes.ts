@@ -8,8 +8,7 @@ import pg from 'pg';
 import { ChangeStream, KeysWatcher, Subscription, WatcherHub } from '../src/changes/index.js';
 import { silentLogger } from '../src/logging/index.js';
 import { openStore, type AppTable, type DialectName, type Store } from '../src/store/index.js';
-// test/support has no index.ts yet; the cluster helper is the same one the tests use.
-// eslint-disable-next-line berth/front-door-imports
+// The same private cluster the tests start, so the bench needs no PostgreSQL setup either.
 import { startPostgresCluster } from '../test/support/postgres-cluster.js';
 
 const WARMUP_COMMITS = 100;
