@@ -117,9 +117,12 @@ async function consume<T>(
   }
 }
 
+/** The user that owns the benchmark's apps. */
+const BENCH_USER_ID = 'bench-user';
+
 function appRow(id: string): AppTable {
   const now = new Date().toISOString();
-  return { id, name: id, created_at: now, updated_at: now };
+  return { id, name: id, owner_id: BENCH_USER_ID, created_at: now, updated_at: now };
 }
 
 /** Nearest-rank percentile of ascending samples. */
@@ -183,6 +186,18 @@ async function measureBurst(store: Store, hub: WatcherHub) {
 /** Runs both measurements against one fresh store with a running change stream. */
 async function measureBackend(dataDir: string, databaseUrl: string | undefined) {
   const store = await openStore({ dataDir, databaseUrl });
+  const now = new Date().toISOString();
+  await store.db
+    .insertInto('users')
+    .values({
+      id: BENCH_USER_ID,
+      username: 'bench',
+      password_hash: 'x',
+      is_admin: 0,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
   const hub = new WatcherHub();
   const stream = new ChangeStream({ store, hub, logger: silentLogger() });
   try {

@@ -1,7 +1,14 @@
 // The controller's store: Kysely over SQLite (embedded) or PostgreSQL (shared), with migrations,
 // a retrying transaction runner and the trigger-written change log. Dialect SQL lives in dialect/.
 export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './store.js';
-export type { Database, AppTable } from './schema.js';
+export type {
+  ApiTokenTable,
+  AppTable,
+  AuditLogTable,
+  ConfigVarTable,
+  Database,
+  UserTable,
+} from './schema.js';
 export type {
   ChangeLogDialect,
   ChangeLogReader,

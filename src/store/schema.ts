@@ -44,11 +44,63 @@ export interface SchemaStateTable {
   updated_at: string;
 }
 
+export interface UserTable {
+  id: string;
+  username: string;
+  /** argon2id, in its PHC string form. */
+  password_hash: string;
+  /** 0 or 1 (portable boolean). */
+  is_admin: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** SHA-256 of the token, hex. The token itself is shown once and never stored. */
+  token_hash: string;
+  /** Space-separated scope names, sorted. */
+  scopes: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface AppTable {
   id: string;
   name: string;
+  /** The user who created the app. */
+  owner_id: string;
   created_at: string;
   updated_at: string;
+}
+
+export interface ConfigVarTable {
+  app_id: string;
+  key: string;
+  /** The encrypted value (src/secrets envelope, JSON). */
+  envelope: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  token_id: string | null;
+  /** What was attempted, e.g. 'POST /api/v1/apps'. */
+  action: string;
+  /** What it concerned, e.g. an app name; never a secret. */
+  target: string | null;
+  outcome: 'success' | 'failure';
+  status: number;
+  request_id: string | null;
+  detail: string | null;
 }
 
 /** Every table of the controller's store, as Kysely sees it. */
@@ -59,5 +111,9 @@ export interface Database {
   change_log_witness: ChangeLogWitnessTable;
   berth_schema_migrations: SchemaMigrationTable;
   berth_schema_state: SchemaStateTable;
+  users: UserTable;
+  api_tokens: ApiTokenTable;
   apps: AppTable;
+  config_vars: ConfigVarTable;
+  audit_log: AuditLogTable;
 }

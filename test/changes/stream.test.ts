@@ -15,6 +15,7 @@ import {
 } from '../../src/changes/index.js';
 import { backends } from '../support/databases.js';
 import { insertApp, openTestStore } from '../support/stores.js';
+import { TEST_USER_ID } from '../support/stores.js';
 import { nextWithin, staysQuiet, streamFor, valueWithin } from '../support/changes.js';
 
 const run = promisify(execFile);
@@ -267,9 +268,9 @@ describe('change stream on postgres across transactions and processes', () => {
     await late.connect();
     try {
       await early.query('BEGIN');
-      await early.query(`INSERT INTO apps VALUES ('low', 'low', 'x', 'x')`); // takes the lower id
+      await early.query(`INSERT INTO apps VALUES ('low', 'low', 'u-test', 'x', 'x')`); // takes the lower id
       await late.query('BEGIN');
-      await late.query(`INSERT INTO apps VALUES ('high', 'high', 'x', 'x')`);
+      await late.query(`INSERT INTO apps VALUES ('high', 'high', 'u-test', 'x', 'x')`);
       await late.query('COMMIT');
       await stream.drain();
       assert.deepEqual(

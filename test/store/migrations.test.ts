@@ -124,7 +124,7 @@ for (const backend of backends) {
       try {
         await (await reopenStore(location)).close();
         const edited = migrations.map((m): Migration =>
-          m.version === 2
+          m.version === 3
             ? {
                 ...m,
                 statements: (c) => [
@@ -141,7 +141,8 @@ for (const backend of backends) {
             migrations: edited,
           }),
           (error: unknown) =>
-            error instanceof SchemaAlteredError && /migration 2 \(apps\)/.test(error.message),
+            error instanceof SchemaAlteredError &&
+            /migration 3 \(apps, config vars and the audit log\)/.test(error.message),
         );
       } finally {
         await location.drop();

@@ -12,6 +12,7 @@ import {
 } from '../../src/store/index.js';
 import { backends } from '../support/databases.js';
 import { insertApp, openTestStore } from '../support/stores.js';
+import { TEST_USER_ID } from '../support/stores.js';
 
 const fastRetry = { maxAttempts: 50, maxElapsedMs: 10_000, baseDelayMs: 2, maxDelayMs: 40 };
 
@@ -22,7 +23,13 @@ for (const backend of backends) {
       const result = await store.transact(async (tx) => {
         await tx
           .insertInto('apps')
-          .values({ id: 'a1', name: 'one', created_at: 'x', updated_at: 'x' })
+          .values({
+            id: 'a1',
+            name: 'one',
+            owner_id: TEST_USER_ID,
+            created_at: 'x',
+            updated_at: 'x',
+          })
           .execute();
         return 'done';
       });
@@ -36,7 +43,13 @@ for (const backend of backends) {
         store.transact(async (tx) => {
           await tx
             .insertInto('apps')
-            .values({ id: 'a1', name: 'one', created_at: 'x', updated_at: 'x' })
+            .values({
+              id: 'a1',
+              name: 'one',
+              owner_id: TEST_USER_ID,
+              created_at: 'x',
+              updated_at: 'x',
+            })
             .execute();
           throw new Error('boom');
         }),
@@ -54,7 +67,13 @@ for (const backend of backends) {
           attempts++;
           await tx
             .insertInto('apps')
-            .values({ id: 'a2', name: 'taken', created_at: 'x', updated_at: 'x' })
+            .values({
+              id: 'a2',
+              name: 'taken',
+              owner_id: TEST_USER_ID,
+              created_at: 'x',
+              updated_at: 'x',
+            })
             .execute();
         }),
         (error: unknown) => !(error instanceof TransactionRetriesExhaustedError),
@@ -98,7 +117,13 @@ describe('transactions on sqlite under lock contention', () => {
       (tx) =>
         tx
           .insertInto('apps')
-          .values({ id: 'a1', name: 'one', created_at: 'x', updated_at: 'x' })
+          .values({
+            id: 'a1',
+            name: 'one',
+            owner_id: TEST_USER_ID,
+            created_at: 'x',
+            updated_at: 'x',
+          })
           .execute(),
       { onRetry: ({ error }) => retries.push((error as { code: string }).code) },
     );
@@ -126,7 +151,13 @@ describe('transactions on sqlite under lock contention', () => {
         store.transact((tx) =>
           tx
             .insertInto('apps')
-            .values({ id: 'a1', name: 'one', created_at: 'x', updated_at: 'x' })
+            .values({
+              id: 'a1',
+              name: 'one',
+              owner_id: TEST_USER_ID,
+              created_at: 'x',
+              updated_at: 'x',
+            })
             .execute(),
         ),
         (error: unknown) => {
@@ -168,12 +199,18 @@ describe('transactions on postgres under conflicts', () => {
             // A concurrent serializable writer commits a conflicting change meanwhile.
             await other.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
             await other.query('SELECT count(*) FROM apps');
-            await other.query(`INSERT INTO apps VALUES ('b', 'bee', 'x', 'x')`);
+            await other.query(`INSERT INTO apps VALUES ('b', 'bee', 'u-test', 'x', 'x')`);
             await other.query('COMMIT');
           }
           await tx
             .insertInto('apps')
-            .values({ id: `a${before.n}`, name: `n${before.n}`, created_at: 'x', updated_at: 'x' })
+            .values({
+              id: `a${before.n}`,
+              name: `n${before.n}`,
+              owner_id: TEST_USER_ID,
+              created_at: 'x',
+              updated_at: 'x',
+            })
             .execute();
         },
         {

@@ -13,6 +13,9 @@ const store = await openStore({
 });
 const now = new Date().toISOString();
 await store.transact((tx) =>
-  tx.insertInto('apps').values({ id, name: id, created_at: now, updated_at: now }).execute(),
+  tx
+    .insertInto('apps')
+    .values({ id, name: id, owner_id: 'u-test', created_at: now, updated_at: now })
+    .execute(),
 );
 await store.close();

@@ -19,6 +19,7 @@ export async function openTestStore(
     databaseUrl: location.databaseUrl,
     ...options,
   });
+  await insertTestUser(store);
   after(async () => {
     await store.close();
     await location.drop();
@@ -34,11 +35,34 @@ export async function reopenStore(
   return openStore({ dataDir: location.dataDir, databaseUrl: location.databaseUrl, ...options });
 }
 
-/** Inserts an app row the way the apps domain will, returning its id. */
+/** The user that owns the apps store-level tests insert. */
+export const TEST_USER_ID = 'u-test';
+
+/** Inserts the test user (idempotent). */
+export async function insertTestUser(store: Store): Promise<void> {
+  const now = new Date().toISOString();
+  await store.db
+    .insertInto('users')
+    .values({
+      id: TEST_USER_ID,
+      username: 'tester',
+      password_hash: 'x',
+      is_admin: 0,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+}
+
+/** Inserts an app row owned by the test user, returning its id. */
 export async function insertApp(store: Store, name: string, id = `app-${name}`): Promise<string> {
   const now = new Date().toISOString();
   await store.transact((tx) =>
-    tx.insertInto('apps').values({ id, name, created_at: now, updated_at: now }).execute(),
+    tx
+      .insertInto('apps')
+      .values({ id, name, owner_id: TEST_USER_ID, created_at: now, updated_at: now })
+      .execute(),
   );
   return id;
 }

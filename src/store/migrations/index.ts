@@ -1,7 +1,8 @@
 // The store's schema history and the runner that applies it and checks the live schema.
 // Migrations are numbered, checksummed, and never edited once landed.
 import { changeLogMigration } from './0001-change-log.js';
-import { appsMigration } from './0002-apps.js';
+import { identityMigration } from './0002-identity.js';
+import { appsConfigAuditMigration } from './0003-apps-config-audit.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -13,4 +14,8 @@ export {
 export type { Migration, MigrationContext } from './migration.js';
 
 /** Every migration, in order. Append only. */
-export const migrations: readonly Migration[] = Object.freeze([changeLogMigration, appsMigration]);
+export const migrations: readonly Migration[] = Object.freeze([
+  changeLogMigration,
+  identityMigration,
+  appsConfigAuditMigration,
+]);
