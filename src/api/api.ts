@@ -1,39 +1,209 @@
-import Fastify from 'fastify';
+import swagger from '@fastify/swagger';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type RouteOptions } from 'fastify';
 import { sql } from 'kysely';
+import type { WatcherHub } from '../changes/index.js';
+import type { AccessPolicy } from '../domain/access/index.js';
+import type { AppsService } from '../domain/apps/index.js';
+import type { AuditService } from '../domain/audit/index.js';
+import type { ConfigService } from '../domain/config/index.js';
+import type { IdentityService } from '../domain/identity/index.js';
+import { ErrorCodes } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Store } from '../store/index.js';
+import { installAccessHook } from './access-hook.js';
+import { installAuditHook } from './audit-hook.js';
+import { errorBody, handleError } from './error-mapper.js';
+import { describeStatus, errorStatusesOf } from './openapi.js';
+import { appRoutes, auditRoutes, configRoutes, identityRoutes } from './routes/index.js';
+import { ErrorResponse } from './schemas.js';
+import {
+  WsCloseCodes,
+  WsSession,
+  defaultWsLimits,
+  type WsSessionLimits,
+} from './websocket/index.js';
+
+export const API_PREFIX = '/api/v1';
 
 export interface ApiOptions {
   readonly store: Store;
+  readonly hub: WatcherHub;
   readonly logger: Logger;
-  /** Largest request body accepted, in bytes. */
+  readonly identity: IdentityService;
+  readonly apps: AppsService;
+  readonly config: ConfigService;
+  readonly audit: AuditService;
+  readonly access: AccessPolicy;
+  /** Largest JSON request body accepted, in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
+  readonly websocketLimits?: WsSessionLimits;
+  readonly version?: string;
 }
+
+const websocketOperation = {
+  get: {
+    tags: ['server'],
+    summary: 'The WebSocket API: log in with the first message, then watch and unsubscribe',
+    description:
+      'Messages are JSON {id, method, params} answered by {id, result} or {id, error}; pushes are ' +
+      '{subscription, event}. Methods: login {token}, watch {app?}, unsubscribe {subscription}. ' +
+      'Close codes: 4401 unauthenticated, 4408 no login in time, 4429 too slow, 1001 server stopping.',
+    responses: {
+      101: { description: 'switching protocols to WebSocket' },
+      400: {
+        description: 'not a WebSocket upgrade request',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+      },
+      500: {
+        description: 'internal error (INTERNAL)',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+      },
+    },
+  },
+};
 
 /** Builds the API server; the caller listens and closes it. */
-export function buildApi(options: ApiOptions) {
-  const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'api' }),
+export async function buildApi(options: ApiOptions) {
+  const base = Fastify({
+    // Fastify's instance types expect its own logger interface, which pino implements.
+    // tsc needs this cast under exactOptionalPropertyTypes; the lint rule cannot see why.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+    loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: 'x-request-id',
+    // Long names still reach their route, and get APP_NOT_FOUND rather than a bare 404.
+    routerOptions: { maxParamLength: 256 },
     genReqId: () => crypto.randomUUID(),
-    forceCloseConnections: 'idle',
+    // Unknown fields and wrong types are errors, never silently dropped or coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/api/v1/health', async (_request, reply) => {
-    try {
-      await sql`SELECT 1`.execute(options.store.db);
-      return {
-        status: 'ok',
-        store: options.store.dialect,
-        schemaVersion: options.store.schemaVersion,
-      };
-    } catch {
-      return reply.code(503).send({
-        error: { code: 'STORE_UNAVAILABLE', message: 'the store does not answer' },
-      });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        errorBody(ErrorCodes.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`),
+      ),
+  );
+  app.addSchema(ErrorResponse);
+  // Every route documents the errors it can give, derived from its declared access.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.url.startsWith(API_PREFIX) || route.url.endsWith('/openapi.json')) return;
+    const access = route.config?.access;
+    const schema = (route.schema ??= {});
+    const response = (schema.response ??= {}) as Record<number, unknown>;
+    for (const status of errorStatusesOf(route, access)) {
+      response[status] ??= { description: describeStatus(status), $ref: 'ErrorResponse#' };
     }
+    if (access && !('public' in access))
+      (schema as Record<string, unknown>)['security'] = [{ bearer: [] }];
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', 'no-store');
+    return payload;
   });
 
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Berth API',
+        version: options.version ?? '0.0.0',
+        description: 'The Berth controller API',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    // @fastify/websocket hides WebSocket routes from the document; describe /ws by hand.
+    transformObject: (document) =>
+      'openapiObject' in document
+        ? {
+            ...document.openapiObject,
+            paths: { ...document.openapiObject.paths, [`${API_PREFIX}/ws`]: websocketOperation },
+          }
+        : document.swaggerObject,
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`,
+    },
+  });
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024 },
+    preClose(done) {
+      for (const client of app.websocketServer.clients) {
+        client.close(WsCloseCodes.goingAway, 'the server is shutting down');
+      }
+      app.websocketServer.close(() => done());
+    },
+  });
+  installAccessHook(base, options);
+  installAuditHook(base, options.audit);
+
+  await app.register(
+    async (api) => {
+      api.get(
+        '/health',
+        {
+          config: { access: { public: true } },
+          schema: {
+            tags: ['server'],
+            summary: 'Whether the store answers',
+            response: {
+              200: Type.Object({
+                status: Type.Literal('ok'),
+                store: Type.String(),
+                schemaVersion: Type.Integer(),
+              }),
+              503: {
+                description: 'the store does not answer (STORE_UNAVAILABLE)',
+                $ref: 'ErrorResponse#',
+              },
+            },
+          },
+        },
+        async (_request, reply) => {
+          try {
+            await sql`SELECT 1`.execute(options.store.db);
+            return {
+              status: 'ok',
+              store: options.store.dialect,
+              schemaVersion: options.store.schemaVersion,
+            };
+          } catch {
+            return reply
+              .code(503)
+              .send(errorBody(ErrorCodes.STORE_UNAVAILABLE, 'the store does not answer'));
+          }
+        },
+      );
+      api.get(
+        '/openapi.json',
+        { config: { access: { public: true } }, schema: { hide: true } },
+        (_request, reply) => reply.send(app.swagger()),
+      );
+      api.get(
+        '/ws',
+        {
+          websocket: true,
+          config: { access: { public: true } },
+          schema: { tags: ['server'], summary: 'The WebSocket API (login with the first message)' },
+        },
+        (socket) => {
+          new WsSession(socket, options, options.websocketLimits ?? defaultWsLimits);
+        },
+      );
+      await api.register(identityRoutes(options));
+      await api.register(appRoutes(options));
+      await api.register(configRoutes(options));
+      await api.register(auditRoutes(options));
+    },
+    { prefix: API_PREFIX },
+  );
   return app;
 }
+
+export type Api = Awaited<ReturnType<typeof buildApi>>;

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../logging/index.js';
 import {
+  berthVersion,
   compileServerOptions,
   envName,
   OptionsError,
@@ -28,13 +28,6 @@ berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database
 
 /** Raised for a command line that cannot run; main prints its message and exits 2. */
 class UsageError extends Error {}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 async function runServer(args: string[]): Promise<number> {
   let parsed;
@@ -104,7 +97,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runServer(rest);
       case 'version':
       case '--version':
-        process.stdout.write(`${version()}\n`);
+        process.stdout.write(`${berthVersion()}\n`);
         return 0;
       case undefined:
       case 'help':

@@ -10,3 +10,4 @@ export {
   type ServerFlag,
   type ServerOptions,
 } from './options.js';
+export { berthVersion } from './version.js';

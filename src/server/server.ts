@@ -1,9 +1,16 @@
 import type { AddressInfo } from 'node:net';
 import { buildApi } from '../api/index.js';
 import { ChangeStream, WatcherHub } from '../changes/index.js';
+import { AccessPolicy } from '../domain/access/index.js';
+import { AppsService, appsState } from '../domain/apps/index.js';
+import { AuditService } from '../domain/audit/index.js';
+import { ConfigService } from '../domain/config/index.js';
+import { IdentityService } from '../domain/identity/index.js';
 import type { Logger } from '../logging/index.js';
+import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { redactDatabaseUrl, type ServerOptions } from './options.js';
+import { berthVersion } from './version.js';
 
 /** A running controller. */
 export interface RunningServer {
@@ -32,17 +39,45 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   });
   const hub = new WatcherHub();
   const stream = new ChangeStream({ store, hub, logger });
-  const api = buildApi({ store, logger });
+  let api: Awaited<ReturnType<typeof buildApi>> | undefined;
   try {
+    const secrets = new SecretBox(
+      loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
+    );
+    const identity = new IdentityService({ store });
+    const apps = new AppsService({ state: appsState(store) });
+    const config = new ConfigService({ store, secrets });
+    const audit = new AuditService({ store });
+    const access = new AccessPolicy({ apps });
+    const admin = await identity.ensureAdmin({ dataDir: options.dataDir });
+    if (admin.created) {
+      // Printed once, at creation, as the contract asks; it is also in the 0600 file.
+      logger.info(
+        { token: admin.token, file: admin.tokenFile },
+        'created user admin; its API token (shown once) is in the file',
+      );
+    }
+    api = await buildApi({
+      store,
+      hub,
+      logger,
+      identity,
+      apps,
+      config,
+      audit,
+      access,
+      version: berthVersion(),
+    });
     await stream.start();
     await api.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
-    await api.close().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     await stream.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;
   }
-  const address = api.server.address() as AddressInfo;
+  const running = api;
+  const address = running.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
   logger.info(
@@ -57,7 +92,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     apiUrl,
     close: () =>
       (closing ??= (async () => {
-        await api.close();
+        await running.close();
         await stream.stop();
         await store.close();
         logger.info('berth server stopped');

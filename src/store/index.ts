@@ -32,3 +32,4 @@ export {
   type Migration,
 } from './migrations/index.js';
 export { watchedTable, watchedTables, type WatchedTable } from './watched-tables.js';
+export { isUniqueViolation } from './constraint-errors.js';

@@ -22,6 +22,13 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'id',
     description: 'applications',
   },
+  {
+    namespaceId: 2,
+    namespace: 'config_vars',
+    table: 'config_vars',
+    keyColumn: 'app_id',
+    description: "an app's config vars, keyed by app id",
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -15,7 +15,6 @@ import {
 } from '../../src/changes/index.js';
 import { backends } from '../support/databases.js';
 import { insertApp, openTestStore } from '../support/stores.js';
-import { TEST_USER_ID } from '../support/stores.js';
 import { nextWithin, staysQuiet, streamFor, valueWithin } from '../support/changes.js';
 
 const run = promisify(execFile);
@@ -297,6 +296,36 @@ describe('change stream on postgres across transactions and processes', () => {
       await early.end();
       await late.end();
       subscription.close();
+    }
+  });
+
+  it('keeps pruning while a transaction stays open in another database of the server', async () => {
+    const { store, location } = await openTestStore('postgres');
+    const { stream } = streamFor(store);
+    await stream.open();
+    const otherDatabase = new URL(location.databaseUrl ?? '');
+    otherDatabase.pathname = '/postgres';
+    const bystander = new pg.Client({ connectionString: otherDatabase.toString() });
+    await bystander.connect();
+    try {
+      await bystander.query('BEGIN');
+      await bystander.query('SELECT pg_current_xact_id()'); // holds an xid, so the cluster xmin
+      for (let i = 0; i < 5; i++) await insertApp(store, `n${i}`, `a${i}`);
+      assert.equal(await stream.drain(), 5);
+      assert.equal(await stream.prune(), 5, 'rows of this database are pruned all the same');
+      // A transaction open in this database still holds the floor, and its row still arrives.
+      const writer = new pg.Client({ connectionString: location.databaseUrl });
+      await writer.connect();
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO apps VALUES ('late', 'late', 'u-test', 'x', 'x')`);
+      await insertApp(store, 'after', 'after');
+      assert.equal(await stream.drain(), 1);
+      await writer.query('COMMIT');
+      await writer.end();
+      assert.equal(await stream.drain(), 1, 'the late commit is delivered');
+    } finally {
+      await bystander.query('ROLLBACK');
+      await bystander.end();
     }
   });
 

@@ -12,13 +12,81 @@ interface ChangeRow {
   txid: string;
 }
 
-async function currentXmin(db: Kysely<Database>): Promise<bigint> {
+/**
+ * The oldest transaction that may still add rows to this database's change log: every
+ * transaction below it has finished.
+ *
+ * `pg_snapshot_xmin` alone is cluster-wide: one long transaction in any other database of the
+ * server would hold the floor down, so pruning would stop and every pass would re-read a
+ * growing tail. Only transactions of this database can write here, so the floor is the oldest
+ * in-progress transaction of the snapshot that belongs to a session (or prepared transaction)
+ * of this database, else the snapshot's xmax. Sessions are matched on the low 32 bits of their
+ * xid, which is what pg_stat_activity shows. When this role cannot see every session of the
+ * database (their xids are hidden from it), the cluster-wide xmin is the safe answer.
+ */
+async function databaseFloor(db: Kysely<Database>): Promise<bigint> {
+  const result = await sql<{ floor: string }>`
+    WITH snapshot AS (SELECT pg_current_snapshot() AS snap),
+    sessions AS (
+      SELECT backend_xid, query FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()
+    ),
+    writers AS (
+      SELECT backend_xid::text::bigint AS xid FROM sessions WHERE backend_xid IS NOT NULL
+      UNION ALL
+      SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()
+    )
+    SELECT (CASE
+      WHEN EXISTS (SELECT 1 FROM sessions WHERE query = '<insufficient privilege>')
+        THEN (SELECT pg_snapshot_xmin(snap) FROM snapshot)
+      ELSE COALESCE(
+        (SELECT min(running) FROM snapshot, pg_snapshot_xip(snap) AS running
+          WHERE running::text::bigint % 4294967296 IN (SELECT xid FROM writers)),
+        (SELECT pg_snapshot_xmax(snap) FROM snapshot))
+    END)::text AS floor
+  `.execute(db);
+  const row = result.rows[0];
+  if (!row) throw new Error('the change-log floor query returned no row');
+  return BigInt(row.floor);
+}
+
+async function clusterXmin(db: Kysely<Database>): Promise<bigint> {
   const result = await sql<{ xmin: string }>`
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin
   `.execute(db);
   const row = result.rows[0];
   if (!row) throw new Error('pg_current_snapshot() returned no row');
   return BigInt(row.xmin);
+}
+
+/** How often, at most, the per-database floor (which reads pg_stat_activity) is recomputed. */
+const DATABASE_FLOOR_INTERVAL_MS = 250;
+
+/**
+ * The floor for the next pass. A floor stays true once true (finished transactions stay
+ * finished), so the cheap cluster-wide xmin is taken every pass and the per-database floor,
+ * which reads pg_stat_activity, only every DATABASE_FLOOR_INTERVAL_MS; the higher one wins.
+ */
+class FloorTracker {
+  #databaseFloor = 0n;
+  #computedAt = 0;
+
+  async next(db: Kysely<Database>): Promise<bigint> {
+    const xmin = await clusterXmin(db);
+    if (xmin > this.#databaseFloor && Date.now() - this.#computedAt < DATABASE_FLOOR_INTERVAL_MS) {
+      return xmin;
+    }
+    if (Date.now() - this.#computedAt >= DATABASE_FLOOR_INTERVAL_MS) {
+      this.#databaseFloor = await databaseFloor(db);
+      this.#computedAt = Date.now();
+    }
+    return xmin > this.#databaseFloor ? xmin : this.#databaseFloor;
+  }
+
+  /** Forces the next call to recompute the per-database floor (for pruning and tests). */
+  invalidate(): void {
+    this.#computedAt = 0;
+  }
 }
 
 /**
@@ -33,6 +101,7 @@ async function currentXmin(db: Kysely<Database>): Promise<bigint> {
  */
 class PostgresChangeLogReader implements ChangeLogReader {
   readonly #db: Kysely<Database>;
+  readonly #floors = new FloorTracker();
   #floor: bigint;
   /** Delivered rows whose transaction is at or above the floor: id → txid. */
   readonly #delivered = new Map<number, bigint>();
@@ -55,7 +124,7 @@ class PostgresChangeLogReader implements ChangeLogReader {
   async read(limit: number) {
     // The xmin must come from a snapshot taken before the rows are read: then every
     // transaction below it was already visible to the reads.
-    const pass = this.#pass ?? { afterId: 0, xmin: await currentXmin(this.#db) };
+    const pass = this.#pass ?? { afterId: 0, xmin: await this.#floors.next(this.#db) };
     const result = await sql<ChangeRow>`
       SELECT id, edit_type_id, namespace_id, changed, txid::text AS txid
       FROM change_log
@@ -102,7 +171,7 @@ export function postgresChangeLog(
   return {
     async openReader() {
       await listener.start();
-      const reader = new PostgresChangeLogReader(db, await currentXmin(db));
+      const reader = new PostgresChangeLogReader(db, await databaseFloor(db));
       await reader.skipToHead();
       return reader;
     },

@@ -1,0 +1,91 @@
+import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import type { App, AppsService } from '../../domain/apps/index.js';
+import type { AccessPolicy } from '../../domain/access/index.js';
+import { appOf, principalOf } from '../access-hook.js';
+import { AppParams, AppResponse } from '../schemas.js';
+
+function appJson(app: App) {
+  return {
+    id: app.id,
+    name: app.name,
+    ownerId: app.ownerId,
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+  };
+}
+
+/** POST/GET /apps, GET/DELETE /apps/{app}. */
+export function appRoutes(services: {
+  apps: AppsService;
+  access: AccessPolicy;
+}): FastifyPluginCallbackTypebox {
+  return (api, _options, done) => {
+    api.post(
+      '/apps',
+      {
+        config: { access: { scope: 'write' } },
+        schema: {
+          tags: ['apps'],
+          summary: 'Create an app owned by the caller',
+          body: Type.Object(
+            { name: Type.String({ maxLength: 256 }) },
+            { additionalProperties: false },
+          ),
+          response: { 201: AppResponse },
+        },
+      },
+      async (request, reply) => {
+        const app = await services.apps.create(principalOf(request).userId, request.body.name);
+        return reply.code(201).header('location', `/api/v1/apps/${app.name}`).send(appJson(app));
+      },
+    );
+
+    api.get(
+      '/apps',
+      {
+        config: { access: { scope: 'read' } },
+        schema: {
+          tags: ['apps'],
+          summary: 'The apps the caller may see (admins: all)',
+          response: { 200: Type.Array(AppResponse) },
+        },
+      },
+      async (request) => {
+        const apps = await services.apps.list(services.access.visibleOwner(principalOf(request)));
+        return apps.map(appJson);
+      },
+    );
+
+    api.get(
+      '/apps/:app',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['apps'],
+          summary: 'Show an app',
+          params: AppParams,
+          response: { 200: AppResponse },
+        },
+      },
+      (request) => Promise.resolve(appJson(appOf(request))),
+    );
+
+    api.delete(
+      '/apps/:app',
+      {
+        config: { access: { scope: 'delete', app: true } },
+        schema: {
+          tags: ['apps'],
+          summary: 'Destroy an app and its config',
+          params: AppParams,
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        await services.apps.destroy(appOf(request));
+        return reply.code(204).send();
+      },
+    );
+    done();
+  };
+}

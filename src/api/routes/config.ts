@@ -1,0 +1,46 @@
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import type { ConfigService } from '../../domain/config/index.js';
+import { appOf, principalOf } from '../access-hook.js';
+import { AppParams, ConfigMap } from '../schemas.js';
+
+/** GET/PATCH /apps/{app}/config. Values are shown only to tokens that may write them. */
+export function configRoutes(services: { config: ConfigService }): FastifyPluginCallbackTypebox {
+  return (api, _options, done) => {
+    api.get(
+      '/apps/:app/config',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['config'],
+          summary: "An app's config vars; values are null unless the token has the 'write' scope",
+          params: AppParams,
+          response: { 200: ConfigMap },
+        },
+      },
+      async (request) => {
+        const reveal = principalOf(request).scopes.has('write');
+        return services.config.get(appOf(request).id, { reveal });
+      },
+    );
+
+    api.patch(
+      '/apps/:app/config',
+      {
+        config: { access: { scope: 'write', app: true } },
+        schema: {
+          tags: ['config'],
+          summary: 'Set (string) and unset (null) config vars in one change',
+          params: AppParams,
+          body: ConfigMap,
+          response: { 200: ConfigMap },
+        },
+      },
+      async (request) => {
+        const app = appOf(request);
+        await services.config.patch(app.id, request.body);
+        return services.config.get(app.id, { reveal: true });
+      },
+    );
+    done();
+  };
+}

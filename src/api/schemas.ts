@@ -1,0 +1,59 @@
+import { Type } from '@fastify/type-provider-typebox';
+
+/** `{"error":{"code","message"}}`, the body of every error response. */
+export const ErrorResponse = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { $id: 'ErrorResponse', description: 'An error with a stable code' },
+);
+
+export const AppName = Type.String({
+  pattern: '^[a-z][a-z0-9-]{0,38}$',
+  maxLength: 39,
+  description: 'an app name',
+});
+
+export const AppParams = Type.Object({ app: Type.String({ maxLength: 256 }) });
+
+export const ScopeName = Type.Union([
+  Type.Literal('read'),
+  Type.Literal('write'),
+  Type.Literal('delete'),
+  Type.Literal('admin'),
+]);
+
+export const AppResponse = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  ownerId: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+export const TokenResponse = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  scopes: Type.Array(ScopeName),
+  createdAt: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const UserResponse = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  isAdmin: Type.Boolean(),
+  createdAt: Type.String(),
+});
+
+/** A config map; `null` values are hidden (the token may not read values) or, in a PATCH, unset. */
+export const ConfigMap = Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]));
+
+/** Paging query of listings: strings, parsed and range-checked by `pageOf`. */
+export const PageQuery = Type.Object(
+  {
+    start: Type.Optional(Type.String({ pattern: '^-?[0-9]{1,9}$' })),
+    count: Type.Optional(Type.String({ pattern: '^-?[0-9]{1,9}$' })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,313 @@
+import type { WebSocket } from 'ws';
+import {
+  Subscription,
+  type ChangeEvent,
+  type SubscriptionFilter,
+  type WatcherHub,
+} from '../../changes/index.js';
+import { BerthError, ErrorCodes, InputError, UnauthenticatedError } from '../../errors/index.js';
+import type { AccessPolicy } from '../../domain/access/index.js';
+import type { AppsService } from '../../domain/apps/index.js';
+import type { IdentityService, Principal } from '../../domain/identity/index.js';
+import type { Logger } from '../../logging/index.js';
+
+/** Close codes of the WebSocket API (4000–4999 are the application's). */
+export const WsCloseCodes = Object.freeze({
+  goingAway: 1001,
+  unauthenticated: 4401,
+  loginTimeout: 4408,
+  tooSlow: 4429,
+});
+
+export interface WsSessionServices {
+  readonly identity: IdentityService;
+  readonly access: AccessPolicy;
+  readonly apps: AppsService;
+  readonly hub: WatcherHub;
+  readonly logger: Logger;
+}
+
+export interface WsSessionLimits {
+  readonly loginTimeoutMs: number;
+  readonly maxSubscriptions: number;
+  /** Unsent bytes a client may leave queued before it is cut off. */
+  readonly maxBufferedBytes: number;
+  /** How often the session re-checks that its token is still valid. */
+  readonly recheckTokenMs: number;
+}
+
+export const defaultWsLimits: WsSessionLimits = Object.freeze({
+  loginTimeoutMs: 10_000,
+  maxSubscriptions: 32,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  recheckTokenMs: 30_000,
+});
+
+interface Request {
+  readonly id: string | number | null;
+  readonly method: string;
+  readonly params: Record<string, unknown>;
+}
+
+/** What a watch pushes: one app changed, or one app's config changed. */
+interface WatchEvent {
+  readonly kind: 'app' | 'config';
+  readonly app: string;
+  readonly change: 'created' | 'updated' | 'deleted';
+}
+
+function changeOf(event: ChangeEvent): WatchEvent['change'] {
+  if (event.lastEditType === 4) return 'deleted';
+  return event.editTypes & 1 ? 'created' : 'updated';
+}
+
+function parseRequest(raw: string): Request {
+  let message: unknown;
+  try {
+    message = JSON.parse(raw);
+  } catch {
+    throw new InputError('the message is not valid JSON');
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    throw new InputError('a message is a JSON object {id, method, params}');
+  }
+  const { id, method, params } = message as Record<string, unknown>;
+  if (typeof method !== 'string') throw new InputError("the message has no 'method'");
+  if (
+    params !== undefined &&
+    (typeof params !== 'object' || params === null || Array.isArray(params))
+  ) {
+    throw new InputError("'params' must be an object");
+  }
+  const requestId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  return { id: requestId, method, params: (params ?? {}) as Record<string, unknown> };
+}
+
+/**
+ * One WebSocket connection: the first message must log in; then the client may `watch` an
+ * app (or the list of its apps) and `unsubscribe`. Events come from the change stream, not
+ * from polling. Authorization is the same AccessPolicy the HTTP routes use.
+ */
+export class WsSession {
+  readonly #socket: WebSocket;
+  readonly #services: WsSessionServices;
+  readonly #limits: WsSessionLimits;
+  readonly #subscriptions = new Map<string, Subscription>();
+  #token: string | undefined;
+  #principal: Principal | undefined;
+  #nextSubscription = 1;
+  #timers: NodeJS.Timeout[] = [];
+  /** Messages are handled one at a time, in order: a watch sent right after login waits for it. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    socket: WebSocket,
+    services: WsSessionServices,
+    limits: WsSessionLimits = defaultWsLimits,
+  ) {
+    this.#socket = socket;
+    this.#services = services;
+    this.#limits = limits;
+    const loginTimer = setTimeout(() => {
+      if (!this.#principal) this.#close(WsCloseCodes.loginTimeout, 'no login message in time');
+    }, limits.loginTimeoutMs);
+    this.#timers.push(loginTimer);
+    socket.on('message', (data, isBinary) => {
+      const bytes = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      const text = isBinary ? '' : bytes.toString('utf8');
+      this.#queue = this.#queue
+        .then(() => this.#handle(text))
+        .catch((error: unknown) =>
+          services.logger.error({ err: error }, 'websocket message failed'),
+        );
+    });
+    socket.on('close', () => this.#dispose());
+    socket.on('error', () => this.#dispose());
+  }
+
+  async #handle(raw: string): Promise<void> {
+    let request: Request | undefined;
+    try {
+      request = parseRequest(raw);
+      if (!this.#principal) {
+        if (request.method !== 'login') {
+          throw new UnauthenticatedError(
+            "the first message must be {method: 'login', params: {token}}",
+          );
+        }
+        this.#reply(request, await this.#login(request.params));
+        return;
+      }
+      // Every call re-checks the token, so a revoked token stops working at once.
+      this.#principal = await this.#services.identity.authenticate(`Bearer ${this.#token ?? ''}`);
+      this.#reply(request, await this.#dispatch(request));
+    } catch (error) {
+      const known = error instanceof BerthError;
+      if (!known) this.#services.logger.error({ err: error }, 'websocket request failed');
+      const code = known ? error.code : ErrorCodes.INTERNAL;
+      const message = known ? error.message : 'internal error; the server log has the details';
+      this.#send({ id: request?.id ?? null, error: { code, message } });
+      if (known && error.kind === 'unauthenticated')
+        this.#close(WsCloseCodes.unauthenticated, code);
+    }
+  }
+
+  async #login(params: Record<string, unknown>) {
+    if (typeof params['token'] !== 'string')
+      throw new UnauthenticatedError('login needs params.token');
+    const principal = await this.#services.identity.authenticate(`Bearer ${params['token']}`);
+    this.#token = params['token'];
+    this.#principal = principal;
+    const recheck = setInterval(() => {
+      this.#services.identity
+        .authenticate(`Bearer ${this.#token ?? ''}`)
+        .catch((error: unknown) => {
+          const code = error instanceof BerthError ? error.code : ErrorCodes.UNAUTHENTICATED;
+          this.#close(WsCloseCodes.unauthenticated, code);
+        });
+    }, this.#limits.recheckTokenMs);
+    recheck.unref();
+    this.#timers.push(recheck);
+    return { username: principal.username, scopes: [...principal.scopes].sort() };
+  }
+
+  async #dispatch(request: Request): Promise<unknown> {
+    switch (request.method) {
+      case 'watch':
+        return this.#watch(request.params);
+      case 'unsubscribe': {
+        const id = request.params['subscription'];
+        const subscription = typeof id === 'string' ? this.#subscriptions.get(id) : undefined;
+        if (!subscription || typeof id !== 'string')
+          throw new InputError(`no subscription '${String(id)}'`);
+        subscription.close();
+        this.#subscriptions.delete(id);
+        return { unsubscribed: id };
+      }
+      case 'login':
+        throw new InputError('already logged in');
+      default:
+        throw new InputError(`unknown method '${request.method.slice(0, 64)}'`);
+    }
+  }
+
+  /** `watch {app}`: that app and its config; `watch {}`: the apps the caller may see. */
+  async #watch(params: Record<string, unknown>) {
+    const principal = this.#principal;
+    if (!principal) throw new UnauthenticatedError('log in first');
+    if (this.#subscriptions.size >= this.#limits.maxSubscriptions) {
+      throw new InputError(`at most ${this.#limits.maxSubscriptions} subscriptions per connection`);
+    }
+    const appName = params['app'];
+    if (appName !== undefined && typeof appName !== 'string')
+      throw new InputError("'app' must be a string");
+    const id = `sub-${this.#nextSubscription++}`;
+    /** App id → name, for the apps this watch reports; names of deleted apps come from here. */
+    const known = new Map<string, string>();
+    let filters: SubscriptionFilter[];
+    let single = false;
+    if (appName !== undefined) {
+      const app = await this.#services.access.authorize(principal, { scope: 'read', app: appName });
+      if (!app) throw new InputError('no app');
+      known.set(app.id, app.name);
+      single = true;
+      filters = [
+        { namespace: 'apps', predicate: (key) => key === app.id },
+        { namespace: 'config_vars', predicate: (key) => key === app.id },
+      ];
+    } else {
+      this.#services.access.requireScope(principal, 'read');
+      filters = [{ namespace: 'apps' }];
+    }
+    // Subscribe before the initial query, so no change falls between the two.
+    const subscription = new Subscription(this.#services.hub, { filters });
+    this.#subscriptions.set(id, subscription);
+    if (!single) {
+      for (const app of await this.#services.apps.list(
+        this.#services.access.visibleOwner(principal),
+      )) {
+        known.set(app.id, app.name);
+      }
+    }
+    void this.#pump(id, subscription, known, single);
+    return { subscription: id };
+  }
+
+  async #pump(
+    id: string,
+    subscription: Subscription,
+    known: Map<string, string>,
+    single: boolean,
+  ): Promise<void> {
+    try {
+      for await (const batch of subscription) {
+        for (const event of batch) {
+          const pushed = await this.#eventFor(event, known, single);
+          if (pushed) this.#send({ subscription: id, event: pushed });
+        }
+      }
+    } catch (error) {
+      const code =
+        error instanceof Error && 'code' in error ? String(error.code) : ErrorCodes.INTERNAL;
+      const message = error instanceof Error ? error.message : String(error);
+      this.#send({ subscription: id, error: { code, message } });
+    } finally {
+      this.#subscriptions.delete(id);
+    }
+  }
+
+  async #eventFor(
+    event: ChangeEvent,
+    known: Map<string, string>,
+    single: boolean,
+  ): Promise<WatchEvent | undefined> {
+    const principal = this.#principal;
+    if (!principal) return undefined;
+    const kind = event.namespace === 'config_vars' ? 'config' : 'app';
+    const change = kind === 'config' ? 'updated' : changeOf(event);
+    if (change === 'deleted') {
+      const name = known.get(event.changed);
+      if (name === undefined) return undefined;
+      if (!single) known.delete(event.changed);
+      return { kind, app: name, change };
+    }
+    const app = await this.#services.apps.findById(event.changed);
+    if (!app || !this.#services.access.mayAccess(principal, app)) return undefined;
+    known.set(app.id, app.name);
+    return { kind, app: app.name, change };
+  }
+
+  #reply(request: Request, result: unknown): void {
+    this.#send({ id: request.id, result });
+  }
+
+  #send(message: unknown): void {
+    if (this.#socket.readyState !== this.#socket.OPEN) return;
+    if (this.#socket.bufferedAmount > this.#limits.maxBufferedBytes) {
+      this.#close(WsCloseCodes.tooSlow, 'the client does not read its messages fast enough');
+      return;
+    }
+    this.#socket.send(JSON.stringify(message));
+  }
+
+  #close(code: number, reason: string): void {
+    this.#dispose();
+    if (
+      this.#socket.readyState === this.#socket.OPEN ||
+      this.#socket.readyState === this.#socket.CONNECTING
+    ) {
+      this.#socket.close(code, reason.slice(0, 120));
+    }
+  }
+
+  #dispose(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+    for (const subscription of this.#subscriptions.values()) subscription.close();
+    this.#subscriptions.clear();
+  }
+}

@@ -1,0 +1,10 @@
+// Apps: the unit users deploy. The service holds the rules (names, uniqueness); state holds
+// the SQL. Authorization is not here: see domain/access.
+export {
+  AppsService,
+  APP_NAME_PATTERN,
+  type App,
+  type AppsState,
+  type AppsServiceOptions,
+} from './service.js';
+export { appsState } from './state.js';

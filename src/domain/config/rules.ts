@@ -1,0 +1,98 @@
+import { InputError } from '../../errors/index.js';
+
+/** Config keys: environment-variable names. */
+export const CONFIG_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+
+/** The limits on config vars; the API may quote them. */
+export const ConfigLimits = Object.freeze({
+  /** Bytes of a value in UTF-8 (32 KiB). */
+  maxValueBytes: 32 * 1024,
+  maxKeysPerPatch: 100,
+  maxVarsPerApp: 500,
+});
+
+/** A patch: a string sets the key, null unsets it. */
+export type ConfigPatch = Readonly<Record<string, string | null>>;
+
+/** A validated patch, each list sorted by key. */
+export interface ValidPatch {
+  readonly sets: readonly (readonly [key: string, value: string])[];
+  readonly unsets: readonly string[];
+}
+
+/** Sorts by UTF-16 code unit, the same on every backend (SQL collations differ). */
+export function byKey(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Keys are not secret, but a hostile one may be long or hold control characters. */
+function quoteKey(key: string): string {
+  return JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
+}
+
+/** Lone UTF-16 surrogates cannot be stored as UTF-8 and passed to a process unchanged. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  return value === undefined ? 'nothing' : `a ${typeof value}`;
+}
+
+/**
+ * Checks a patch before anything is written; throws InputError naming the first offending key
+ * and rule. Messages name keys and sizes, never a value.
+ */
+export function validatePatch(changes: ConfigPatch): ValidPatch {
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+    throw new InputError('a config patch must be an object of keys to values (null unsets)');
+  }
+  const entries = Object.entries(changes as Record<string, unknown>);
+  if (entries.length === 0) {
+    throw new InputError('a config patch must set or unset at least one key');
+  }
+  if (entries.length > ConfigLimits.maxKeysPerPatch) {
+    throw new InputError(
+      `a config patch may change at most ${ConfigLimits.maxKeysPerPatch} keys; this one has ${entries.length}`,
+    );
+  }
+  const sets: [string, string][] = [];
+  const unsets: string[] = [];
+  for (const [key, value] of entries) {
+    if (!CONFIG_KEY_PATTERN.test(key)) {
+      throw new InputError(
+        `config key ${quoteKey(key)} is not allowed: a key starts with a letter or '_', holds ` +
+          `only letters, digits and '_', and has at most 256 characters`,
+      );
+    }
+    if (value === null) {
+      unsets.push(key);
+      continue;
+    }
+    if (typeof value !== 'string') {
+      throw new InputError(
+        `the value of config key ${quoteKey(key)} must be a string, or null to unset it; got ${describe(value)}`,
+      );
+    }
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > ConfigLimits.maxValueBytes) {
+      throw new InputError(
+        `the value of config key ${quoteKey(key)} is ${bytes} bytes; at most ` +
+          `${ConfigLimits.maxValueBytes} (32 KiB, UTF-8) are allowed`,
+      );
+    }
+    if (value.includes('\0')) {
+      throw new InputError(
+        `the value of config key ${quoteKey(key)} holds a NUL character, which an environment variable cannot carry`,
+      );
+    }
+    if (LONE_SURROGATE.test(value)) {
+      throw new InputError(
+        `the value of config key ${quoteKey(key)} is not well-formed Unicode (it holds a lone surrogate)`,
+      );
+    }
+    sets.push([key, value]);
+  }
+  sets.sort(([a], [b]) => byKey(a, b));
+  unsets.sort(byKey);
+  return { sets, unsets };
+}

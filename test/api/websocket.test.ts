@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backends } from '../support/databases.js';
+import { createUserAndLogin, startTestServer, type TestServer } from '../support/api.js';
+import { WsTestClient } from '../support/ws-client.js';
+
+for (const backend of backends) {
+  describe(`WebSocket API on ${backend}`, () => {
+    let api: TestServer;
+    let alice: string;
+    let bob: string;
+
+    after(() => api?.close());
+
+    before(async () => {
+      api = await startTestServer(backend);
+      alice = await createUserAndLogin(api, 'alice');
+      bob = await createUserAndLogin(api, 'bob');
+      await api.request('POST', '/apps', { token: alice, body: { name: 'shop' } });
+    });
+
+    it('refuses any message before login, then closes with 4401', async () => {
+      const client = await WsTestClient.connect(api.url);
+      const reply = await client.call('watch', { app: 'shop' });
+      assert.deepEqual((reply['error'] as { code: string }).code, 'UNAUTHENTICATED');
+      assert.equal((await client.closed).code, 4401);
+    });
+
+    it('refuses a bad token at login with its code', async () => {
+      const client = await WsTestClient.connect(api.url);
+      const reply = await client.call('login', { token: 'berth_nope' });
+      assert.equal((reply['error'] as { code: string }).code, 'TOKEN_INVALID');
+      assert.equal((await client.closed).code, 4401);
+    });
+
+    it('answers malformed messages with INVALID_INPUT and keeps the session', async () => {
+      const client = await WsTestClient.connect(api.url);
+      assert.ok((await client.call('login', { token: alice }))['result']);
+      assert.equal(((await client.call('fly'))['error'] as { code: string }).code, 'INVALID_INPUT');
+      assert.equal(
+        ((await client.call('watch', { app: 42 }))['error'] as { code: string }).code,
+        'INVALID_INPUT',
+      );
+      assert.equal(
+        ((await client.call('watch', { app: 'missing' }))['error'] as { code: string }).code,
+        'APP_NOT_FOUND',
+      );
+      client.close();
+    });
+
+    it("pushes an event when the watched app's config changes, from the change stream", async () => {
+      const client = await WsTestClient.connect(api.url);
+      const login = await client.call('login', { token: alice });
+      assert.deepEqual(login['result'], { username: 'alice', scopes: ['delete', 'read', 'write'] });
+      const watch = await client.call('watch', { app: 'shop' });
+      const subscription = (watch['result'] as { subscription: string }).subscription;
+      assert.ok(subscription);
+      await api.request('PATCH', '/apps/shop/config', { token: alice, body: { COLOUR: 'blue' } });
+      const pushed = await client.nextPush();
+      assert.deepEqual(pushed, {
+        subscription,
+        event: { kind: 'config', app: 'shop', change: 'updated' },
+      });
+      assert.ok(!JSON.stringify(pushed).includes('blue'), 'events carry no values');
+      const unsubscribed = await client.call('unsubscribe', { subscription });
+      assert.deepEqual(unsubscribed['result'], { unsubscribed: subscription });
+      await api.request('PATCH', '/apps/shop/config', { token: alice, body: { COLOUR: 'red' } });
+      assert.ok(await client.quiet(300));
+      client.close();
+    });
+
+    it("pushes app-list changes for the caller's own apps only", async () => {
+      const aliceClient = await WsTestClient.connect(api.url);
+      await aliceClient.call('login', { token: alice });
+      const watch = await aliceClient.call('watch', {});
+      const subscription = (watch['result'] as { subscription: string }).subscription;
+      await api.request('POST', '/apps', { token: bob, body: { name: 'bobs' } });
+      await api.request('POST', '/apps', { token: alice, body: { name: 'cart' } });
+      assert.deepEqual(await aliceClient.nextPush(), {
+        subscription,
+        event: { kind: 'app', app: 'cart', change: 'created' },
+      });
+      await api.request('DELETE', '/apps/cart', { token: alice });
+      assert.deepEqual(await aliceClient.nextPush(), {
+        subscription,
+        event: { kind: 'app', app: 'cart', change: 'deleted' },
+      });
+      assert.ok(await aliceClient.quiet(200), "bob's app never shows up");
+      aliceClient.close();
+    });
+
+    it("refuses to watch another user's app", async () => {
+      const client = await WsTestClient.connect(api.url);
+      await client.call('login', { token: bob });
+      const reply = await client.call('watch', { app: 'shop' });
+      assert.equal((reply['error'] as { code: string }).code, 'ACCESS_DENIED');
+      client.close();
+    });
+
+    it('stops serving a session whose token is revoked', async () => {
+      const created = await api.request('POST', '/tokens', {
+        token: alice,
+        body: { name: 'ws', scopes: ['read'] },
+      });
+      const { id, token } = created.body as { id: string; token: string };
+      const client = await WsTestClient.connect(api.url);
+      await client.call('login', { token });
+      await api.request('DELETE', `/tokens/${id}`, { token: alice });
+      const reply = await client.call('watch', { app: 'shop' });
+      assert.equal((reply['error'] as { code: string }).code, 'TOKEN_REVOKED');
+      assert.equal((await client.closed).code, 4401);
+    });
+  });
+}
+
+describe('WebSocket API on shutdown', () => {
+  it('closes sessions with 1001 and a reason when the server stops', async () => {
+    const api = await startTestServer('sqlite');
+    const client = await WsTestClient.connect(api.url);
+    await client.call('login', { token: api.adminToken });
+    await api.close();
+    const closed = await client.closed;
+    assert.equal(closed.code, 1001);
+    assert.match(closed.reason, /shutting down/);
+  });
+});
