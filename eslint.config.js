@@ -1,7 +1,7 @@
-// Lint: typescript-eslint with type information, import cycles and folder front doors.
+// Lint: typescript-eslint with type information and folder front doors. Import cycles are
+// checked by scripts/check-import-cycles.ts (npm run lint).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
 import { frontDoorImports } from './scripts/eslint/front-door-imports.js';
 
 export default tseslint.config(
@@ -12,15 +12,16 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
-    plugins: { 'import-x': importX, berth: { rules: { 'front-door-imports': frontDoorImports } } },
-    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
+    plugins: { berth: { rules: { 'front-door-imports': frontDoorImports } } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'import-x/no-cycle': ['error', { maxDepth: 10 }],
-      'import-x/no-default-export': 'error',
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'use named exports (STYLE.md 2)' },
+      ],
     },
   },
   {
@@ -38,7 +39,7 @@ export default tseslint.config(
   },
   {
     files: ['eslint.config.js'],
-    rules: { 'import-x/no-default-export': 'off' },
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
