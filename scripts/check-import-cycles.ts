@@ -23,13 +23,21 @@ function importsOf(file: string): string[] {
     const clause = match[2] ?? '';
     // `import { type A, type B } from` is type-only too.
     const names = /\{([^}]*)\}/.exec(clause)?.[1];
-    if (names !== undefined && !/\*|\w+\s*,?\s*\{/.test(clause.replace(/\{[^}]*\}/, '')) &&
-        names.split(',').map((n) => n.trim()).filter(Boolean).every((n) => n.startsWith('type '))) {
+    if (
+      names !== undefined &&
+      !/\*|\w+\s*,?\s*\{/.test(clause.replace(/\{[^}]*\}/, '')) &&
+      names
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .every((n) => n.startsWith('type '))
+    ) {
       continue;
     }
     if (match[3]) found.push(match[3]);
   }
-  for (const match of text.matchAll(/\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g)) if (match[1]) found.push(match[1]);
+  for (const match of text.matchAll(/\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g))
+    if (match[1]) found.push(match[1]);
   return found.map((specifier) => {
     const target = path.resolve(path.dirname(file), specifier);
     const ts = target.replace(/\.js$/, '.ts');
@@ -77,7 +85,9 @@ for (const file of files) if (!indices.has(file)) connect(file);
 
 if (cycles.length > 0) {
   for (const cycle of cycles) {
-    process.stderr.write(`import cycle among:\n${cycle.map((f) => `  ${path.relative(process.cwd(), f)}`).join('\n')}\n`);
+    process.stderr.write(
+      `import cycle among:\n${cycle.map((f) => `  ${path.relative(process.cwd(), f)}`).join('\n')}\n`,
+    );
   }
   process.exit(1);
 }
