@@ -8,6 +8,7 @@ import pg from 'pg';
 import { ChangeStream, KeysWatcher, Subscription, WatcherHub } from '../src/changes/index.js';
 import { silentLogger } from '../src/logging/index.js';
 import { openStore, type AppTable, type DialectName, type Store } from '../src/store/index.js';
+import { percentile, round, tableLines, verdict } from './figures.js';
 // The same private cluster the tests start, so the bench needs no PostgreSQL setup either.
 import { startPostgresCluster } from '../test/support/postgres-cluster.js';
 
@@ -126,12 +127,6 @@ const BENCH_USER_ID = 'bench-user';
 function appRow(id: string): AppTable {
   const now = new Date().toISOString();
   return { id, name: id, owner_id: BENCH_USER_ID, created_at: now, updated_at: now };
-}
-
-/** Nearest-rank percentile of ascending samples. */
-function percentile(sorted: readonly number[], q: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
 }
 
 /** Commits one row at a time and times each from before `transact` until a watcher has it. */
@@ -259,11 +254,6 @@ async function measureBackend(dataDir: string, databaseUrl: string | undefined) 
   }
 }
 
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
-
 async function onAdmin(adminUrl: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -302,10 +292,6 @@ async function withPostgresDatabase<T>(work: (url: string) => Promise<T>): Promi
   }
 }
 
-function verdict(ok: boolean): string {
-  return ok ? 'met' : 'MISSED';
-}
-
 function formatTable(figures: ChangesFigures): string[] {
   const header = [
     'backend',
@@ -332,16 +318,10 @@ function formatTable(figures: ChangesFigures): string[] {
       f.deliverMs.toFixed(0),
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-      .join('  ');
   return [
     `changes: ${MEASURED_COMMITS} single-row commits (after ${WARMUP_COMMITS} warm-up), commit to watcher;`,
     `         ${BURST_ROWS.toLocaleString('en-US')} rows in ${ROWS_PER_TRANSACTION}-row transactions, first write to last key delivered`,
-    line(header),
-    ...rows.map(line),
+    ...tableLines(header, rows),
     'events/s: a committed backlog of the burst, read, coalesced and dispatched by one reader;',
     'live events/s: the burst written while the stream runs beside the writer (writer-bound);',
     'write ms: the writer alone during the live burst; deliver ms: first write to last key delivered',

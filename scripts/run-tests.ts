@@ -33,7 +33,7 @@ if (!env['BERTH_TEST_DATABASE_URL']) {
 
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
   { stdio: 'inherit', env },
 );
 const stopCluster = () => cluster?.stop();

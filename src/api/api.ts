@@ -8,6 +8,9 @@ import type { AccessPolicy } from '../domain/access/index.js';
 import type { AppsService } from '../domain/apps/index.js';
 import type { AuditService } from '../domain/audit/index.js';
 import type { ConfigService } from '../domain/config/index.js';
+import type { DeploymentsService } from '../domain/deployments/index.js';
+import type { ProcessConfigService } from '../domain/process-configs/index.js';
+import type { ReleasesService } from '../domain/releases/index.js';
 import type { IdentityService } from '../domain/identity/index.js';
 import { ErrorCodes } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
@@ -16,7 +19,14 @@ import { installAccessHook } from './access-hook.js';
 import { installAuditHook } from './audit-hook.js';
 import { errorBody, handleError } from './error-mapper.js';
 import { describeStatus, errorStatusesOf } from './openapi.js';
-import { appRoutes, auditRoutes, configRoutes, identityRoutes } from './routes/index.js';
+import {
+  appRoutes,
+  auditRoutes,
+  configRoutes,
+  deploymentRoutes,
+  identityRoutes,
+  releaseRoutes,
+} from './routes/index.js';
 import { ErrorResponse } from './schemas.js';
 import {
   WsCloseCodes,
@@ -36,6 +46,13 @@ export interface ApiOptions {
   readonly config: ConfigService;
   readonly audit: AuditService;
   readonly access: AccessPolicy;
+  readonly deployments: DeploymentsService;
+  readonly releases: ReleasesService;
+  readonly processConfigs: ProcessConfigService;
+  /** Where uploaded bundles wait while they are checked. */
+  readonly uploadDir: string;
+  /** Largest bundle accepted, in bytes (default 256 MiB). */
+  readonly bundleLimit?: number;
   /** Largest JSON request body accepted, in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
   readonly websocketLimits?: WsSessionLimits;
@@ -200,6 +217,10 @@ export async function buildApi(options: ApiOptions) {
       await api.register(appRoutes(options));
       await api.register(configRoutes(options));
       await api.register(auditRoutes(options));
+      await api.register(releaseRoutes(options));
+      await api.register(
+        deploymentRoutes({ ...options, bundleLimit: options.bundleLimit ?? 256 * 1024 * 1024 }),
+      );
     },
     { prefix: API_PREFIX },
   );

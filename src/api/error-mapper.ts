@@ -21,7 +21,7 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
 
 /** The body of every error response. */
 export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
+  readonly error: { readonly code: string; readonly message: string; readonly reason?: string };
 }
 
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
@@ -59,7 +59,11 @@ export function handleError(
   if (error instanceof BerthError) {
     if (error instanceof RateLimitedError)
       reply.header('retry-after', String(error.retryAfterSeconds));
-    return reply.code(statusOfKind[error.kind]).send(errorBody(error.code, error.message));
+    const body = errorBody(error.code, error.message);
+    // Some errors say more precisely why (a bundle's refusal reason); programs match on it.
+    const reason = (error as { reason?: unknown }).reason;
+    const withReason = typeof reason === 'string' ? { error: { ...body.error, reason } } : body;
+    return reply.code(statusOfKind[error.kind]).send(withReason);
   }
   if (error.validation) return reply.code(400).send(validationBody(error));
   switch (error.code) {

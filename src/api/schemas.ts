@@ -2,7 +2,15 @@ import { Type } from '@fastify/type-provider-typebox';
 
 /** `{"error":{"code","message"}}`, the body of every error response. */
 export const ErrorResponse = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      reason: Type.Optional(
+        Type.String({ description: 'a finer reason, e.g. why a bundle was refused' }),
+      ),
+    }),
+  },
   { $id: 'ErrorResponse', description: 'An error with a stable code' },
 );
 

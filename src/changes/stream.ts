@@ -270,6 +270,9 @@ export class ChangeStream {
    */
   async prune(): Promise<number> {
     this.#lastPrune = Date.now();
+    // A fresh position first, so the witness holds back no more than it must.
+    this.#reader?.refresh();
+    await this.drain();
     await this.#recordWitness(true);
     const staleBefore = new Date(Date.now() - this.#witnessTtlMs).toISOString();
     return this.#store.transact(async (tx) => {

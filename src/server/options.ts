@@ -20,6 +20,12 @@ export interface ServerOptions {
   readonly runtime: (typeof Runtimes)[number];
   readonly router: (typeof Routers)[number];
   readonly databaseUrl: string | undefined;
+  /** How long a deployment claim lasts without a heartbeat (BERTH_DEPLOY_LEASE_MS). */
+  readonly deployLeaseMs: number;
+  /** Fault injection for tests: a pause at every deployment step (BERTH_TEST_DEPLOY_STEP_DELAY_MS). */
+  readonly deployStepDelayMs: number;
+  /** The largest bundle a deploy accepts, in bytes (BERTH_BUNDLE_LIMIT_BYTES, default 256 MiB). */
+  readonly bundleLimit: number;
 }
 
 /** The flags of `berth server`, as in shared/CONTRACT.md; each also reads BERTH_<FLAG>. */
@@ -104,9 +110,46 @@ export function compileServerOptions(
     runtime: oneOf('runtime', get('runtime', 'process'), Runtimes),
     router: oneOf('router', get('router', 'builtin'), Routers),
     databaseUrl,
+    deployLeaseMs: envMilliseconds(env, 'BERTH_DEPLOY_LEASE_MS', 15_000, 200),
+    deployStepDelayMs: envMilliseconds(env, 'BERTH_TEST_DEPLOY_STEP_DELAY_MS', 0, 0),
+    bundleLimit: envInteger(
+      env,
+      'BERTH_BUNDLE_LIMIT_BYTES',
+      256 * 1024 * 1024,
+      1024,
+      16 * 1024 ** 3,
+    ),
   });
 }
 
+/** A whole number from the environment (tuning knobs without a flag). */
+function envInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  minimum: number,
+  maximum: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new OptionsError(
+      `${name} must be a whole number from ${minimum} to ${maximum}, got '${raw}'`,
+    );
+  }
+  return value;
+}
+
+/** A duration in milliseconds from the environment, at most an hour. */
+function envMilliseconds(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  minimum: number,
+): number {
+  return envInteger(env, name, fallback, minimum, 3_600_000);
+}
 /** The database URL with its password hidden, for logs. */
 export function redactDatabaseUrl(url: string): string {
   try {

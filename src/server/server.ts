@@ -1,11 +1,18 @@
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ArtifactStore } from '../build/index.js';
 import { buildApi } from '../api/index.js';
 import { ChangeStream, WatcherHub } from '../changes/index.js';
 import { AccessPolicy } from '../domain/access/index.js';
 import { AppsService, appsState } from '../domain/apps/index.js';
 import { AuditService } from '../domain/audit/index.js';
 import { ConfigService } from '../domain/config/index.js';
+import { ArtifactsService, artifactsState } from '../domain/artifacts/index.js';
+import { DeploymentsService, deploymentsState } from '../domain/deployments/index.js';
 import { IdentityService } from '../domain/identity/index.js';
+import { ProcessConfigService } from '../domain/process-configs/index.js';
+import { ReleasesService } from '../domain/releases/index.js';
+import { Deployer, defaultPipelines } from '../workers/index.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -40,6 +47,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const hub = new WatcherHub();
   const stream = new ChangeStream({ store, hub, logger });
   let api: Awaited<ReturnType<typeof buildApi>> | undefined;
+  let deployer: Deployer | undefined;
   try {
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
@@ -49,6 +57,22 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const config = new ConfigService({ store, secrets });
     const audit = new AuditService({ store });
     const access = new AccessPolicy({ apps });
+    const deployments = new DeploymentsService({ state: deploymentsState(store) });
+    const releases = new ReleasesService({ store, secrets, config });
+    const processConfigs = new ProcessConfigService({ store, secrets });
+    const artifacts = new ArtifactStore({ root: path.join(options.dataDir, 'artifacts') });
+    const artifactRecords = new ArtifactsService({ state: artifactsState(store) });
+    deployer = new Deployer({
+      deployments,
+      apps,
+      hub,
+      logger,
+      controllerId: stream.readerId,
+      workRoot: path.join(options.dataDir, 'work'),
+      pipelines: defaultPipelines({ deployments, config, releases, artifacts, artifactRecords }),
+      leaseMs: options.deployLeaseMs,
+      stepDelayMs: options.deployStepDelayMs,
+    });
     const admin = await identity.ensureAdmin({ dataDir: options.dataDir });
     if (admin.created) {
       // Printed once, at creation, as the contract asks; it is also in the 0600 file.
@@ -66,17 +90,25 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       config,
       audit,
       access,
+      deployments,
+      releases,
+      processConfigs,
+      uploadDir: path.join(options.dataDir, 'uploads'),
+      bundleLimit: options.bundleLimit,
       version: berthVersion(),
     });
     await stream.start();
+    deployer.start();
     await api.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
     await api?.close().catch(() => undefined);
+    await deployer?.stop().catch(() => undefined);
     await stream.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;
   }
   const running = api;
+  const runningDeployer = deployer;
   const address = running.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
@@ -93,6 +125,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     close: () =>
       (closing ??= (async () => {
         await running.close();
+        await runningDeployer.stop();
         await stream.stop();
         await store.close();
         logger.info('berth server stopped');

@@ -31,6 +31,8 @@ export interface ChangeLogRead {
  */
 export interface ChangeLogReader {
   read(limit: number): Promise<ChangeLogRead>;
+  /** Makes the next read compute its position afresh instead of from a cache (before pruning). */
+  refresh(): void;
   /** The position to record in the witness table; rows below `lower` may be pruned. */
   bounds(): { readonly lower: string; readonly upper: string };
 }

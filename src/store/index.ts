@@ -3,6 +3,12 @@
 export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './store.js';
 export type {
   ApiTokenTable,
+  ArtifactTable,
+  DeploymentLeaseTable,
+  DeploymentStatus,
+  DeploymentTable,
+  ProcessConfigTable,
+  ReleaseTable,
   AppTable,
   AuditLogTable,
   ConfigVarTable,

@@ -103,6 +103,86 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+export interface ArtifactTable {
+  /** The content digest (sha256 hex) of the extracted tree. */
+  id: string;
+  size_bytes: number;
+  file_count: number;
+  created_at: string;
+}
+
+export type DeploymentStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface DeploymentTable {
+  id: string;
+  app_id: string;
+  /** 'deploy' or 'undeploy'. */
+  kind: string;
+  status: DeploymentStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** 'bundle' or 'git'. */
+  source_kind: string;
+  source_ref: string | null;
+  source_sha: string | null;
+  /** The size of the uploaded bundle held in bundle_chunks until the task has read it. */
+  bundle_bytes: number | null;
+  /** JSON: the task's options, e.g. {"autoconfigure":true}. */
+  options: string;
+  current_step: string | null;
+  /** JSON: [{name, status, startedAt, finishedAt}]. */
+  steps: string;
+  /** The step log, bounded; never holds a config value. */
+  log: string;
+  error: string | null;
+  /** JSON: {processType: message | null}. */
+  process_errors: string | null;
+  /** JSON: the bundle's berth.json metadata (name, description, author, version). */
+  project_metadata: string | null;
+  stack: string | null;
+  release_version: number | null;
+  cancel_requested: number;
+}
+
+export interface BundleChunkTable {
+  deployment_id: string;
+  seq: number;
+  data: Uint8Array;
+}
+
+export interface DeploymentLeaseTable {
+  deployment_id: string;
+  /** The controller (change-stream reader id) that holds the task. */
+  owner: string;
+  expires_at: string;
+}
+
+export interface ReleaseTable {
+  id: string;
+  app_id: string;
+  version: number;
+  artifact_id: string | null;
+  stack: string | null;
+  /** JSON: {processType: command}. */
+  processes: string;
+  /** JSON: {processType: count}. */
+  formation: string;
+  /** The config snapshot, sealed (src/secrets) with the release as associated data. */
+  config_envelope: string;
+  description: string;
+  deployment_id: string | null;
+  created_at: string;
+}
+
+export interface ProcessConfigTable {
+  app_id: string;
+  process_type: string;
+  /** JSON {KEY: value} sealed with src/secrets. */
+  envelope: string;
+  updated_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -116,4 +196,10 @@ export interface Database {
   apps: AppTable;
   config_vars: ConfigVarTable;
   audit_log: AuditLogTable;
+  artifacts: ArtifactTable;
+  deployments: DeploymentTable;
+  deployment_leases: DeploymentLeaseTable;
+  bundle_chunks: BundleChunkTable;
+  releases: ReleaseTable;
+  process_configs: ProcessConfigTable;
 }

@@ -29,6 +29,20 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'app_id',
     description: "an app's config vars, keyed by app id",
   },
+  {
+    namespaceId: 3,
+    namespace: 'deployments',
+    table: 'deployments',
+    keyColumn: 'app_id',
+    description: "an app's deployment tasks, keyed by app id",
+  },
+  {
+    namespaceId: 4,
+    namespace: 'releases',
+    table: 'releases',
+    keyColumn: 'app_id',
+    description: "an app's releases, keyed by app id",
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { nodeApp, tarGzBundle } from '../support/bundles.js';
 import { backends } from '../support/databases.js';
 import {
   createUserAndLogin,
@@ -30,13 +32,47 @@ interface RouteCase {
   readonly touchesApp: boolean;
   readonly okStatus: number;
   /** Builds the concrete request for a caller (fresh targets for destructive calls). */
-  prepare(api: TestServer, caller: Caller, ctx: Context): Promise<{ path: string; body?: unknown }>;
+  prepare(
+    api: TestServer,
+    caller: Caller,
+    ctx: Context,
+  ): Promise<{ path: string; body?: unknown; bundle?: Buffer }>;
 }
 
 interface Context {
   readonly aliceToken: string;
   readonly aliceApp: string;
+  readonly aliceDeployment: string;
+  readonly bundle: Buffer;
   counter: number;
+}
+
+/** A fresh app of alice's, optionally deployed (and the deployment finished). */
+async function aliceAppWith(
+  api: TestServer,
+  ctx: Context,
+  prefix: string,
+  deployed: boolean,
+): Promise<string> {
+  const name = unique(ctx, prefix);
+  assert.equal(
+    (await api.request('POST', '/apps', { token: ctx.aliceToken, body: { name } })).status,
+    201,
+  );
+  if (!deployed) return name;
+  const queued = await api.request('POST', `/deployments/${name}`, {
+    token: ctx.aliceToken,
+    raw: { data: ctx.bundle, contentType: 'application/gzip' },
+  });
+  assert.equal(queued.status, 202, JSON.stringify(queued.body));
+  for (let i = 0; i < 400; i++) {
+    if (
+      (await api.request('GET', `/deployments/${name}`, { token: ctx.aliceToken })).status === 200
+    )
+      return name;
+    await sleep(25);
+  }
+  throw new Error(`deploying ${name} did not finish`);
 }
 
 const unique = (ctx: Context, prefix: string) => `${prefix}${++ctx.counter}`;
@@ -159,6 +195,114 @@ const routes: readonly RouteCase[] = [
     okStatus: 200,
     prepare: async () => ({ path: '/audit?start=0&count=5' }),
   },
+  {
+    method: 'POST',
+    route: '/deployments/{app}',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 202,
+    prepare: async (api, _caller, ctx) => ({
+      path: `/deployments/${await aliceAppWith(api, ctx, 'deploy', false)}`,
+      bundle: ctx.bundle,
+    }),
+  },
+  {
+    method: 'GET',
+    route: '/deployments/{app}',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/deployments/${ctx.aliceApp}` }),
+  },
+  {
+    method: 'GET',
+    route: '/deployments',
+    scope: 'read',
+    touchesApp: false,
+    okStatus: 200,
+    prepare: async () => ({ path: '/deployments' }),
+  },
+  {
+    method: 'DELETE',
+    route: '/deployments/{app}',
+    scope: 'delete',
+    touchesApp: true,
+    okStatus: 204,
+    prepare: async (api, _caller, ctx) => ({
+      path: `/deployments/${await aliceAppWith(api, ctx, 'undeploy', true)}`,
+    }),
+  },
+  {
+    method: 'GET',
+    route: '/deployments/configs/{app}',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/deployments/configs/${ctx.aliceApp}` }),
+  },
+  {
+    method: 'PUT',
+    route: '/deployments/configs/{app}',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/deployments/configs/${ctx.aliceApp}`,
+      body: { web: { K: String(ctx.counter++) } },
+    }),
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/deployments',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/deployments` }),
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/deployments/{id}',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/deployments/${ctx.aliceDeployment}`,
+    }),
+  },
+  {
+    method: 'POST',
+    route: '/apps/{app}/deployments/{id}/cancel',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 202,
+    prepare: async (api, _caller, ctx) => {
+      const name = await aliceAppWith(api, ctx, 'cancel', false);
+      const queued = await api.request('POST', `/deployments/${name}`, {
+        token: ctx.aliceToken,
+        raw: { data: ctx.bundle, contentType: 'application/gzip' },
+      });
+      return { path: `/apps/${name}/deployments/${(queued.body as { id: string }).id}/cancel` };
+    },
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/releases',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/releases` }),
+  },
+  {
+    method: 'POST',
+    route: '/apps/{app}/rollback',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 201,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/rollback`,
+      body: { version: 1 },
+    }),
+  },
 ];
 
 /** What the caller should get: the route's success status, or the error's status and code. */
@@ -179,15 +323,17 @@ for (const backend of backends) {
     after(() => api?.close());
 
     before(async () => {
-      api = await startTestServer(backend);
+      // Tasks take long enough that a cancel right after queueing finds them still active.
+      api = await startTestServer(backend, { env: { BERTH_TEST_DEPLOY_STEP_DELAY_MS: '100' } });
       const alice = await createUserAndLogin(api, 'alice');
       const bob = await createUserAndLogin(api, 'bob');
-      const aliceApp = await api.request('POST', '/apps', {
-        token: alice,
-        body: { name: 'alice-app' },
-      });
-      assert.equal(aliceApp.status, 201);
-      ctx = { aliceToken: alice, aliceApp: 'alice-app', counter: 0 };
+      const bundle = await tarGzBundle(nodeApp);
+      const setup = { aliceToken: alice, aliceApp: '', aliceDeployment: '', bundle, counter: 0 };
+      // alice's app has a finished deployment, so every route on it has something to show.
+      const aliceApp = await aliceAppWith(api, setup, 'alice-app', true);
+      const history = await api.request('GET', `/apps/${aliceApp}/deployments`, { token: alice });
+      const aliceDeployment = (history.body as Array<{ id: string }>)[0]?.id ?? '';
+      ctx = { ...setup, aliceApp, aliceDeployment, counter: setup.counter };
       const aliceWith = async (name: string, scopes: Scope[]): Promise<Caller> => ({
         name,
         token: await tokenWithScopes(api, alice, scopes),
@@ -258,8 +404,12 @@ for (const backend of backends) {
     for (const route of routes) {
       it(`${route.method} ${route.route} (needs ${route.scope}${route.touchesApp ? ' and the app' : ''})`, async () => {
         for (const caller of callers) {
-          const { path, body } = await route.prepare(api, caller, ctx);
-          const response = await api.request(route.method, path, { token: caller.token, body });
+          const { path, body, bundle } = await route.prepare(api, caller, ctx);
+          const response = await api.request(route.method, path, {
+            token: caller.token,
+            body,
+            ...(bundle ? { raw: { data: bundle, contentType: 'application/gzip' } } : {}),
+          });
           const want = expected(route, caller);
           const label = `${caller.name}: ${route.method} ${path} → ${response.status} ${JSON.stringify(response.body)?.slice(0, 200)}`;
           assert.equal(response.status, want.status, label);
@@ -281,7 +431,9 @@ for (const backend of backends) {
       const all = (await api.request('GET', '/apps', { token: api.adminToken })).body as Array<{
         name: string;
       }>;
-      assert.ok(all.some((a) => a.name === 'alice-app') && all.some((a) => a.name === 'carol-app'));
+      assert.ok(
+        all.some((a) => a.name === ctx.aliceApp) && all.some((a) => a.name === 'carol-app'),
+      );
     });
   });
 }

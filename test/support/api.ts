@@ -35,7 +35,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(backend: Backend): Promise<TestServer> {
+export interface TestServerOptions {
+  /** BERTH_* tuning variables for this server (e.g. BERTH_TEST_DEPLOY_STEP_DELAY_MS). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function startTestServer(
+  backend: Backend,
+  serverOptions: TestServerOptions = {},
+): Promise<TestServer> {
   const location = await createTestDatabase(backend);
   const lines: string[] = [];
   const sink = new Writable({
@@ -50,7 +58,7 @@ export async function startTestServer(backend: Backend): Promise<TestServer> {
       listen: '127.0.0.1:0',
       ...(location.databaseUrl ? { 'database-url': location.databaseUrl } : {}),
     },
-    {},
+    serverOptions.env ?? {},
   );
   const server = await startServer(options, createLogger({ level: 'info', destination: sink }));
   const adminToken = readFileSync(

@@ -1,10 +1,14 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { ConfigService } from '../../domain/config/index.js';
+import type { ReleasesService } from '../../domain/releases/index.js';
 import { appOf, principalOf } from '../access-hook.js';
 import { AppParams, ConfigMap } from '../schemas.js';
 
 /** GET/PATCH /apps/{app}/config. Values are shown only to tokens that may write them. */
-export function configRoutes(services: { config: ConfigService }): FastifyPluginCallbackTypebox {
+export function configRoutes(services: {
+  config: ConfigService;
+  releases: ReleasesService;
+}): FastifyPluginCallbackTypebox {
   return (api, _options, done) => {
     api.get(
       '/apps/:app/config',
@@ -37,7 +41,9 @@ export function configRoutes(services: { config: ConfigService }): FastifyPlugin
       },
       async (request) => {
         const app = appOf(request);
-        await services.config.patch(app.id, request.body);
+        const { changed } = await services.config.patch(app.id, request.body);
+        // A config change to an app that has been released makes a new release.
+        if (changed) await services.releases.onConfigChanged(app.id);
         return services.config.get(app.id, { reveal: true });
       },
     );

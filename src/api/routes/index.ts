@@ -4,3 +4,9 @@ export { appRoutes } from './apps.js';
 export { auditRoutes } from './audit.js';
 export { configRoutes } from './config.js';
 export { identityRoutes } from './identity.js';
+export {
+  deploymentRoutes,
+  BUNDLE_CONTENT_TYPES,
+  type DeploymentRouteServices,
+} from './deployments.js';
+export { releaseRoutes } from './releases.js';

@@ -51,10 +51,17 @@ interface Request {
 
 /** What a watch pushes: one app changed, or one app's config changed. */
 interface WatchEvent {
-  readonly kind: 'app' | 'config';
+  readonly kind: 'app' | 'config' | 'deployment' | 'release';
   readonly app: string;
   readonly change: 'created' | 'updated' | 'deleted';
 }
+
+const kindOf: Readonly<Record<string, WatchEvent['kind']>> = {
+  apps: 'app',
+  config_vars: 'config',
+  deployments: 'deployment',
+  releases: 'release',
+};
 
 function changeOf(event: ChangeEvent): WatchEvent['change'] {
   if (event.lastEditType === 4) return 'deleted';
@@ -218,6 +225,8 @@ export class WsSession {
       filters = [
         { namespace: 'apps', predicate: (key) => key === app.id },
         { namespace: 'config_vars', predicate: (key) => key === app.id },
+        { namespace: 'deployments', predicate: (key) => key === app.id },
+        { namespace: 'releases', predicate: (key) => key === app.id },
       ];
     } else {
       this.#services.access.requireScope(principal, 'read');
@@ -267,8 +276,9 @@ export class WsSession {
   ): Promise<WatchEvent | undefined> {
     const principal = this.#principal;
     if (!principal) return undefined;
-    const kind = event.namespace === 'config_vars' ? 'config' : 'app';
-    const change = kind === 'config' ? 'updated' : changeOf(event);
+    const kind = kindOf[event.namespace] ?? 'app';
+    // Only the apps namespace is keyed by the app itself; the others report changes of the app.
+    const change = kind === 'app' ? changeOf(event) : 'updated';
     if (change === 'deleted') {
       const name = known.get(event.changed);
       if (name === undefined) return undefined;

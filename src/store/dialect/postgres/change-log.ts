@@ -20,8 +20,9 @@ interface ChangeRow {
  * server would hold the floor down, so pruning would stop and every pass would re-read a
  * growing tail. Only transactions of this database can write here, so the floor is the oldest
  * in-progress transaction of the snapshot that belongs to a session (or prepared transaction)
- * of this database, else the snapshot's xmax. Sessions are matched on the low 32 bits of their
- * xid, which is what pg_stat_activity shows. When this role cannot see every session of the
+ * of this database, else the snapshot's xmax. Only client sessions count: autovacuum's ANALYZE
+ * holds an xid while it writes statistics but never writes the change log. Sessions are matched
+ * on the low 32 bits of their xid, which is what pg_stat_activity shows. When this role cannot see every session of the
  * database (their xids are hidden from it), the cluster-wide xmin is the safe answer.
  */
 async function databaseFloor(db: Kysely<Database>): Promise<bigint> {
@@ -30,6 +31,7 @@ async function databaseFloor(db: Kysely<Database>): Promise<bigint> {
     sessions AS (
       SELECT backend_xid, query FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND backend_type = 'client backend'
     ),
     writers AS (
       SELECT backend_xid::text::bigint AS xid FROM sessions WHERE backend_xid IS NOT NULL
@@ -154,6 +156,10 @@ class PostgresChangeLogReader implements ChangeLogReader {
       if (txid < this.#floor) this.#delivered.delete(id);
     }
     return { changes, more: false };
+  }
+
+  refresh(): void {
+    this.#floors.invalidate();
   }
 
   bounds() {

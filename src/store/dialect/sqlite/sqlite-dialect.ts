@@ -170,6 +170,9 @@ function sqliteChangeLog(db: Kysely<Database>, wake: WakeSignal): ChangeLogDiale
           if (last) lastId = last.id;
           return { changes, more: rows.length === limit };
         },
+        refresh() {
+          // The last id read is always exact: nothing is cached.
+        },
         bounds() {
           return { lower: String(lastId), upper: String(lastId) };
         },

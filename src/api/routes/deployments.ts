@@ -1,0 +1,431 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import { extractBundle, readProject } from '../../build/index.js';
+import type { AccessPolicy } from '../../domain/access/index.js';
+import type { App, AppsService } from '../../domain/apps/index.js';
+import {
+  isActive,
+  type Deployment,
+  type DeploymentsService,
+} from '../../domain/deployments/index.js';
+import type { ProcessConfigService } from '../../domain/process-configs/index.js';
+import {
+  ConflictError,
+  ErrorCodes,
+  InputError,
+  NotFoundError,
+  PayloadTooLargeError,
+} from '../../errors/index.js';
+import { appOf, principalOf } from '../access-hook.js';
+import { pageOf } from '../paging.js';
+import { AppParams, PageQuery } from '../schemas.js';
+
+/** Content types a bundle may be sent as. */
+export const BUNDLE_CONTENT_TYPES = [
+  'application/zip',
+  'application/gzip',
+  'application/x-gzip',
+  'application/octet-stream',
+];
+
+export interface DeploymentRouteServices {
+  readonly apps: AppsService;
+  readonly access: AccessPolicy;
+  readonly deployments: DeploymentsService;
+  readonly processConfigs: ProcessConfigService;
+  /** Where uploads wait while they are checked; emptied after each request. */
+  readonly uploadDir: string;
+  /** The largest bundle accepted, in bytes. */
+  readonly bundleLimit: number;
+}
+
+export const DeploymentRecord = Type.Object({
+  id: Type.String(),
+  app: Type.String(),
+  kind: Type.String(),
+  createdAt: Type.String(),
+  taskActive: Type.Boolean(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+  release: Type.Union([Type.Integer(), Type.Null()]),
+  source: Type.Object({
+    kind: Type.String(),
+    ref: Type.Union([Type.String(), Type.Null()]),
+    sha: Type.Union([Type.String(), Type.Null()]),
+  }),
+  details: Type.Object({
+    projectMetadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()]),
+    processErrors: Type.Union([
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])),
+      Type.Null(),
+    ]),
+    stack: Type.Union([Type.String(), Type.Null()]),
+    steps: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        status: Type.String(),
+        startedAt: Type.Union([Type.String(), Type.Null()]),
+        finishedAt: Type.Union([Type.String(), Type.Null()]),
+      }),
+    ),
+  }),
+  log: Type.Optional(Type.String()),
+});
+
+/** The deployment record of CONTRACT.md. */
+export function recordOf(deployment: Deployment, appName: string, withLog = false) {
+  return {
+    id: deployment.id,
+    app: appName,
+    kind: deployment.kind,
+    createdAt: deployment.createdAt,
+    taskActive: isActive(deployment.status),
+    finishedAt: deployment.finishedAt,
+    status: deployment.status,
+    release: deployment.releaseVersion,
+    source: deployment.source,
+    details: {
+      projectMetadata: deployment.projectMetadata ? { ...deployment.projectMetadata } : null,
+      error: deployment.error,
+      processErrors: deployment.processErrors ? { ...deployment.processErrors } : null,
+      stack: deployment.stack,
+      steps: [...deployment.steps],
+    },
+    ...(withLog ? { log: deployment.log } : {}),
+  };
+}
+
+/** Streams the request body to a file, stopping at the limit; resolves with its size. */
+async function receiveBundle(body: Readable, file: string, limit: number): Promise<number> {
+  let received = 0;
+  const out = createWriteStream(file, { mode: 0o600 });
+  await pipeline(
+    body,
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        received += chunk.length;
+        if (received > limit)
+          throw new PayloadTooLargeError(`the bundle is larger than ${limit} bytes`);
+        yield chunk;
+      }
+    },
+    out,
+  );
+  return received;
+}
+
+/**
+ * Checks the archive and the project structure now, so a bad bundle is a 400 saying what was
+ * wrong (BundleError is an InputError with code BUNDLE_INVALID and a reason), and nothing is
+ * queued. The deployer extracts again: it may run on another controller.
+ */
+async function checkBundle(file: string, workDir: string): Promise<void> {
+  const source = path.join(workDir, 'source');
+  await mkdir(source, { recursive: true });
+  await extractBundle({ archivePath: file, destination: source });
+  await readProject(source);
+}
+
+/** POST/GET/DELETE /deployments/{app}, the listing, per-process configs, app task history. */
+export function deploymentRoutes(services: DeploymentRouteServices): FastifyPluginCallbackTypebox {
+  const { deployments, apps } = services;
+  const latestOrThrow = async (app: App) => {
+    const latest = await deployments.latest(app.id);
+    if (!latest)
+      throw new NotFoundError(`app '${app.name}' has never been deployed`, ErrorCodes.NOT_DEPLOYED);
+    return latest;
+  };
+  return (api, _options, done) => {
+    // Bundles arrive as raw streams; this route streams them to disk with its own limit.
+    api.addContentTypeParser(BUNDLE_CONTENT_TYPES, (_request, payload, parsed) =>
+      parsed(null, payload),
+    );
+
+    api.post(
+      '/deployments/:app',
+      {
+        config: { access: { scope: 'write', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: 'Deploy a bundle (zip or tar.gz): 202 queued, then poll GET /deployments/{app}',
+          params: AppParams,
+          querystring: Type.Object(
+            {
+              autoconfigure: Type.Optional(
+                Type.Union([Type.Literal('true'), Type.Literal('false')]),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            202: Type.Object({
+              id: Type.String(),
+              app: Type.String(),
+              status: Type.String(),
+              location: Type.String(),
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const app = appOf(request);
+        const declared = Number(request.headers['content-length'] ?? NaN);
+        if (declared > services.bundleLimit) {
+          throw new PayloadTooLargeError(`the bundle is larger than ${services.bundleLimit} bytes`);
+        }
+        const latest = await deployments.latest(app.id);
+        if (latest && isActive(latest.status)) {
+          throw new ConflictError(
+            `app '${app.name}' has a deployment task ${latest.status}`,
+            ErrorCodes.DEPLOYMENT_ACTIVE,
+          );
+        }
+        const body = request.body as Readable | undefined;
+        if (!body || typeof body.pipe !== 'function') {
+          throw new InputError(
+            `missing bundle: send a zip or tar.gz as the body with Content-Type ${BUNDLE_CONTENT_TYPES.slice(0, 2).join(' or ')}`,
+            ErrorCodes.BUNDLE_INVALID,
+          );
+        }
+        const workDir = path.join(services.uploadDir, randomUUID());
+        await mkdir(workDir, { recursive: true, mode: 0o700 });
+        try {
+          const file = path.join(workDir, 'bundle');
+          const bytes = await receiveBundle(body, file, services.bundleLimit);
+          if (bytes === 0)
+            throw new InputError(
+              'missing bundle: the request body is empty',
+              ErrorCodes.BUNDLE_INVALID,
+            );
+          await checkBundle(file, workDir);
+          const deployment = await deployments.enqueue({
+            appId: app.id,
+            appName: app.name,
+            kind: 'deploy',
+            source: { kind: 'bundle', ref: null, sha: null },
+            bundle: { file, bytes },
+            options: { autoconfigure: request.query.autoconfigure === 'true' },
+          });
+          const location = `/api/v1/deployments/${app.name}`;
+          return reply
+            .code(202)
+            .header('location', location)
+            .send({ id: deployment.id, app: app.name, status: deployment.status, location });
+        } finally {
+          await rm(workDir, { recursive: true, force: true });
+          // A client that sent more than the limit is not read to the end.
+          if (!body.readableEnded) reply.header('connection', 'close');
+        }
+      },
+    );
+
+    api.get(
+      '/deployments/:app',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: "The app's latest task: 200 finished (record), 204 still queued or running",
+          params: AppParams,
+          response: { 200: DeploymentRecord, 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        const app = appOf(request);
+        const latest = await latestOrThrow(app);
+        if (isActive(latest.status)) return reply.code(204).send();
+        return reply.send(recordOf(latest, app.name));
+      },
+    );
+
+    api.get(
+      '/deployments',
+      {
+        config: { access: { scope: 'read' } },
+        schema: {
+          tags: ['deployments'],
+          summary: "Every app's latest task, newest first, paged",
+          querystring: PageQuery,
+          response: {
+            200: Type.Object({
+              start: Type.Integer(),
+              totalEntriesCount: Type.Integer(),
+              entriesCount: Type.Integer(),
+              entries: Type.Array(DeploymentRecord),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const page = await deployments.page({
+          ownerId: services.access.visibleOwner(principalOf(request)),
+          ...pageOf(request.query),
+        });
+        const entries = [];
+        for (const d of page.entries) {
+          const app = await apps.findById(d.appId);
+          if (app) entries.push(recordOf(d, app.name));
+        }
+        return { ...page, entries };
+      },
+    );
+
+    api.delete(
+      '/deployments/:app',
+      {
+        config: { access: { scope: 'delete', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: 'Undeploy: stop the units and remove the routes; the app and its add-ons stay',
+          params: AppParams,
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        const app = appOf(request);
+        const latest = await latestOrThrow(app);
+        if (isActive(latest.status)) {
+          throw new ConflictError(
+            `app '${app.name}' has a deployment task ${latest.status}`,
+            ErrorCodes.DEPLOYMENT_ACTIVE,
+          );
+        }
+        await deployments.enqueue({
+          appId: app.id,
+          appName: app.name,
+          kind: 'undeploy',
+          source: { kind: 'undeploy', ref: null, sha: null },
+          options: { autoconfigure: false },
+        });
+        return reply.code(204).send();
+      },
+    );
+
+    const ProcessConfigs = Type.Record(
+      Type.String({ maxLength: 30 }),
+      Type.Record(Type.String({ maxLength: 256 }), Type.String()),
+    );
+    api.get(
+      '/deployments/configs/:app',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: "Per-process-type config; 204 while a task runs. Values need the 'write' scope",
+          params: AppParams,
+          response: {
+            200: Type.Record(
+              Type.String(),
+              Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])),
+            ),
+            204: Type.Null(),
+          },
+        },
+      },
+      async (request, reply) => {
+        const app = appOf(request);
+        const latest = await deployments.latest(app.id);
+        if (latest && isActive(latest.status)) return reply.code(204).send();
+        const configs = await services.processConfigs.get(app.id);
+        if (principalOf(request).scopes.has('write')) return reply.send(configs);
+        const hidden = Object.fromEntries(
+          Object.entries(configs).map(([type, vars]) => [
+            type,
+            Object.fromEntries(Object.keys(vars).map((k) => [k, null])),
+          ]),
+        );
+        return reply.send(hidden);
+      },
+    );
+
+    api.put(
+      '/deployments/configs/:app',
+      {
+        config: { access: { scope: 'write', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary:
+            'Replace per-process-type config; 200 {processType: changed}; 204 while a task runs',
+          params: AppParams,
+          body: ProcessConfigs,
+          response: { 200: Type.Record(Type.String(), Type.Boolean()), 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        const app = appOf(request);
+        const latest = await deployments.latest(app.id);
+        if (latest && isActive(latest.status)) return reply.code(204).send();
+        return reply.send(await services.processConfigs.put(app.id, request.body));
+      },
+    );
+
+    api.get(
+      '/apps/:app/deployments',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: 'Every task of the app, newest first',
+          params: AppParams,
+          response: { 200: Type.Array(DeploymentRecord) },
+        },
+      },
+      async (request) => {
+        const app = appOf(request);
+        return (await deployments.listForApp(app.id)).map((d) => recordOf(d, app.name));
+      },
+    );
+
+    api.get(
+      '/apps/:app/deployments/:id',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: 'One task of the app, with its step log',
+          params: Type.Object({
+            app: Type.String({ maxLength: 256 }),
+            id: Type.String({ maxLength: 64 }),
+          }),
+          response: { 200: DeploymentRecord },
+        },
+      },
+      async (request) => {
+        const app = appOf(request);
+        return recordOf(await deployments.get(app.id, request.params.id), app.name, true);
+      },
+    );
+
+    api.post(
+      '/apps/:app/deployments/:id/cancel',
+      {
+        config: { access: { scope: 'write', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary: 'Cancel a task: a queued one at once, a running one at its next step',
+          params: Type.Object({
+            app: Type.String({ maxLength: 256 }),
+            id: Type.String({ maxLength: 64 }),
+          }),
+          response: { 202: Type.Object({ status: Type.String() }) },
+        },
+      },
+      async (request, reply) => {
+        const app = appOf(request);
+        const result = await deployments.cancel(app.id, request.params.id);
+        if (result === 'finished') {
+          throw new ConflictError('the task has already finished', ErrorCodes.DEPLOYMENT_FINISHED);
+        }
+        return reply.code(202).send({ status: result });
+      },
+    );
+
+    done();
+  };
+}

@@ -1,0 +1,37 @@
+// The build side of a deployment, independent of the store: bundle intake (extraction with
+// zip-bomb and path-safety checks), project reading (berth.json, Procfile, stack), artifacts.
+export { BundleError, BundleErrorReasons, type BundleErrorReason } from './bundle-error.js';
+export {
+  DEFAULT_BUNDLE_LIMITS,
+  extractBundle,
+  type ArchiveFormat,
+  type BundleLimits,
+  type ExtractBundleOptions,
+  type ExtractedBundle,
+} from './intake/index.js';
+export {
+  ADDONS,
+  BERTH_JSON_MAX_BYTES,
+  ENV_KEY_PATTERN,
+  HEALTHCHECK_DEFAULTS,
+  IMAGE_COMMAND,
+  MAX_COMMAND_LENGTH,
+  PROCESS_TYPE_PATTERN,
+  PROCFILE_MAX_BYTES,
+  readProject,
+  STATIC_COMMAND,
+  Stacks,
+  type Addon,
+  type EnvVarSpec,
+  type Healthcheck,
+  type ProcessSource,
+  type Project,
+  type ProjectMetadata,
+  type Stack,
+} from './project/index.js';
+export {
+  ARTIFACT_ID_PATTERN,
+  ArtifactStore,
+  type ArtifactStoreOptions,
+  type StoredArtifact,
+} from './artifacts/index.js';

@@ -1,0 +1,21 @@
+// Project reading: what an extracted bundle declares (berth.json, Procfile) and which stack it
+// is, turned into metadata, processes with per-process errors, env, add-ons and a formation.
+export { readProject } from './read-project.js';
+export { BERTH_JSON_MAX_BYTES, ENV_KEY_PATTERN } from './berth-json.js';
+export { PROCFILE_MAX_BYTES } from './procfile.js';
+export { MAX_COMMAND_LENGTH } from './process-rules.js';
+export {
+  ADDONS,
+  HEALTHCHECK_DEFAULTS,
+  IMAGE_COMMAND,
+  PROCESS_TYPE_PATTERN,
+  STATIC_COMMAND,
+  Stacks,
+  type Addon,
+  type EnvVarSpec,
+  type Healthcheck,
+  type ProcessSource,
+  type Project,
+  type ProjectMetadata,
+  type Stack,
+} from './model.js';

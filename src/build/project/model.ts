@@ -1,0 +1,65 @@
+/** The stacks Berth recognises, in detection priority. */
+export const Stacks = Object.freeze({
+  dockerfile: 'dockerfile',
+  node: 'node',
+  python: 'python',
+  static: 'static',
+  procfile: 'procfile',
+  unknown: 'unknown',
+} as const);
+export type Stack = (typeof Stacks)[keyof typeof Stacks];
+
+/** The add-ons a bundle may ask for. */
+export const ADDONS = Object.freeze(['postgres', 'redis'] as const);
+export type Addon = (typeof ADDONS)[number];
+
+/** Where a project's processes came from. */
+export type ProcessSource = 'berth.json' | 'Procfile' | 'stack';
+
+/** Process type names: `web`, `worker`, `clock-2`. */
+export const PROCESS_TYPE_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
+
+/** Placeholder commands of processes Berth runs without a command of the bundle's. */
+export const STATIC_COMMAND = '(static)';
+export const IMAGE_COMMAND = '(image CMD)';
+
+/** berth.json's descriptive fields (a type, not an interface, so it is a plain record too). */
+export type ProjectMetadata = {
+  readonly name?: string;
+  readonly description?: string;
+  readonly author?: string;
+  readonly version?: string;
+};
+
+/** A config var the app expects (berth.json `env`). `value` is a sample, not a secret. */
+export interface EnvVarSpec {
+  readonly description?: string;
+  readonly value?: string;
+  readonly required: boolean;
+}
+
+export interface Healthcheck {
+  /** An HTTP path, starting with '/'. */
+  readonly path: string;
+  readonly timeoutSeconds: number;
+  readonly attempts: number;
+}
+
+/** Defaults of the healthcheck fields berth.json may leave out. */
+export const HEALTHCHECK_DEFAULTS = Object.freeze({ timeoutSeconds: 5, attempts: 5 });
+
+/** What readProject learns from an extracted bundle. */
+export interface Project {
+  readonly metadata: ProjectMetadata;
+  readonly stack: Stack;
+  /** Process type → command, in declaration order. */
+  readonly processes: Readonly<Record<string, string>>;
+  readonly processSource: ProcessSource;
+  /** One entry per process type (and per type the formation names): null when it is fine. */
+  readonly processErrors: Readonly<Record<string, string | null>>;
+  readonly env: Readonly<Record<string, EnvVarSpec>>;
+  readonly healthcheck?: Healthcheck;
+  readonly addons: readonly Addon[];
+  /** Process type → instance count, for every declared process type. */
+  readonly formation: Readonly<Record<string, number>>;
+}

@@ -1,0 +1,81 @@
+import { BundleError, BundleErrorReasons } from '../bundle-error.js';
+import { BERTH_JSON_MAX_BYTES, parseBerthJson, type BerthJson } from './berth-json.js';
+import type { ProcessSource, Project } from './model.js';
+import { checkProcesses } from './process-rules.js';
+import { PROCFILE_MAX_BYTES, parseProcfile } from './procfile.js';
+import { readProjectFile } from './project-files.js';
+import { defaultProcesses, detectStack } from './stack.js';
+
+/**
+ * Reads an extracted bundle: berth.json, the Procfile, the stack. Structural problems (bad
+ * JSON, unknown fields, a malformed Procfile line, a node app without a start script) throw
+ * BundleError; problems of single processes land in `processErrors` instead.
+ */
+export async function readProject(dir: string): Promise<Project> {
+  const berth = await readBerthJson(dir);
+  const stack = await detectStack(dir);
+
+  let declared: readonly (readonly [string, string])[];
+  let processSource: ProcessSource;
+  const procfile = berth?.processes ? undefined : await readProcfile(dir);
+  if (berth?.processes) {
+    declared = berth.processes;
+    processSource = 'berth.json';
+  } else if (procfile) {
+    declared = procfile;
+    processSource = 'Procfile';
+  } else {
+    declared = await defaultProcesses(dir, stack);
+    processSource = 'stack';
+  }
+
+  const { processes, processErrors, formation } = checkProcesses(declared, berth?.formation ?? []);
+  return {
+    metadata: berth?.metadata ?? {},
+    stack,
+    processes,
+    processSource,
+    processErrors,
+    env: berth?.env ?? {},
+    ...(berth?.healthcheck ? { healthcheck: berth.healthcheck } : {}),
+    addons: berth?.addons ?? [],
+    formation,
+  };
+}
+
+async function readBerthJson(dir: string): Promise<BerthJson | undefined> {
+  const file = await readProjectFile(dir, 'berth.json', BERTH_JSON_MAX_BYTES);
+  switch (file.kind) {
+    case 'missing':
+      return undefined;
+    case 'not-a-file':
+      throw new BundleError(
+        BundleErrorReasons.BERTH_JSON_INVALID,
+        'berth.json is not a regular file',
+      );
+    case 'too-large':
+      throw new BundleError(
+        BundleErrorReasons.BERTH_JSON_TOO_LARGE,
+        'berth.json is larger than 64 KiB, the most it may hold',
+      );
+    case 'text':
+      return parseBerthJson(file.text);
+  }
+}
+
+async function readProcfile(dir: string): Promise<[string, string][] | undefined> {
+  const file = await readProjectFile(dir, 'Procfile', PROCFILE_MAX_BYTES);
+  switch (file.kind) {
+    case 'missing':
+      return undefined;
+    case 'not-a-file':
+      throw new BundleError(BundleErrorReasons.PROCFILE_INVALID, 'Procfile is not a regular file');
+    case 'too-large':
+      throw new BundleError(
+        BundleErrorReasons.PROCFILE_INVALID,
+        'Procfile is larger than 64 KiB, the most it may hold',
+      );
+    case 'text':
+      return parseProcfile(file.text);
+  }
+}

@@ -1,0 +1,314 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NotifyWatcher, type WatcherHub } from '../../changes/index.js';
+import type { AppsService } from '../../domain/apps/index.js';
+import type { Deployment, DeploymentsService, StepRecord } from '../../domain/deployments/index.js';
+import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
+import type { Logger } from '../../logging/index.js';
+import { StepFailure, type DeployStep, type PipelineState } from './step.js';
+
+export interface DeployerOptions {
+  readonly deployments: DeploymentsService;
+  readonly apps: AppsService;
+  readonly hub: WatcherHub;
+  readonly logger: Logger;
+  /** Who holds the leases this deployer takes; unique per controller process. */
+  readonly controllerId: string;
+  /** Where tasks get their work directories. */
+  readonly workRoot: string;
+  readonly pipelines: {
+    readonly deploy: readonly DeployStep[];
+    readonly undeploy: readonly DeployStep[];
+  };
+  /** Tasks of different apps run at once up to this many; one app's tasks never overlap. */
+  readonly concurrency?: number;
+  /** How long a claim lasts without a heartbeat; a dead controller's task fails within it. */
+  readonly leaseMs?: number;
+  /** Waits this long at the start of every step: fault injection for tests, 0 otherwise. */
+  readonly stepDelayMs?: number;
+  /** How long `stop` waits for running tasks to wind down. */
+  readonly stopGraceMs?: number;
+}
+
+type AbortReason = 'cancelled' | 'lease-lost' | 'stopping';
+
+class TaskAbort extends Error {
+  readonly reason: AbortReason;
+  constructor(reason: AbortReason) {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The deployer: a worker driven by a watcher on the deployments table (not by a fixed poll).
+ * On every change it claims queued tasks (compare-and-set, so with several controllers each
+ * task runs once), runs each through its pipeline while renewing the task's lease, and fails
+ * the tasks of controllers whose leases lapsed.
+ */
+export class Deployer {
+  readonly #options: Required<DeployerOptions>;
+  readonly #logger: Logger;
+  readonly #lifecycle = new Lifecycle('deployer');
+  readonly #running = new Map<
+    string,
+    { appId: string; abort: AbortController; done: Promise<void> }
+  >();
+  #loop: Promise<void> | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #scheduling: Promise<void> | undefined;
+  #scheduleAgain = false;
+
+  constructor(options: DeployerOptions) {
+    this.#options = {
+      concurrency: 2,
+      leaseMs: 15_000,
+      stepDelayMs: 0,
+      stopGraceMs: 10_000,
+      ...options,
+    };
+    this.#logger = options.logger.child({ component: 'deployer' });
+  }
+
+  get state(): LifecycleState {
+    return this.#lifecycle.state;
+  }
+
+  start(): void {
+    this.#lifecycle.transition('starting');
+    const signal = this.#lifecycle.signal;
+    const watcher = new NotifyWatcher(this.#options.hub, {
+      filters: [{ namespace: 'deployments' }],
+      signal,
+    });
+    this.#loop = (async () => {
+      try {
+        // One signal per batch of changes to deployments: look for queued work.
+        for await (const _signal of watcher) this.#schedule();
+      } catch (error) {
+        if (!signal.aborted) this.#logger.error({ err: error }, 'the deployments watcher ended');
+      }
+    })();
+    this.#sweeper = setInterval(() => void this.#sweep(), Math.max(50, this.#options.leaseMs / 2));
+    this.#sweeper.unref();
+    this.#lifecycle.transition('running');
+    void this.#sweep();
+  }
+
+  /** Stops claiming, aborts running tasks (they end failed), waits up to the grace period. */
+  async stop(): Promise<void> {
+    if (this.#lifecycle.state !== 'running') return;
+    this.#lifecycle.transition('stopping');
+    clearInterval(this.#sweeper);
+    for (const task of this.#running.values()) task.abort.abort(new TaskAbort('stopping'));
+    const all = Promise.allSettled([...this.#running.values()].map((t) => t.done));
+    await Promise.race([all, sleep(this.#options.stopGraceMs)]);
+    await this.#loop;
+    await this.#scheduling;
+    this.#lifecycle.transition('stopped');
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      const failed = await this.#options.deployments.failAbandoned();
+      for (const id of failed)
+        this.#logger.warn({ deployment: id }, 'failed a task whose controller stopped');
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not check for abandoned tasks');
+    }
+  }
+
+  /** Claims queued tasks while there is capacity; calls made meanwhile fold into one rerun. */
+  #schedule(): void {
+    if (this.#scheduling) {
+      this.#scheduleAgain = true;
+      return;
+    }
+    this.#scheduling = (async () => {
+      do {
+        this.#scheduleAgain = false;
+        try {
+          await this.#claimWhatFits();
+        } catch (error) {
+          this.#logger.warn({ err: error }, 'could not claim queued tasks');
+        }
+      } while (this.#scheduleAgain && this.#lifecycle.state === 'running');
+    })().finally(() => (this.#scheduling = undefined));
+  }
+
+  async #claimWhatFits(): Promise<void> {
+    const { deployments, concurrency, controllerId, leaseMs } = this.#options;
+    if (this.#lifecycle.state !== 'running') return;
+    const free = concurrency - this.#running.size;
+    if (free <= 0) return;
+    const busyApps = new Set([...this.#running.values()].map((t) => t.appId));
+    for (const task of await deployments.queued(free * 4 + 4)) {
+      if (this.#running.size >= concurrency || this.#lifecycle.state !== 'running') return;
+      if (busyApps.has(task.appId)) continue;
+      const firstStep = (
+        task.kind === 'undeploy' ? this.#options.pipelines.undeploy : this.#options.pipelines.deploy
+      )[0];
+      if (!(await deployments.claim(task.id, controllerId, leaseMs, firstStep?.name ?? null)))
+        continue;
+      busyApps.add(task.appId);
+      const abort = new AbortController();
+      const done = this.#runTask(task, abort).finally(() => {
+        this.#running.delete(task.id);
+        this.#schedule();
+      });
+      this.#running.set(task.id, { appId: task.appId, abort, done });
+    }
+  }
+
+  async #runTask(task: Deployment, abort: AbortController): Promise<void> {
+    const { deployments, controllerId, leaseMs, pipelines } = this.#options;
+    const log = this.#logger.child({ deployment: task.id });
+    log.info({ kind: task.kind }, 'claimed a deployment task');
+    const pipeline = task.kind === 'undeploy' ? pipelines.undeploy : pipelines.deploy;
+    let steps: StepRecord[] = pipeline.map((s) => ({
+      name: s.name,
+      status: 'pending',
+      startedAt: null,
+      finishedAt: null,
+    }));
+    let pendingLines: string[] = [`${deployments.now()} claimed by controller ${controllerId}`];
+    const state: PipelineState = {};
+    const workDir = path.join(this.#options.workRoot, task.id);
+    let lastRenewal = Date.now();
+
+    const heartbeat = setInterval(
+      () => {
+        deployments.heartbeat(task.id, controllerId, leaseMs).then(
+          ({ held, cancelRequested }) => {
+            if (!held) abort.abort(new TaskAbort('lease-lost'));
+            else {
+              lastRenewal = Date.now();
+              if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
+            }
+          },
+          (error: unknown) => {
+            log.warn({ err: error }, 'could not renew the lease');
+            if (Date.now() - lastRenewal > leaseMs) abort.abort(new TaskAbort('lease-lost'));
+          },
+        );
+      },
+      Math.max(20, leaseMs / 3),
+    );
+
+    const flush = async (extra: { currentStep?: string | null } = {}) => {
+      const logLines = pendingLines;
+      pendingLines = [];
+      const { held, cancelRequested } = await deployments.progress(task.id, controllerId, {
+        steps,
+        logLines,
+        ...extra,
+      });
+      if (!held) abort.abort(new TaskAbort('lease-lost'));
+      else if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
+    };
+    const mark = (name: string, status: StepRecord['status']) => {
+      const now = deployments.now();
+      steps = steps.map((s) =>
+        s.name !== name
+          ? s
+          : { ...s, status, ...(status === 'running' ? { startedAt: now } : { finishedAt: now }) },
+      );
+    };
+
+    let outcome: {
+      status: 'succeeded' | 'failed' | 'cancelled';
+      error: string | null;
+      processErrors?: Record<string, string | null>;
+    } = {
+      status: 'succeeded',
+      error: null,
+    };
+    let current: string | undefined;
+    try {
+      const app = await this.#options.apps.findById(task.appId);
+      if (!app) throw new StepFailure('the app was destroyed');
+      await mkdir(workDir, { recursive: true, mode: 0o700 });
+      for (const step of pipeline) {
+        abort.signal.throwIfAborted();
+        current = step.name;
+        mark(step.name, 'running');
+        pendingLines.push(`${deployments.now()} ${step.name}: started`);
+        await flush({ currentStep: step.name });
+        if (this.#options.stepDelayMs > 0)
+          await sleep(this.#options.stepDelayMs, undefined, { signal: abort.signal });
+        await step.run({
+          deployment: task,
+          app,
+          workDir,
+          signal: abort.signal,
+          state,
+          log: (line) => pendingLines.push(`${deployments.now()} ${step.name}: ${line}`),
+          report: async (details) => {
+            const { held, cancelRequested } = await deployments.progress(
+              task.id,
+              controllerId,
+              details,
+            );
+            if (!held) abort.abort(new TaskAbort('lease-lost'));
+            else if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
+          },
+        });
+        abort.signal.throwIfAborted();
+        mark(step.name, 'succeeded');
+        pendingLines.push(`${deployments.now()} ${step.name}: done`);
+      }
+    } catch (error) {
+      const reason =
+        abort.signal.aborted && abort.signal.reason instanceof TaskAbort
+          ? abort.signal.reason.reason
+          : undefined;
+      if (reason === 'lease-lost') {
+        log.warn('lost the lease; another controller owns the task now');
+        clearInterval(heartbeat);
+        await rm(workDir, { recursive: true, force: true });
+        return;
+      }
+      const where = current ?? 'startup';
+      if (current) mark(current, reason === 'cancelled' ? 'cancelled' : 'failed');
+      steps = steps.map((s) => (s.status === 'pending' ? { ...s, status: 'skipped' } : s));
+      if (reason === 'cancelled')
+        outcome = { status: 'cancelled', error: `cancelled during ${where}` };
+      else if (reason === 'stopping')
+        outcome = { status: 'failed', error: `controller stopped during ${where}` };
+      else if (error instanceof StepFailure) {
+        outcome = {
+          status: 'failed',
+          error: error.message,
+          ...(error.processErrors ? { processErrors: { ...error.processErrors } } : {}),
+        };
+      } else {
+        log.error({ err: error }, 'a deployment step failed unexpectedly');
+        outcome = {
+          status: 'failed',
+          error: `${where} failed: internal error (see the controller log)`,
+        };
+      }
+      pendingLines.push(`${deployments.now()} ${outcome.error ?? ''}`);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    try {
+      const finished = await deployments.finish(task.id, controllerId, {
+        ...outcome,
+        steps,
+        logLines: pendingLines,
+        currentStep: null,
+        ...(state.releaseVersion === undefined ? {} : { releaseVersion: state.releaseVersion }),
+      });
+      if (!finished) log.warn('lost the lease before recording the outcome');
+      else
+        log.info(
+          { status: outcome.status, release: state.releaseVersion },
+          'deployment task finished',
+        );
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+}
