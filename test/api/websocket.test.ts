@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { backends } from '../support/databases.js';
 import { createUserAndLogin, startTestServer, type TestServer } from '../support/api.js';
 import { WsTestClient } from '../support/ws-client.js';
+import { nodeApp, tarGzBundle } from '../support/bundles.js';
 
 for (const backend of backends) {
   describe(`WebSocket API on ${backend}`, () => {
@@ -66,6 +67,26 @@ for (const backend of backends) {
       assert.deepEqual(unsubscribed['result'], { unsubscribed: subscription });
       await api.request('PATCH', '/apps/shop/config', { token: alice, body: { COLOUR: 'red' } });
       assert.ok(await client.quiet(300));
+      client.close();
+    });
+
+    it('shows a deployment task and its release live, from queued to finished', async () => {
+      const client = await WsTestClient.connect(api.url);
+      await client.call('login', { token: alice });
+      const watch = await client.call('watch', { app: 'shop' });
+      const subscription = (watch['result'] as { subscription: string }).subscription;
+      const queued = await api.request('POST', '/deployments/shop', {
+        token: alice,
+        raw: { data: await tarGzBundle(nodeApp), contentType: 'application/gzip' },
+      });
+      assert.equal(queued.status, 202);
+      const kinds = new Set<string>();
+      while (!kinds.has('release')) {
+        const pushed = await client.nextPush(10_000);
+        assert.equal(pushed.subscription, subscription);
+        kinds.add(String(pushed.event?.['kind']));
+      }
+      assert.ok(kinds.has('deployment'), [...kinds].join());
       client.close();
     });
 
