@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from '@fastify/type-provider-typebox';
 
 /** `{"error":{"code","message"}}`, the body of every error response. */
 export const ErrorResponse = Type.Object(
@@ -65,3 +65,13 @@ export const PageQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** A page of a listing (the shape of CONTRACT.md's deployments listing). */
+export function PageOf<T extends TSchema>(entry: T) {
+  return Type.Object({
+    start: Type.Integer(),
+    totalEntriesCount: Type.Integer(),
+    entriesCount: Type.Integer(),
+    entries: Type.Array(entry),
+  });
+}

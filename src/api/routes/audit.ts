@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { AuditService } from '../../domain/audit/index.js';
 import { pageOf } from '../paging.js';
-import { PageQuery } from '../schemas.js';
+import { PageOf, PageQuery } from '../schemas.js';
 
 const AuditEntry = Type.Object({
   id: Type.String(),
@@ -28,12 +28,7 @@ export function auditRoutes(services: { audit: AuditService }): FastifyPluginCal
           summary: 'Every mutating call: who, what, when, outcome (admin)',
           querystring: PageQuery,
           response: {
-            200: Type.Object({
-              start: Type.Integer(),
-              totalEntriesCount: Type.Integer(),
-              entriesCount: Type.Integer(),
-              entries: Type.Array(AuditEntry),
-            }),
+            200: PageOf(AuditEntry),
           },
         },
       },

@@ -23,7 +23,7 @@ import {
 } from '../../errors/index.js';
 import { appOf, principalOf } from '../access-hook.js';
 import { pageOf } from '../paging.js';
-import { AppParams, PageQuery } from '../schemas.js';
+import { AppParams, PageOf, PageQuery } from '../schemas.js';
 
 /** Content types a bundle may be sent as. */
 export const BUNDLE_CONTENT_TYPES = [
@@ -253,12 +253,7 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
           summary: "Every app's latest task, newest first, paged",
           querystring: PageQuery,
           response: {
-            200: Type.Object({
-              start: Type.Integer(),
-              totalEntriesCount: Type.Integer(),
-              entriesCount: Type.Integer(),
-              entries: Type.Array(DeploymentRecord),
-            }),
+            200: PageOf(DeploymentRecord),
           },
         },
       },
