@@ -22,6 +22,8 @@ export interface ServerOptions {
   readonly databaseUrl: string | undefined;
   /** How long a deployment claim lasts without a heartbeat (BERTH_DEPLOY_LEASE_MS). */
   readonly deployLeaseMs: number;
+  /** How many tasks of different apps one controller runs at once (BERTH_DEPLOY_CONCURRENCY). */
+  readonly deployConcurrency: number;
   /** Fault injection for tests: a pause at every deployment step (BERTH_TEST_DEPLOY_STEP_DELAY_MS). */
   readonly deployStepDelayMs: number;
   /** The largest bundle a deploy accepts, in bytes (BERTH_BUNDLE_LIMIT_BYTES, default 256 MiB). */
@@ -112,6 +114,7 @@ export function compileServerOptions(
     databaseUrl,
     deployLeaseMs: envMilliseconds(env, 'BERTH_DEPLOY_LEASE_MS', 15_000, 200),
     deployStepDelayMs: envMilliseconds(env, 'BERTH_TEST_DEPLOY_STEP_DELAY_MS', 0, 0),
+    deployConcurrency: envInteger(env, 'BERTH_DEPLOY_CONCURRENCY', 2, 1, 64),
     bundleLimit: envInteger(
       env,
       'BERTH_BUNDLE_LIMIT_BYTES',

@@ -72,6 +72,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       pipelines: defaultPipelines({ deployments, config, releases, artifacts, artifactRecords }),
       leaseMs: options.deployLeaseMs,
       stepDelayMs: options.deployStepDelayMs,
+      concurrency: options.deployConcurrency,
     });
     const admin = await identity.ensureAdmin({ dataDir: options.dataDir });
     if (admin.created) {
