@@ -1,7 +1,9 @@
 // Benchmarks: `npm run bench -- [name…] [--json]` runs the named ones (default: all) and prints
 // their figures. They measure and print, never assert on timing: a slow machine fails nothing.
 import { parseArgs } from 'node:util';
+import { runApiBench } from './api.js';
 import { runChangesBench } from './changes.js';
+import { runDeployApiBench } from './deploy-api.js';
 
 /** A benchmark prints a readable report through `print` and returns its figures for --json. */
 interface Benchmark {
@@ -14,11 +16,20 @@ const benchmarks: Readonly<Record<string, Benchmark>> = Object.freeze({
     description: 'commit-to-watcher latency and burst delivery of the change stream',
     run: runChangesBench,
   },
+  api: {
+    description: 'API requests per second and p99 under load, and idle memory, on SQLite',
+    run: runApiBench,
+  },
+  'deploy-api': {
+    description:
+      'deploy tasks/s on 1 and 2 controllers, and a 10 MB bundle POST → 202 → 200 (PostgreSQL)',
+    run: runDeployApiBench,
+  },
 });
 
 const USAGE = [
   'usage: npm run bench -- [name…] [--json]',
-  ...Object.entries(benchmarks).map(([name, b]) => `  ${name.padEnd(10)} ${b.description}`),
+  ...Object.entries(benchmarks).map(([name, b]) => `  ${name.padEnd(12)} ${b.description}`),
   '  --json     end with one line of JSON: the figures (of each named benchmark when several run)',
 ].join('\n');
 
