@@ -14,6 +14,7 @@ import type { Database } from '../../schema.js';
 import type { WatchedTable } from '../../watched-tables.js';
 import { WakeSignal } from '../../wake-signal.js';
 import { WakeOnWritePlugin } from './wake-on-write-plugin.js';
+import { withStatementCache } from './statement-cache.js';
 
 export interface SqliteDialectOptions {
   readonly file: string;
@@ -40,7 +41,7 @@ export function openSqliteDialect(options: SqliteDialectOptions): StoreDialect {
   database.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
   const wake = new WakeSignal();
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database }),
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
     plugins: [new WakeOnWritePlugin(() => wake.fire())],
   });
 
