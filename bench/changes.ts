@@ -1,16 +1,14 @@
 // The change stream's two promises, on SQLite and on PostgreSQL: a commit reaches a watcher
 // within milliseconds, and a burst of row changes is delivered at tens of thousands per second.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { ChangeStream, KeysWatcher, Subscription, WatcherHub } from '../src/changes/index.js';
 import { silentLogger } from '../src/logging/index.js';
 import { openStore, type AppTable, type DialectName, type Store } from '../src/store/index.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 // The same private cluster the tests start, so the bench needs no PostgreSQL setup either.
-import { startPostgresCluster } from '../test/support/postgres-cluster.js';
+import { withPostgresServer } from './postgres-databases.js';
 
 const WARMUP_COMMITS = 100;
 const MEASURED_COMMITS = 2_000;
@@ -254,44 +252,6 @@ async function measureBackend(dataDir: string, databaseUrl: string | undefined) 
   }
 }
 
-async function onAdmin(adminUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Runs `work` on a fresh database of the server at `adminUrl`, dropped afterwards. */
-async function withDatabase<T>(adminUrl: string, work: (url: string) => Promise<T>): Promise<T> {
-  const name = `berth_bench_${randomBytes(6).toString('hex')}`;
-  await onAdmin(adminUrl, `CREATE DATABASE ${name}`);
-  try {
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    return await work(url.toString());
-  } finally {
-    await onAdmin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
-}
-
-/**
- * Runs `work` on a fresh database of BERTH_TEST_DATABASE_URL's server, or else of a private
- * cluster started for the run and stopped afterwards, also on failure.
- */
-async function withPostgresDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const fromEnv = process.env['BERTH_TEST_DATABASE_URL'];
-  if (fromEnv) return withDatabase(fromEnv, work);
-  const cluster = await startPostgresCluster();
-  try {
-    return await withDatabase(cluster.adminUrl, work);
-  } finally {
-    cluster.stop();
-  }
-}
-
 function formatTable(figures: ChangesFigures): string[] {
   const header = [
     'backend',
@@ -338,7 +298,9 @@ export async function runChangesBench(print: (line: string) => void): Promise<Ch
     process.stderr.write('changes: measuring sqlite…\n');
     const sqlite = await measureBackend(dataDir, undefined);
     process.stderr.write('changes: measuring postgres…\n');
-    const postgres = await withPostgresDatabase((url) => measureBackend(dataDir, url));
+    const postgres = await withPostgresServer((server) =>
+      server.withDatabase((url) => measureBackend(dataDir, url)),
+    );
     const figures: ChangesFigures = { sqlite, postgres };
     for (const line of formatTable(figures)) print(line);
     return figures;

@@ -11,6 +11,10 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The bundle tests build archives with the real tools users have.
+command -v zip >/dev/null 2>&1 || missing+=(zip)
+command -v tar >/dev/null 2>&1 || missing+=(tar)
+command -v mkfifo >/dev/null 2>&1 || missing+=(coreutils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
