@@ -1,3 +1,4 @@
+import { CONFIG_KEY_PATTERN } from '../../domain/config/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
 import { locateJsonSyntaxError } from './json-syntax.js';
@@ -13,8 +14,8 @@ import {
 /** berth.json may be at most this large (64 KiB). */
 export const BERTH_JSON_MAX_BYTES = 64 * 1024;
 
-/** Environment variable names, as config keys allow them. */
-export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+/** Environment variable names: exactly the config keys the config domain allows. */
+export const ENV_KEY_PATTERN = CONFIG_KEY_PATTERN;
 
 const LIMITS = Object.freeze({
   name: 100,

@@ -1,3 +1,5 @@
+import { PROCESS_TYPE_PATTERN as PROCESS_TYPE_RULE } from '../../domain/process-configs/index.js';
+
 /** The stacks Berth recognises, in detection priority. */
 export const Stacks = Object.freeze({
   dockerfile: 'dockerfile',
@@ -16,8 +18,8 @@ export type Addon = (typeof ADDONS)[number];
 /** Where a project's processes came from. */
 export type ProcessSource = 'berth.json' | 'Procfile' | 'stack';
 
-/** Process type names: `web`, `worker`, `clock-2`. */
-export const PROCESS_TYPE_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
+/** Process type names (`web`, `worker`, `clock-2`): the process-configs domain's rule. */
+export const PROCESS_TYPE_PATTERN = PROCESS_TYPE_RULE;
 
 /** Placeholder commands of processes Berth runs without a command of the bundle's. */
 export const STATIC_COMMAND = '(static)';
