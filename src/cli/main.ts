@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { createLogger } from '../logging/index.js';
+import { startRouter } from '../router/index.js';
 import {
   berthVersion,
   compileServerOptions,
@@ -13,6 +15,7 @@ const USAGE = `Usage: berth <command> [options]
 
 Commands:
   server      run the controller (API, change stream) on this machine
+  router      run the builtin router (apps' HTTP traffic); the server starts it itself
   version     print the version
 
 berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database-url')}):
@@ -24,6 +27,10 @@ berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database
   --runtime NAME          process | container | kubernetes (default process)
   --router NAME           builtin | haproxy (default builtin)
   --database-url URL      PostgreSQL store (default: SQLite in the data dir)
+
+berth router options (also BERTH_DATA_DIR, BERTH_ROUTER_LISTEN):
+  --data-dir DIR          state directory; the router keeps its own in DIR/router
+  --router-listen H:P     traffic address (default 127.0.0.1:7180)
 `;
 
 /** Raised for a command line that cannot run; main prints its message and exits 2. */
@@ -88,6 +95,60 @@ async function runServer(args: string[]): Promise<number> {
   });
 }
 
+/** The flags of `berth router`: the server's flags of the same names and meanings. */
+const routerFlags = ['data-dir', 'router-listen'] as const;
+
+/**
+ * `berth router`: the builtin router in the foreground until SIGTERM/SIGINT, which let requests
+ * in flight finish. The controller runs this as a detached process of its own.
+ */
+async function runRouter(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(routerFlags.map((f) => [f, { type: 'string' as const }])),
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const flags = parsed.values as Partial<Record<(typeof routerFlags)[number], string>>;
+  // Only the environment variables of the router's own flags count: a BERTH_* setting meant
+  // for the server (a database URL, a runtime) must not stop the data plane from starting.
+  const env = Object.fromEntries(
+    routerFlags.map((f) => [envName(f), process.env[envName(f)]] as const),
+  );
+  const { dataDir, routerListen } = compileServerOptions(flags, env);
+  const logger = createLogger();
+  const router = await startRouter({
+    dir: path.join(dataDir, 'router'),
+    listen: routerListen,
+    logger,
+  });
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(1);
+        return;
+      }
+      logger.info({ signal }, 'stopping');
+      router.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'stopping failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
 /** Runs the command line; resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -95,6 +156,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'server':
         return await runServer(rest);
+      case 'router':
+        return await runRouter(rest);
       case 'version':
       case '--version':
         process.stdout.write(`${berthVersion()}\n`);

@@ -1,0 +1,71 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** The statuses the router answers itself, with the reason phrase shown on the page. */
+const TITLES: Readonly<Record<number, string>> = Object.freeze({
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+});
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A small HTML page for a browser, the one line of text for anything else (curl, scripts). */
+function render(status: number, message: string, accept: string | undefined): [string, string] {
+  if (accept !== undefined && accept.includes('text/html')) {
+    const title = `${status} ${TITLES[status] ?? 'Error'}`;
+    return [
+      'text/html; charset=utf-8',
+      `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
+        `<body><h1>${title}</h1><p>${escapeHtml(message)}</p><hr><p>berth router</p></body></html>\n`,
+    ];
+  }
+  return ['text/plain; charset=utf-8', `${status} ${TITLES[status] ?? 'Error'}: ${message}\n`];
+}
+
+/**
+ * Answers with one of the router's own error pages. The message is written for the visitor and
+ * never holds an internal detail (a stack, an upstream address).
+ */
+export function sendErrorPage(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  requestId: string,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): void {
+  if (res.headersSent) {
+    // Too late for a page: cut the response so the client sees it is incomplete.
+    res.destroy();
+    return;
+  }
+  const [type, body] = render(status, message, res.req.headers.accept);
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+    ...extraHeaders,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** The same page on a raw socket, for an upgrade request the router cannot pass on. */
+export function sendErrorOnSocket(socket: Socket, status: number, message: string): void {
+  const [type, body] = render(status, message, undefined);
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\ncontent-type: ${type}\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  // A client that never closes its side does not keep the socket forever.
+  socket.setTimeout(5_000, () => socket.destroy());
+}

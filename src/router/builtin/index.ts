@@ -1,0 +1,5 @@
+// The builtin router: Berth's own HTTP data plane in plain Node (host routing, keep-alive
+// upstream pools, WebSockets, static sites), steered over a unix control socket.
+export { startRouter, type RouterOptions, type RunningRouter } from './router.js';
+export { RouterAlreadyRunningError } from './control-server.js';
+export { ROUTES_FILE } from './table-file.js';

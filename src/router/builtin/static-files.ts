@@ -1,0 +1,150 @@
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { sendErrorPage } from './error-pages.js';
+
+/** Content types of the files a static site is made of; anything else is a download. */
+const CONTENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.xml': 'application/xml',
+  '.csv': 'text/csv; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.otf': 'font/otf',
+  '.wasm': 'application/wasm',
+  '.pdf': 'application/pdf',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mp3': 'audio/mpeg',
+  '.ogg': 'audio/ogg',
+  '.webmanifest': 'application/manifest+json',
+});
+
+/**
+ * The file a URL path names inside `root`, or undefined when it names nothing servable: a
+ * `..` or dot-file segment (also when percent-encoded), a NUL, a backslash, or a path whose
+ * real location (symlinks resolved) is outside the root's real location.
+ */
+async function resolveInside(root: string, urlPath: string): Promise<string | undefined> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
+  const segments = decoded.split('/').filter((s) => s !== '');
+  // Dot files (.env, .git) are never served, and `..` never climbs.
+  if (segments.some((s) => s.startsWith('.'))) return undefined;
+  let realRoot: string;
+  let real: string;
+  try {
+    realRoot = await realpath(root);
+    real = await realpath(path.join(realRoot, ...segments));
+  } catch {
+    return undefined;
+  }
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return undefined;
+  return real;
+}
+
+function etagOf(info: Stats): string {
+  return `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+}
+
+/** True when the client's cached copy (If-None-Match, else If-Modified-Since) is current. */
+function notModified(req: IncomingMessage, etag: string, info: Stats): boolean {
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    return ifNoneMatch.split(',').some((tag) => {
+      const t = tag.trim();
+      return t === '*' || t === etag || `W/${t}` === etag;
+    });
+  }
+  const since = req.headers['if-modified-since'];
+  if (since === undefined) return false;
+  const time = Date.parse(since);
+  return !Number.isNaN(time) && Math.floor(info.mtimeMs / 1000) * 1000 <= time;
+}
+
+/**
+ * Serves a static site's file for GET and HEAD: `index.html` for a directory, a content type
+ * by extension, an ETag and Last-Modified with 304s, streamed from disk.
+ */
+export async function serveStatic(
+  req: IncomingMessage,
+  res: ServerResponse,
+  root: string,
+  requestId: string,
+): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendErrorPage(res, 405, 'a static site answers GET and HEAD only', requestId, {
+      allow: 'GET, HEAD',
+    });
+    return;
+  }
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const urlPath = query >= 0 ? url.slice(0, query) : url;
+  const notFound = () => sendErrorPage(res, 404, `nothing at ${urlPath}`, requestId);
+  let file = await resolveInside(root, urlPath);
+  if (file === undefined) return notFound();
+  let info = await stat(file).catch(() => undefined);
+  if (info?.isDirectory()) {
+    if (!urlPath.endsWith('/')) {
+      // Relative links in the index page resolve against the directory only with the slash.
+      const location = `${urlPath}/${query >= 0 ? url.slice(query) : ''}`;
+      res.writeHead(301, { location, 'content-length': 0, 'x-request-id': requestId });
+      res.end();
+      return;
+    }
+    file = await resolveInside(root, `${urlPath}index.html`);
+    info = file === undefined ? undefined : await stat(file).catch(() => undefined);
+  }
+  if (file === undefined || info === undefined || !info.isFile()) return notFound();
+
+  const etag = etagOf(info);
+  const headers = {
+    etag,
+    'last-modified': info.mtime.toUTCString(),
+    'cache-control': 'no-cache',
+    'x-request-id': requestId,
+  };
+  if (notModified(req, etag, info)) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, {
+    ...headers,
+    'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'content-length': info.size,
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(file);
+  stream.on('error', () => res.destroy());
+  res.on('close', () => stream.destroy());
+  stream.pipe(res);
+}

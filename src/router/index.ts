@@ -1,0 +1,33 @@
+// Routers: the route table the controller hands to a data plane, the builtin data plane
+// (builtin/), and the controller's side of it (client, process supervision).
+export {
+  EMPTY_ROUTE_TABLE,
+  type Route,
+  type RouteTable,
+  type RouteTarget,
+  type RouterHealth,
+  type Upstream,
+} from './route-table.js';
+export { RouteTableError, validateRouteTable } from './route-table-validation.js';
+export {
+  RouterAlreadyRunningError,
+  ROUTES_FILE,
+  startRouter,
+  type RouterOptions,
+  type RunningRouter,
+} from './builtin/index.js';
+export {
+  RouterClient,
+  RouterRequestError,
+  RouterUnavailableError,
+  type RouterClientOptions,
+} from './router-client.js';
+export {
+  ensureRouterProcess,
+  RouterStartError,
+  ROUTER_LOG,
+  stopRouterProcess,
+  type EnsureRouterOptions,
+} from './router-process.js';
+export { RouterWatch, type RouterWatchOptions } from './router-watch.js';
+export { CONTROL_SOCKET, PID_FILE, readRouterPidFile, type RouterPidFile } from './pid-file.js';
