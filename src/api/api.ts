@@ -26,6 +26,8 @@ import {
   deploymentRoutes,
   identityRoutes,
   releaseRoutes,
+  runtimeRoutes,
+  type RuntimeRouteServices,
 } from './routes/index.js';
 import { ErrorResponse } from './schemas.js';
 import {
@@ -37,7 +39,7 @@ import {
 
 export const API_PREFIX = '/api/v1';
 
-export interface ApiOptions {
+export interface ApiOptions extends RuntimeRouteServices {
   readonly store: Store;
   readonly hub: WatcherHub;
   readonly logger: Logger;
@@ -231,6 +233,7 @@ export async function buildApi(options: ApiOptions) {
       await api.register(configRoutes(options));
       await api.register(auditRoutes(options));
       await api.register(releaseRoutes(options));
+      await api.register(runtimeRoutes(options));
       await api.register(
         deploymentRoutes({ ...options, bundleLimit: options.bundleLimit ?? 256 * 1024 * 1024 }),
       );

@@ -35,3 +35,20 @@ export {
   type ArtifactStoreOptions,
   type StoredArtifact,
 } from './artifacts/index.js';
+export { SlugStore, type SlugStoreOptions } from './slugs/index.js';
+export {
+  BuildFailure,
+  BuildFailureReasons,
+  buildSlug,
+  DEFAULT_BASE_PATH,
+  KILL_GRACE_MS,
+  LAST_LINES,
+  MAX_LINE_LENGTH,
+  resolveCommand,
+  runtimeEnv,
+  VENV_DIR,
+  type BuildCommandResult,
+  type BuildFailureReason,
+  type BuildResult,
+  type BuildSlugOptions,
+} from './builder/index.js';

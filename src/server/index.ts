@@ -1,5 +1,5 @@
 // The composition root: turns options into a running controller (store, change stream, API,
-// and later the workers), wiring every dependency once.
+// workers, and the data plane of runtime units and router), wiring every dependency once.
 export { startServer, type RunningServer } from './server.js';
 export {
   compileServerOptions,
@@ -11,3 +11,4 @@ export {
   type ServerOptions,
 } from './options.js';
 export { berthVersion } from './version.js';
+export { stopDataPlane } from './data-plane.js';

@@ -28,6 +28,16 @@ export interface ServerOptions {
   readonly deployStepDelayMs: number;
   /** The largest bundle a deploy accepts, in bytes (BERTH_BUNDLE_LIMIT_BYTES, default 256 MiB). */
   readonly bundleLimit: number;
+  /** The bound of one build (BERTH_BUILD_TIMEOUT_MS, default 10 minutes). */
+  readonly buildTimeoutMs: number;
+  /** The ports the process runtime gives its units (BERTH_UNIT_PORTS, default 20000-29999). */
+  readonly unitPorts: { readonly from: number; readonly to: number };
+  /** SIGTERM → SIGKILL grace of a stopping unit (BERTH_STOP_GRACE_MS, default 10 s). */
+  readonly stopGraceMs: number;
+  /** How long old units may finish their requests after a route switch (BERTH_DRAIN_TIMEOUT_MS). */
+  readonly drainTimeoutMs: number;
+  /** How long a new unit may take to listen on PORT (BERTH_STARTUP_TIMEOUT_MS, default 60 s). */
+  readonly startupTimeoutMs: number;
 }
 
 /** The flags of `berth server`, as in shared/CONTRACT.md; each also reads BERTH_<FLAG>. */
@@ -115,6 +125,11 @@ export function compileServerOptions(
     deployLeaseMs: envMilliseconds(env, 'BERTH_DEPLOY_LEASE_MS', 15_000, 200),
     deployStepDelayMs: envMilliseconds(env, 'BERTH_TEST_DEPLOY_STEP_DELAY_MS', 0, 0),
     deployConcurrency: envInteger(env, 'BERTH_DEPLOY_CONCURRENCY', 2, 1, 64),
+    buildTimeoutMs: envMilliseconds(env, 'BERTH_BUILD_TIMEOUT_MS', 600_000, 1000),
+    unitPorts: parsePortRange(env['BERTH_UNIT_PORTS'] || '20000-29999'),
+    stopGraceMs: envMilliseconds(env, 'BERTH_STOP_GRACE_MS', 10_000, 0),
+    drainTimeoutMs: envMilliseconds(env, 'BERTH_DRAIN_TIMEOUT_MS', 30_000, 0),
+    startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),
     bundleLimit: envInteger(
       env,
       'BERTH_BUNDLE_LIMIT_BYTES',
@@ -123,6 +138,19 @@ export function compileServerOptions(
       16 * 1024 ** 3,
     ),
   });
+}
+
+/** `FROM-TO`, a range of at least 16 unprivileged ports. */
+function parsePortRange(value: string): { from: number; to: number } {
+  const match = /^(\d{4,5})-(\d{4,5})$/.exec(value);
+  const from = Number(match?.[1]);
+  const to = Number(match?.[2]);
+  if (!match || from < 1024 || to > 65535 || to - from < 15) {
+    throw new OptionsError(
+      `BERTH_UNIT_PORTS must be FROM-TO with 1024 <= FROM, TO <= 65535 and 16 ports or more, got '${value}'`,
+    );
+  }
+  return Object.freeze({ from, to });
 }
 
 /** A whole number from the environment (tuning knobs without a flag). */

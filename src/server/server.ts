@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ArtifactStore } from '../build/index.js';
+import { ArtifactStore, SlugStore } from '../build/index.js';
 import { buildApi } from '../api/index.js';
 import { ChangeStream, WatcherHub } from '../changes/index.js';
 import { AccessPolicy } from '../domain/access/index.js';
@@ -12,7 +12,18 @@ import { DeploymentsService, deploymentsState } from '../domain/deployments/inde
 import { IdentityService } from '../domain/identity/index.js';
 import { ProcessConfigService } from '../domain/process-configs/index.js';
 import { ReleasesService } from '../domain/releases/index.js';
-import { Deployer, defaultPipelines } from '../workers/index.js';
+import { FormationService, formationState } from '../domain/formation/index.js';
+import { RolloutsService, rolloutsState } from '../domain/rollouts/index.js';
+import { RoutesService, routesState } from '../domain/routes/index.js';
+import {
+  AppLocks,
+  Deployer,
+  Reconciler,
+  ReleaseRunner,
+  RouterSync,
+  defaultPipelines,
+} from '../workers/index.js';
+import { startDataPlane, type DataPlaneHandle } from './data-plane.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -25,6 +36,8 @@ export interface RunningServer {
   readonly hub: WatcherHub;
   /** The API's address, with the port actually bound. */
   readonly apiUrl: string;
+  /** The router's address (apps answer there by Host), with the port actually bound. */
+  readonly routerUrl: string;
   /** Stops accepting requests, lets in-flight ones finish, stops the stream, closes the store. */
   close(): Promise<void>;
 }
@@ -48,6 +61,9 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const stream = new ChangeStream({ store, hub, logger });
   let api: Awaited<ReturnType<typeof buildApi>> | undefined;
   let deployer: Deployer | undefined;
+  let reconciler: Reconciler | undefined;
+  let routerSync: RouterSync | undefined;
+  let dataPlane: DataPlaneHandle | undefined;
   try {
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
@@ -62,6 +78,52 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const processConfigs = new ProcessConfigService({ store, secrets });
     const artifacts = new ArtifactStore({ root: path.join(options.dataDir, 'artifacts') });
     const artifactRecords = new ArtifactsService({ state: artifactsState(store) });
+    const formation = new FormationService({
+      state: formationState(store),
+      releases: {
+        async latestProcesses(appId) {
+          const latest = await releases.latest(appId);
+          return latest && { processes: latest.processes, formation: latest.formation };
+        },
+      },
+    });
+    const rollouts = new RolloutsService({ state: rolloutsState(store) });
+    const routes = new RoutesService({ state: routesState(store) });
+    const slugs = new SlugStore({ root: path.join(options.dataDir, 'apps') });
+    dataPlane = await startDataPlane(options, logger);
+    const runtime = dataPlane.runtime;
+    routerSync = new RouterSync({
+      routes,
+      hub,
+      router: dataPlane.router,
+      domain: options.domain,
+      logger,
+    });
+    const runner = new ReleaseRunner({
+      runtime,
+      releases,
+      processConfigs,
+      formation,
+      routes,
+      rollouts,
+      routerSync,
+      slugs,
+      locks: new AppLocks(),
+      logger,
+      startupTimeoutMs: options.startupTimeoutMs,
+      drainTimeoutMs: options.drainTimeoutMs,
+      stopGraceMs: options.stopGraceMs,
+    });
+    reconciler = new Reconciler({
+      apps,
+      deployments,
+      releases,
+      rollouts,
+      runner,
+      runtime,
+      hub,
+      logger,
+    });
     deployer = new Deployer({
       deployments,
       apps,
@@ -69,7 +131,16 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       logger,
       controllerId: stream.readerId,
       workRoot: path.join(options.dataDir, 'work'),
-      pipelines: defaultPipelines({ deployments, config, releases, artifacts, artifactRecords }),
+      pipelines: defaultPipelines({
+        deployments,
+        config,
+        releases,
+        artifacts,
+        artifactRecords,
+        slugs,
+        runner,
+        buildTimeoutMs: options.buildTimeoutMs,
+      }),
       leaseMs: options.deployLeaseMs,
       stepDelayMs: options.deployStepDelayMs,
       concurrency: options.deployConcurrency,
@@ -94,22 +165,34 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       deployments,
       releases,
       processConfigs,
+      formation,
+      rollouts,
+      runtime,
+      runEnvironment: { of: (app, release) => runner.oneOffEnvironment(app, release) },
       uploadDir: path.join(options.dataDir, 'uploads'),
       bundleLimit: options.bundleLimit,
       version: berthVersion(),
     });
     await stream.start();
+    routerSync.start();
     deployer.start();
+    reconciler.start();
     await api.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
     await api?.close().catch(() => undefined);
     await deployer?.stop().catch(() => undefined);
+    await reconciler?.stop().catch(() => undefined);
+    await routerSync?.stop().catch(() => undefined);
+    await dataPlane?.close().catch(() => undefined);
     await stream.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;
   }
   const running = api;
   const runningDeployer = deployer;
+  const runningReconciler = reconciler;
+  const runningRouterSync = routerSync;
+  const runningDataPlane = dataPlane;
   const address = running.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
@@ -123,10 +206,15 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     store,
     hub,
     apiUrl,
+    routerUrl: runningDataPlane.routerUrl,
     close: () =>
       (closing ??= (async () => {
         await running.close();
         await runningDeployer.stop();
+        await runningReconciler.stop();
+        await runningRouterSync.stop();
+        // The router and the units keep serving: a controller started again adopts them.
+        await runningDataPlane.close();
         await stream.stop();
         await store.close();
         logger.info('berth server stopped');

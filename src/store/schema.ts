@@ -183,6 +183,33 @@ export interface ProcessConfigTable {
   updated_at: string;
 }
 
+export interface FormationTable {
+  app_id: string;
+  process_type: string;
+  count: number;
+  memory_bytes: number | null;
+  /** Thousandths of a CPU, so 0.5 CPU is 500. */
+  cpu_millis: number | null;
+  updated_at: string;
+}
+
+export interface LiveReleaseTable {
+  app_id: string;
+  /** The release that serves; null after its units were stopped. */
+  version: number | null;
+  failed_version: number | null;
+  failure: string | null;
+  updated_at: string;
+}
+
+export interface RouteTableRow {
+  app_id: string;
+  app_name: string;
+  /** JSON of the router's RouteTarget. */
+  target: string;
+  updated_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -202,4 +229,7 @@ export interface Database {
   bundle_chunks: BundleChunkTable;
   releases: ReleaseTable;
   process_configs: ProcessConfigTable;
+  formations: FormationTable;
+  live_releases: LiveReleaseTable;
+  routes: RouteTableRow;
 }

@@ -43,6 +43,27 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'app_id',
     description: "an app's releases, keyed by app id",
   },
+  {
+    namespaceId: 5,
+    namespace: 'formations',
+    table: 'formations',
+    keyColumn: 'app_id',
+    description: "an app's formation (units per process type), keyed by app id",
+  },
+  {
+    namespaceId: 6,
+    namespace: 'live_releases',
+    table: 'live_releases',
+    keyColumn: 'app_id',
+    description: 'which release of an app serves, keyed by app id',
+  },
+  {
+    namespaceId: 7,
+    namespace: 'routes',
+    table: 'routes',
+    keyColumn: 'app_id',
+    description: "an app's route in the route table, keyed by app id",
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -1,3 +1,6 @@
-// Long-running workers driven by watchers: today the deployer; later the reconciler, router
-// sync and the autoscaler. Each follows src/lifecycle.
+// Long-running workers driven by watchers: the deployer, the reconciler and router sync, and
+// the release runner they share to roll releases out. Each follows src/lifecycle.
 export * from './deployer/index.js';
+export * from './reconciler/index.js';
+export * from './rollout/index.js';
+export * from './router-sync/index.js';

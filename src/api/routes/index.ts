@@ -10,3 +10,5 @@ export {
   type DeploymentRouteServices,
 } from './deployments.js';
 export { releaseRoutes } from './releases.js';
+export { runtimeRoutes, logLineOut, type RuntimeRouteServices } from './runtime.js';
+export type { RunEnvironment } from './run-environment.js';

@@ -10,6 +10,8 @@ import type { AccessPolicy } from '../../domain/access/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
 import type { IdentityService, Principal } from '../../domain/identity/index.js';
 import type { Logger } from '../../logging/index.js';
+import type { Driver } from '../../runtime/index.js';
+import { logLineOut } from '../routes/index.js';
 
 /** Close codes of the WebSocket API (4000–4999 are the application's). */
 export const WsCloseCodes = Object.freeze({
@@ -25,6 +27,8 @@ export interface WsSessionServices {
   readonly apps: AppsService;
   readonly hub: WatcherHub;
   readonly logger: Logger;
+  /** Where `logs` follows an app's units. */
+  readonly runtime: Pick<Driver, 'followLogs'>;
 }
 
 export interface WsSessionLimits {
@@ -51,7 +55,7 @@ interface Request {
 
 /** What a watch pushes: one app changed, or one app's config changed. */
 interface WatchEvent {
-  readonly kind: 'app' | 'config' | 'deployment' | 'release';
+  readonly kind: 'app' | 'config' | 'deployment' | 'release' | 'formation' | 'rollout';
   readonly app: string;
   readonly change: 'created' | 'updated' | 'deleted';
 }
@@ -61,6 +65,8 @@ const kindOf: Readonly<Record<string, WatchEvent['kind']>> = {
   config_vars: 'config',
   deployments: 'deployment',
   releases: 'release',
+  formations: 'formation',
+  live_releases: 'rollout',
 };
 
 function changeOf(event: ChangeEvent): WatchEvent['change'] {
@@ -99,7 +105,7 @@ export class WsSession {
   readonly #socket: WebSocket;
   readonly #services: WsSessionServices;
   readonly #limits: WsSessionLimits;
-  readonly #subscriptions = new Map<string, Subscription>();
+  readonly #subscriptions = new Map<string, { close(): void }>();
   #token: string | undefined;
   #principal: Principal | undefined;
   #nextSubscription = 1;
@@ -186,6 +192,8 @@ export class WsSession {
     switch (request.method) {
       case 'watch':
         return this.#watch(request.params);
+      case 'logs':
+        return this.#logs(request.params);
       case 'unsubscribe': {
         const id = request.params['subscription'];
         const subscription = typeof id === 'string' ? this.#subscriptions.get(id) : undefined;
@@ -200,6 +208,42 @@ export class WsSession {
       default:
         throw new InputError(`unknown method '${request.method.slice(0, 64)}'`);
     }
+  }
+
+  /**
+   * `logs {app, process?}`: follows the app's log lines as its units write them; each push is
+   * `{kind: 'log', type, index, unit, release, stream, text, at}`.
+   */
+  async #logs(params: Record<string, unknown>) {
+    const principal = this.#principal;
+    if (!principal) throw new UnauthenticatedError('log in first');
+    if (this.#subscriptions.size >= this.#limits.maxSubscriptions) {
+      throw new InputError(`at most ${this.#limits.maxSubscriptions} subscriptions per connection`);
+    }
+    const appName = params['app'];
+    const processType = params['process'];
+    if (typeof appName !== 'string') throw new InputError("'app' must be a string");
+    if (processType !== undefined && (typeof processType !== 'string' || !/^[a-z][a-z0-9-]{0,29}$/.test(processType))) {
+      throw new InputError("'process' must be a process type name");
+    }
+    const app = await this.#services.access.authorize(principal, { scope: 'read', app: appName });
+    if (!app) throw new InputError('no app');
+    const id = `sub-${this.#nextSubscription++}`;
+    const abort = new AbortController();
+    this.#subscriptions.set(id, { close: () => abort.abort() });
+    this.#services.runtime
+      .followLogs(
+        { app: app.name, ...(typeof processType === 'string' ? { processType } : {}) },
+        (line) => this.#send({ subscription: id, event: { kind: 'log', ...logLineOut(line) } }),
+        abort.signal,
+      )
+      .catch((error: unknown) => {
+        if (abort.signal.aborted) return;
+        const message = error instanceof Error ? error.message : String(error);
+        this.#send({ subscription: id, error: { code: ErrorCodes.INTERNAL, message } });
+      })
+      .finally(() => this.#subscriptions.delete(id));
+    return { subscription: id };
   }
 
   /** `watch {app}`: that app and its config; `watch {}`: the apps the caller may see. */
@@ -227,6 +271,8 @@ export class WsSession {
         { namespace: 'config_vars', predicate: (key) => key === app.id },
         { namespace: 'deployments', predicate: (key) => key === app.id },
         { namespace: 'releases', predicate: (key) => key === app.id },
+        { namespace: 'formations', predicate: (key) => key === app.id },
+        { namespace: 'live_releases', predicate: (key) => key === app.id },
       ];
     } else {
       this.#services.access.requireScope(principal, 'read');

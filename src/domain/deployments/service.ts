@@ -64,8 +64,8 @@ export interface DeploymentsServiceOptions {
   readonly clock?: () => Date;
 }
 
-/** The steps every deploy task goes through, in order (rollout joins with the runtime). */
-export const DEPLOY_STEPS = ['validate', 'build', 'release', 'finalize'] as const;
+/** The steps every deploy task goes through, in order. */
+export const DEPLOY_STEPS = ['validate', 'build', 'release', 'rollout', 'finalize'] as const;
 export const UNDEPLOY_STEPS = ['stop', 'finalize'] as const;
 
 /**

@@ -4,6 +4,7 @@ import { changeLogMigration } from './0001-change-log.js';
 import { identityMigration } from './0002-identity.js';
 import { appsConfigAuditMigration } from './0003-apps-config-audit.js';
 import { deploymentsReleasesMigration } from './0004-deployments-releases.js';
+import { formationRoutesMigration } from './0005-formation-routes.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   identityMigration,
   appsConfigAuditMigration,
   deploymentsReleasesMigration,
+  formationRoutesMigration,
 ]);

@@ -1,10 +1,20 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { BundleError, extractBundle, readProject, type ArtifactStore } from '../../build/index.js';
+import {
+  BuildFailure,
+  BundleError,
+  buildSlug,
+  extractBundle,
+  readProject,
+  type ArtifactStore,
+  type SlugStore,
+  type Stack,
+} from '../../build/index.js';
 import type { ArtifactsService } from '../../domain/artifacts/index.js';
 import type { ConfigService } from '../../domain/config/index.js';
 import type { DeploymentsService } from '../../domain/deployments/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
+import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
 import { StepFailure, type DeployStep } from './step.js';
 
 export interface DeployStepServices {
@@ -13,6 +23,10 @@ export interface DeployStepServices {
   readonly releases: ReleasesService;
   readonly artifacts: ArtifactStore;
   readonly artifactRecords: ArtifactsService;
+  readonly slugs: SlugStore;
+  readonly runner: ReleaseRunner;
+  /** The bound of one build (npm ci, pip install, npm run build together). */
+  readonly buildTimeoutMs: number;
 }
 
 function formatBytes(bytes: number): string {
@@ -96,20 +110,48 @@ export function validateStep(services: DeployStepServices): DeployStep {
   };
 }
 
-/** build: stores the source as a content-addressed artifact (unchanged content is kept once). */
+/**
+ * build: stores the source as a content-addressed artifact (unchanged content is kept once),
+ * then builds the app's slug from it in place (dependencies, build script). A slug already
+ * built from the same source is reused: a redeploy of unchanged code builds nothing.
+ */
 export function buildStep(services: DeployStepServices): DeployStep {
   return {
     name: 'build',
     async run(context) {
-      const sourceDir = context.state.sourceDir;
+      const { state, app } = context;
+      const sourceDir = state.sourceDir;
       if (!sourceDir) throw new Error('build ran without a validated source');
       const artifact = await services.artifacts.put(sourceDir);
       await services.artifactRecords.register(artifact);
-      context.state.artifactId = artifact.id;
+      state.artifactId = artifact.id;
       context.log(
         `artifact ${artifact.id.slice(0, 12)} (${artifact.fileCount} files, ${formatBytes(artifact.sizeBytes)})` +
           (artifact.created ? '' : ', unchanged content reused'),
       );
+      if (await services.slugs.isBuilt(app.id, artifact.id)) {
+        context.log('this source was built before: reusing its build');
+        return;
+      }
+      const slugDir = await services.slugs.prepare(app.id, artifact.id, sourceDir);
+      delete state.sourceDir;
+      try {
+        const result = await buildSlug({
+          dir: slugDir,
+          stack: (state.stack ?? 'unknown') as Stack,
+          timeoutMs: services.buildTimeoutMs,
+          signal: context.signal,
+          log: (line) => context.log(line),
+        });
+        await services.slugs.markBuilt(app.id, artifact.id, { builtAt: new Date().toISOString(), result });
+      } catch (error) {
+        await services.slugs.discard(app.id, artifact.id);
+        if (error instanceof BuildFailure) {
+          const tail = error.lastLines.length > 0 ? `\n${error.lastLines.join('\n')}` : '';
+          throw new StepFailure(`build failed: ${error.message}${tail}`);
+        }
+        throw error;
+      }
     },
   };
 }
@@ -140,7 +182,36 @@ export function releaseStep(services: DeployStepServices): DeployStep {
   };
 }
 
-/** finalize: the last step of every task; the runtime's rollout will come before it. */
+/**
+ * rollout: starts the release's units, waits for their health checks, moves the routes, then
+ * drains and stops the previous units. A unit that fails fails the task; the previous
+ * release keeps serving.
+ */
+export function rolloutStep(services: DeployStepServices): DeployStep {
+  return {
+    name: 'rollout',
+    async run(context) {
+      const { state, app } = context;
+      if (!state.releaseVersion) throw new Error('rollout ran without a release');
+      const release = await services.releases.get(app.id, state.releaseVersion);
+      try {
+        await services.runner.rollOut(app, release, {
+          signal: context.signal,
+          log: (line) => context.log(line),
+        });
+      } catch (error) {
+        if (error instanceof RolloutFailure) {
+          throw new StepFailure(
+            `v${release.version} did not roll out: ${error.message}; the previous release keeps serving`,
+          );
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+/** finalize: the last step of every task. */
 export function finalizeStep(): DeployStep {
   return {
     name: 'finalize',
@@ -155,13 +226,13 @@ export function finalizeStep(): DeployStep {
   };
 }
 
-/** stop: takes the app's units down and its routes away (the runtime arrives with issue 5). */
-export function stopUnitsStep(): DeployStep {
+/** stop: takes the app's units down and its routes away; releases and config stay. */
+export function stopUnitsStep(services: DeployStepServices): DeployStep {
   return {
     name: 'stop',
-    run(context) {
-      context.log('no runtime units to stop: this controller runs no units yet');
-      return Promise.resolve();
+    async run(context) {
+      await services.runner.takeDown(context.app, (line) => context.log(line));
+      context.log('every unit is stopped and the app has no route');
     },
   };
 }
@@ -172,7 +243,13 @@ export function defaultPipelines(services: DeployStepServices): {
   undeploy: readonly DeployStep[];
 } {
   return {
-    deploy: [validateStep(services), buildStep(services), releaseStep(services), finalizeStep()],
-    undeploy: [stopUnitsStep(), finalizeStep()],
+    deploy: [
+      validateStep(services),
+      buildStep(services),
+      releaseStep(services),
+      rolloutStep(services),
+      finalizeStep(),
+    ],
+    undeploy: [stopUnitsStep(services), finalizeStep()],
   };
 }

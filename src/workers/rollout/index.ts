@@ -1,0 +1,10 @@
+// Rollout: runs releases on a runtime with zero downtime (start, check, move the routes,
+// drain, stop), converges units to the formation, and takes apps down. Runtime-agnostic.
+export { AppLocks } from './app-locks.js';
+export {
+  ReleaseRunner,
+  RolloutFailure,
+  type ReleaseRunnerOptions,
+  type RolloutReport,
+  type RunnerApp,
+} from './release-runner.js';

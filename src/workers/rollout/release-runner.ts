@@ -1,0 +1,447 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  HEALTHCHECK_DEFAULTS,
+  IMAGE_COMMAND,
+  readProject,
+  STATIC_COMMAND,
+  type Healthcheck,
+  type SlugStore,
+} from '../../build/index.js';
+import type { FormationService } from '../../domain/formation/index.js';
+import type { ProcessConfigService } from '../../domain/process-configs/index.js';
+import type { Release, ReleasesService } from '../../domain/releases/index.js';
+import type { RolloutsService } from '../../domain/rollouts/index.js';
+import type { RoutesService, RouteTargetSpec } from '../../domain/routes/index.js';
+import type { Logger } from '../../logging/index.js';
+import {
+  checkHealth,
+  type Driver,
+  type UnitArtifact,
+  type UnitStatus,
+} from '../../runtime/index.js';
+import type { RouterSync } from '../router-sync/index.js';
+import type { AppLocks } from './app-locks.js';
+import { unitSpec, type ProcessTemplate } from './unit-specs.js';
+
+/** The app a runner acts on: its id for the store, its name for the runtime and hosts. */
+export interface RunnerApp {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface ReleaseRunnerOptions {
+  readonly runtime: Driver;
+  readonly releases: ReleasesService;
+  readonly processConfigs: ProcessConfigService;
+  readonly formation: FormationService;
+  readonly routes: RoutesService;
+  readonly rollouts: RolloutsService;
+  readonly routerSync: RouterSync;
+  readonly slugs: SlugStore;
+  readonly locks: AppLocks;
+  readonly logger: Logger;
+  /** How long a new unit may take to listen on PORT. */
+  readonly startupTimeoutMs?: number;
+  /** How long old units get to finish the requests they hold after the routes moved. */
+  readonly drainTimeoutMs?: number;
+  /** SIGTERM → SIGKILL grace of a stopping unit. */
+  readonly stopGraceMs?: number;
+}
+
+/** A rollout that could not go through; the release that served before still serves. */
+export class RolloutFailure extends Error {
+  override readonly name = 'RolloutFailure';
+}
+
+/** Where a rollout reports progress, e.g. the task's step log. */
+export interface RolloutReport {
+  readonly signal: AbortSignal;
+  log(line: string): void;
+}
+
+const WEB = 'web';
+/** Units in these states hold their index; the reconciler does not start another in their place. */
+const HOLDING: ReadonlySet<UnitStatus['state']> = new Set([
+  'starting',
+  'running',
+  'restarting',
+  'crashed',
+]);
+/** Units in these states get traffic. */
+const SERVING: ReadonlySet<UnitStatus['state']> = new Set(['starting', 'running', 'restarting']);
+
+function addressOf(unit: UnitStatus): string {
+  return `${unit.address.host}:${unit.address.port}`;
+}
+
+function byTypeThenIndex(a: UnitStatus, b: UnitStatus): number {
+  return a.processType === b.processType ? a.index - b.index : a.processType < b.processType ? -1 : 1;
+}
+
+/**
+ * Runs releases on the runtime: rolls a release out with zero downtime (new units, health
+ * checks, then the routes move, then the old units drain and stop), converges an app's units to
+ * its formation, and takes an app down. Every action holds the app's lock.
+ */
+export class ReleaseRunner {
+  readonly #o: Required<ReleaseRunnerOptions>;
+  readonly #logger: Logger;
+
+  constructor(options: ReleaseRunnerOptions) {
+    this.#o = { startupTimeoutMs: 60_000, drainTimeoutMs: 30_000, stopGraceMs: 10_000, ...options };
+    this.#logger = options.logger.child({ component: 'release-runner' });
+  }
+
+  /**
+   * Rolls `release` out. On success it serves and is recorded live; on failure (RolloutFailure)
+   * every new unit is stopped, the routes never moved, and the failure is recorded so the
+   * reconciler does not retry that release.
+   */
+  rollOut(app: RunnerApp, release: Release, report: RolloutReport): Promise<void> {
+    return this.#o.locks.with(app.id, () => this.#rollOut(app, release, report));
+  }
+
+  /** Makes the app's units match its live release and formation; replaces lost units. */
+  converge(app: RunnerApp): Promise<void> {
+    return this.#o.locks.with(app.id, () => this.#converge(app));
+  }
+
+  /** Stops every unit of the app and removes its routes; its releases and config stay. */
+  takeDown(app: RunnerApp, log: (line: string) => void): Promise<void> {
+    return this.#o.locks.with(app.id, async () => {
+      const removed = await this.#o.routes.remove(app.id);
+      if (removed) await this.#o.routerSync.flush();
+      const units = await this.#o.runtime.list({ app: app.name });
+      await this.#retire(units, log);
+      await this.#o.rollouts.forget(app.id);
+    });
+  }
+
+  /** The build and environment of a one-off process (`berth run`) of a release. */
+  async oneOffEnvironment(
+    app: RunnerApp,
+    release: Release,
+  ): Promise<{ artifact: UnitArtifact; env: Readonly<Record<string, string>> }> {
+    const templates = await this.#templates(app, release);
+    const template = templates.of('run');
+    const spec = await unitSpec(
+      { ...template, release: { ...release, processes: { ...release.processes, run: 'true' } } },
+      1,
+    );
+    return { artifact: spec.artifact, env: spec.env };
+  }
+
+  /** Stops units of apps the store no longer has (destroyed while their units ran). */
+  async stopOrphans(appName: string): Promise<void> {
+    const units = await this.#o.runtime.list({ app: appName });
+    await Promise.all(units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })));
+  }
+
+  async #rollOut(app: RunnerApp, release: Release, report: RolloutReport): Promise<void> {
+    const started: UnitStatus[] = [];
+    const old = await this.#o.runtime.list({ app: app.name });
+    try {
+      const templates = await this.#templates(app, release);
+      const healthcheck = await this.#healthcheckOf(templates.slugDir);
+      const types = Object.keys(release.processes).sort((a, b) =>
+        a === WEB ? -1 : b === WEB ? 1 : a < b ? -1 : 1,
+      );
+      for (const type of types) {
+        if (release.processes[type] === IMAGE_COMMAND) {
+          throw new RolloutFailure(
+            `${type}: a Dockerfile app needs the container runtime (berth server --runtime container)`,
+          );
+        }
+      }
+      let target: RouteTargetSpec | undefined;
+      const web = release.processes[WEB];
+      if (web === STATIC_COMMAND) {
+        target = { kind: 'static', root: templates.slugDir };
+        report.log('web: a static site, served by the router');
+      } else if (web !== undefined) {
+        const template = templates.of(WEB);
+        const count = template.formation.count;
+        report.log(`web: starting ${count} unit(s) of v${release.version}`);
+        const units = await this.#startHealthy(template, range(1, count), healthcheck, report, started);
+        target = { kind: 'units', upstreams: units.map(upstreamOf) };
+      }
+      if (target) {
+        await this.#o.routes.set(app.id, app.name, target);
+      } else {
+        await this.#o.routes.remove(app.id);
+      }
+      await this.#o.routerSync.flush();
+      if (target) report.log(`routes: ${app.name} now serves v${release.version}`);
+      // Other process types roll after web: they take no traffic, so they need no check.
+      for (const type of types) {
+        if (type === WEB || release.processes[type] === STATIC_COMMAND) continue;
+        const template = templates.of(type);
+        const count = template.formation.count;
+        if (count === 0) continue;
+        report.log(`${type}: starting ${count} unit(s)`);
+        for (const index of range(1, count)) {
+          started.push(await this.#o.runtime.start(await unitSpec(template, index)));
+        }
+      }
+      await this.#o.rollouts.succeeded(app.id, release.version);
+    } catch (error) {
+      await this.#stopQuietly(started);
+      if (error instanceof RolloutFailure) {
+        await this.#o.rollouts.failed(app.id, release.version, error.message);
+      }
+      throw error;
+    }
+    if (old.length > 0) {
+      report.log(`draining and stopping ${old.length} unit(s) of the previous release`);
+      await this.#retire(old, report.log);
+    }
+  }
+
+  async #converge(app: RunnerApp): Promise<void> {
+    const live = await this.#o.rollouts.get(app.id);
+    if (!live || live.version === null) return;
+    const release = await this.#o.releases.get(app.id, live.version);
+    const units = await this.#o.runtime.list({ app: app.name });
+    const log = (line: string) => this.#logger.info({ app: app.name }, line);
+    const templates = await this.#templates(app, release);
+
+    // Units of another release (a rollout that died halfway), of a type the release does not
+    // run, or that nothing supervises any more, go.
+    const current = units.filter(
+      (u) =>
+        u.release === release.version &&
+        release.processes[u.processType] !== undefined &&
+        release.processes[u.processType] !== STATIC_COMMAND &&
+        u.state !== 'lost' &&
+        u.state !== 'stopped',
+    );
+    const stray = units.filter((u) => !current.includes(u));
+    const extra: UnitStatus[] = [];
+    const missing: { type: string; index: number }[] = [];
+    for (const type of Object.keys(release.processes)) {
+      if (release.processes[type] === STATIC_COMMAND) continue;
+      const want = templates.of(type).formation.count;
+      const held = new Set<number>();
+      for (const unit of current.filter((u) => u.processType === type).sort(byTypeThenIndex)) {
+        if (unit.index > want || held.has(unit.index)) extra.push(unit);
+        else if (HOLDING.has(unit.state)) held.add(unit.index);
+      }
+      for (const index of range(1, want)) if (!held.has(index)) missing.push({ type, index });
+    }
+    if (stray.length === 0 && extra.length === 0 && missing.length === 0) {
+      await this.#syncWebRoute(app, release, templates.slugDir, current);
+      return;
+    }
+    log(
+      `converging v${release.version}: ${missing.length} to start, ${extra.length + stray.length} to stop`,
+    );
+    const healthcheck = await this.#healthcheckOf(templates.slugDir);
+    const started: UnitStatus[] = [];
+    const signal = AbortSignal.timeout(this.#o.startupTimeoutMs * 2);
+    for (const { type, index } of missing) {
+      try {
+        const template = templates.of(type);
+        if (type === WEB) {
+          started.push(
+            ...(await this.#startHealthy(template, [index], healthcheck, { signal, log }, [])),
+          );
+        } else {
+          started.push(await this.#o.runtime.start(await unitSpec(template, index)));
+        }
+      } catch (error) {
+        this.#logger.warn({ app: app.name, err: error }, `could not start ${type}.${index}`);
+      }
+    }
+    const leaving = new Set([...extra, ...stray].map((u) => u.id));
+    const serving = [...current.filter((u) => !leaving.has(u.id)), ...started];
+    await this.#syncWebRoute(app, release, templates.slugDir, serving);
+    await this.#retire([...extra, ...stray], log);
+  }
+
+  /** Points the app's route at its serving web units (or its static root). */
+  async #syncWebRoute(
+    app: RunnerApp,
+    release: Release,
+    slugDir: string,
+    units: readonly UnitStatus[],
+  ): Promise<void> {
+    const web = release.processes[WEB];
+    let changed: boolean;
+    if (web === undefined) {
+      changed = await this.#o.routes.remove(app.id);
+    } else if (web === STATIC_COMMAND) {
+      changed = await this.#o.routes.set(app.id, app.name, { kind: 'static', root: slugDir });
+    } else {
+      const upstreams = units
+        .filter((u) => u.processType === WEB && SERVING.has(u.state))
+        .sort(byTypeThenIndex)
+        .map(upstreamOf);
+      changed = await this.#o.routes.set(app.id, app.name, { kind: 'units', upstreams });
+    }
+    if (changed) await this.#o.routerSync.flush();
+  }
+
+  /**
+   * Starts units `indexes` of a type and waits until each listens (and answers the health
+   * path). Any unit that fails makes the whole call fail; the units it started are in
+   * `started` for the caller to stop.
+   */
+  async #startHealthy(
+    template: ProcessTemplate,
+    indexes: readonly number[],
+    healthcheck: Healthcheck | undefined,
+    report: RolloutReport,
+    started: UnitStatus[],
+  ): Promise<UnitStatus[]> {
+    const units = await Promise.all(
+      indexes.map(async (index) => {
+        const unit = await this.#o.runtime.start(await unitSpec(template, index));
+        started.push(unit);
+        return unit;
+      }),
+    );
+    const failures = (
+      await Promise.all(units.map((unit) => this.#waitHealthy(unit, healthcheck, report.signal)))
+    ).filter((failure) => failure !== undefined);
+    if (failures.length > 0) {
+      if (report.signal.aborted) throw report.signal.reason;
+      throw new RolloutFailure(failures.join('; '));
+    }
+    report.log(
+      `${template.processType}: ${units.length} unit(s) healthy` +
+        (healthcheck ? ` (GET ${healthcheck.path})` : ' (TCP connect)'),
+    );
+    return units;
+  }
+
+  /** Undefined when the unit is healthy, else why not, with its last output lines. */
+  async #waitHealthy(
+    unit: UnitStatus,
+    healthcheck: Healthcheck | undefined,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const name = `${unit.processType}.${unit.index}`;
+    const deadline = performance.now() + this.#o.startupTimeoutMs;
+    // First the port: a unit may take a while to boot, so this waits for as long as the unit
+    // lives, up to the startup timeout. Then the health path, with berth.json's patience.
+    for (;;) {
+      if (signal.aborted) return `${name}: aborted`;
+      const connected = await checkHealth({
+        host: unit.address.host,
+        port: unit.address.port,
+        timeoutMs: 1000,
+        attempts: 1,
+        intervalMs: 0,
+        signal,
+      });
+      if (connected.ok) break;
+      const [now] = (await this.#o.runtime.list({ app: unit.app })).filter((u) => u.id === unit.id);
+      if (!now || !SERVING.has(now.state) || now.restarts > 0) {
+        const exit = now?.lastExit
+          ? ` (exit code ${now.lastExit.code ?? '-'}${now.lastExit.signal ? `, ${now.lastExit.signal}` : ''})`
+          : '';
+        return `${name} exited before it listened on PORT ${unit.address.port}${exit}${await this.#lastLines(unit)}`;
+      }
+      if (performance.now() > deadline) {
+        return `${name} did not listen on PORT ${unit.address.port} within ${this.#o.startupTimeoutMs / 1000} s${await this.#lastLines(unit)}`;
+      }
+      await sleep(30);
+    }
+    if (!healthcheck) return undefined;
+    const result = await checkHealth({
+      host: unit.address.host,
+      port: unit.address.port,
+      path: healthcheck.path,
+      timeoutMs: healthcheck.timeoutSeconds * 1000,
+      attempts: healthcheck.attempts,
+      intervalMs: 500,
+      signal,
+    });
+    if (result.ok) return undefined;
+    return `${name} failed its health check after ${result.attempts} attempt(s): ${result.reason}${await this.#lastLines(unit)}`;
+  }
+
+  async #lastLines(unit: UnitStatus): Promise<string> {
+    try {
+      const lines = (await this.#o.runtime.readLogs({ app: unit.app, tail: 200 }))
+        .filter((line) => line.unitId === unit.id && line.stream !== 'system')
+        .slice(-5)
+        .map((line) => line.text);
+      return lines.length > 0 ? `; last output: ${lines.join(' | ')}` : '';
+    } catch {
+      return '';
+    }
+  }
+
+  /** Takes units out of traffic (already done by the caller's route change), drains, stops. */
+  async #retire(units: readonly UnitStatus[], log: (line: string) => void): Promise<void> {
+    if (units.length === 0) return;
+    const addresses = units.filter((u) => u.processType === WEB).map(addressOf);
+    const drained = await this.#o.routerSync
+      .waitDrained(addresses, this.#o.drainTimeoutMs)
+      .catch(() => false);
+    if (!drained) log(`some requests were still in flight after ${this.#o.drainTimeoutMs} ms`);
+    await Promise.all(units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })));
+  }
+
+  async #stopQuietly(units: readonly UnitStatus[]): Promise<void> {
+    await Promise.all(
+      units.map((u) =>
+        this.#o.runtime.stop(u.id, { graceMs: 2000 }).catch((error: unknown) => {
+          this.#logger.warn({ err: error, unit: u.id }, 'could not stop a unit of a failed rollout');
+        }),
+      ),
+    );
+  }
+
+  async #healthcheckOf(slugDir: string): Promise<Healthcheck | undefined> {
+    try {
+      const project = await readProject(slugDir);
+      return project.healthcheck
+        ? { ...HEALTHCHECK_DEFAULTS, ...project.healthcheck }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The per-type templates of a release: its slug, config and formation. */
+  async #templates(
+    app: RunnerApp,
+    release: Release,
+  ): Promise<{ slugDir: string; of(type: string): ProcessTemplate }> {
+    if (release.artifactId === null) {
+      throw new RolloutFailure(`release v${release.version} has no build to run`);
+    }
+    const slugDir = this.#o.slugs.path(app.id, release.artifactId);
+    if (!(await this.#o.slugs.isBuilt(app.id, release.artifactId))) {
+      throw new RolloutFailure(
+        `the build of release v${release.version} is not on this machine; deploy the app again`,
+      );
+    }
+    const config = await this.#o.releases.configOf(release);
+    const perType = await this.#o.processConfigs.get(app.id);
+    const formation = await this.#o.formation.get(app.id, release);
+    return {
+      slugDir,
+      of: (type) => ({
+        appName: app.name,
+        release,
+        processType: type,
+        slugDir,
+        config: { ...config, ...(perType[type] ?? {}) },
+        formation: formation[type] ?? { count: 1, memory: null, memoryBytes: null, cpu: null },
+      }),
+    };
+  }
+}
+
+function upstreamOf(unit: UnitStatus): { host: string; port: number; unitId: string } {
+  return { host: unit.address.host, port: unit.address.port, unitId: unit.id };
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { resolveCommand, runtimeEnv, type Stack } from '../../build/index.js';
+import type { Release } from '../../domain/releases/index.js';
+import type { FormationEntry } from '../../domain/formation/index.js';
+import { DEFAULT_RESTART_POLICY, type UnitSpec } from '../../runtime/index.js';
+
+/** What every unit of one process type of a release shares. */
+export interface ProcessTemplate {
+  readonly appName: string;
+  readonly release: Release;
+  readonly processType: string;
+  readonly slugDir: string;
+  /** The release's config snapshot with the type's own config over it. */
+  readonly config: Readonly<Record<string, string>>;
+  readonly formation: FormationEntry;
+}
+
+/** Unit ids: readable in `ps`, unique across restarts of the controller. */
+export function unitId(appName: string, release: number, processType: string, index: number): string {
+  return `${appName}-v${release}-${processType}-${index}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The spec of unit `index` of a process type. The command comes from the release; `npm
+ * start` is resolved to the start script so that signals reach the app, not npm.
+ */
+export async function unitSpec(template: ProcessTemplate, index: number): Promise<UnitSpec> {
+  const { release, processType, slugDir } = template;
+  const command = release.processes[processType];
+  if (command === undefined) throw new Error(`release v${release.version} has no ${processType}`);
+  const env = {
+    ...runtimeEnv(slugDir, (release.stack ?? 'unknown') as Stack, process.env['PATH'] ?? ''),
+    ...template.config,
+  };
+  const limits = {
+    ...(template.formation.memoryBytes === null
+      ? {}
+      : { memoryBytes: template.formation.memoryBytes }),
+    ...(template.formation.cpu === null ? {} : { cpus: template.formation.cpu }),
+  };
+  return {
+    id: unitId(template.appName, release.version, processType, index),
+    app: template.appName,
+    release: release.version,
+    processType,
+    index,
+    command: { kind: 'shell', line: await resolveCommand(slugDir, command) },
+    artifact: { kind: 'directory', path: slugDir },
+    env,
+    restart: DEFAULT_RESTART_POLICY,
+    limits,
+  };
+}
