@@ -1,0 +1,32 @@
+// Runtimes run an app's units: one contract (driver.ts) with one shared test suite, a wrapper
+// that enforces its lifecycle, and one folder per driver. Everything outside them is runtime-agnostic.
+export {
+  DEFAULT_RESTART_POLICY,
+  type Driver,
+  type LogLine,
+  type LogQuery,
+  type OneOffResult,
+  type OneOffSpec,
+  type RestartPolicy,
+  type UnitArtifact,
+  type UnitCommand,
+  type UnitExit,
+  type UnitLimits,
+  type UnitSpec,
+  type UnitState,
+  type UnitStatus,
+} from './driver.js';
+export { RuntimeDriver } from './runtime-driver.js';
+export {
+  RESERVED_ENV_KEYS,
+  UNIT_ID_PATTERN,
+  validateOneOffSpec,
+  validateUnitSpec,
+} from './spec-rules.js';
+export { checkHealth, type HealthCheckOptions, type HealthCheckResult } from './health-check.js';
+export {
+  ProcessDriver,
+  RuntimeLayout,
+  type PortRange,
+  type ProcessDriverOptions,
+} from './process/index.js';

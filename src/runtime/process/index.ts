@@ -1,0 +1,5 @@
+// The process runtime: units as process groups on this machine, each under a detached
+// supervisor of its own (supervisor.js) that outlives the controller.
+export { ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
+export { RuntimeLayout } from './layout.js';
+export type { PortRange } from './port-allocator.js';

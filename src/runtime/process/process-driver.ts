@@ -1,0 +1,289 @@
+import { spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConflictError, ErrorCodes, InputError } from '../../errors/index.js';
+import type {
+  Driver,
+  LogLine,
+  LogQuery,
+  OneOffResult,
+  OneOffSpec,
+  UnitArtifact,
+  UnitSpec,
+  UnitStatus,
+} from '../driver.js';
+import { RuntimeLayout } from './layout.js';
+import { followLogLines, readLogLines } from './log-reader.js';
+import { RotatingLogFile } from './log-writer.js';
+import { runOneOff } from './one-off.js';
+import { PortAllocator, type PortRange } from './port-allocator.js';
+import { groupAlive, processAlive, sendSignal, unitGroupAlive } from './proc-table.js';
+import { commandArgv, unitEnvironment } from './unit-env.js';
+import {
+  observe,
+  readRecord,
+  recordedUnitIds,
+  type ObservedUnit,
+  type RecordedUnit,
+} from './unit-record.js';
+
+/** Options of the process runtime. */
+export interface ProcessDriverOptions {
+  /** The runtime's own directory, e.g. `<data-dir>/runtime` (see RuntimeLayout). */
+  readonly root: string;
+  /** The ports units get; default 20000–29999. */
+  readonly portRange?: PortRange;
+  /** Where units listen and are reached; default 127.0.0.1. */
+  readonly host?: string;
+  /** A log file is rotated (one old file kept) when it reaches this size; default 5 MiB. */
+  readonly logFileLimitBytes?: number;
+  /** The Node that runs supervisors; default the controller's own (process.execPath). */
+  readonly nodePath?: string;
+}
+
+/** The supervisor, next to this module in src/ and in dist/ alike. */
+const SUPERVISOR_FILE = fileURLToPath(new URL('./supervisor.js', import.meta.url));
+/** How long a new supervisor may take to record that it spawned the unit. */
+const START_TIMEOUT_MS = 10_000;
+/** What stop() gives a supervisor beyond the grace period before killing it itself. */
+const STOP_MARGIN_MS = 2000;
+/** The grace period a supervisor uses when it is stopped by someone other than stop(). */
+const DEFAULT_GRACE_MS = 10_000;
+const POLL_MS = 20;
+
+function directoryOf(artifact: UnitArtifact): string {
+  if (artifact.kind !== 'directory') {
+    throw new InputError(
+      `the process runtime runs directory artifacts, not ${artifact.kind}s`,
+      ErrorCodes.UNIT_SPEC_INVALID,
+    );
+  }
+  return artifact.path;
+}
+
+/** Polls until `done` is true or the deadline passes; says which. */
+async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * The process runtime: each unit runs as a process group on this machine under a small
+ * supervisor of its own (supervisor.js), detached from the controller like Podman's conmon.
+ * The supervisor restarts the unit, writes its log and its record, and outlives the
+ * controller; a new driver on the same root adopts the units by reading their records.
+ * Limits (memory, CPUs) are not enforced by this runtime.
+ */
+export class ProcessDriver implements Driver {
+  readonly kind = 'process';
+  readonly #layout: RuntimeLayout;
+  readonly #host: string;
+  readonly #ports: PortAllocator;
+  readonly #logFileLimitBytes: number;
+  readonly #nodePath: string;
+  /** Stops in flight, so that a second stop() of a unit waits for the first. */
+  readonly #stopping = new Map<string, Promise<void>>();
+  /** Followers to end on destroy(). */
+  readonly #follows = new Set<AbortController>();
+
+  constructor(options: ProcessDriverOptions) {
+    this.#layout = new RuntimeLayout(options.root);
+    this.#host = options.host ?? '127.0.0.1';
+    this.#ports = new PortAllocator(options.portRange ?? { from: 20_000, to: 29_999 }, this.#host);
+    this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
+    this.#nodePath = options.nodePath ?? process.execPath;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#layout.unitsDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.#layout.logsDir, { recursive: true, mode: 0o700 });
+  }
+
+  async start(spec: UnitSpec): Promise<UnitStatus> {
+    const cwd = directoryOf(spec.artifact);
+    const units = await this.#observeAll();
+    if (units.some((unit) => unit.record.unit.id === spec.id)) {
+      throw new ConflictError(`unit ${spec.id} exists; stop it first`, ErrorCodes.UNIT_EXISTS);
+    }
+    const port = await this.#ports.allocate(new Set(units.map((unit) => unit.record.port)));
+    try {
+      await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
+      await rm(this.#layout.stopFile(spec.id), { force: true });
+      const pid = this.#spawnSupervisor(spec, cwd, port);
+      return await this.#awaitStarted(spec.id, pid);
+    } finally {
+      this.#ports.release(port);
+    }
+  }
+
+  #spawnSupervisor(spec: UnitSpec, cwd: string, port: number): number {
+    const unit: RecordedUnit = {
+      id: spec.id,
+      app: spec.app,
+      release: spec.release,
+      processType: spec.processType,
+      index: spec.index,
+      command: spec.command,
+      artifactPath: cwd,
+      restart: spec.restart,
+    };
+    const plan = {
+      unit,
+      argv: commandArgv(spec.command),
+      cwd,
+      host: this.#host,
+      port,
+      recordFile: this.#layout.recordFile(spec.id),
+      stopFile: this.#layout.stopFile(spec.id),
+      logFile: this.#layout.logFile(spec.app, spec.id),
+      logFileLimitBytes: this.#logFileLimitBytes,
+      defaultGraceMs: DEFAULT_GRACE_MS,
+    };
+    const env = unitEnvironment(spec.env, {
+      app: spec.app,
+      release: spec.release,
+      processType: spec.processType,
+      unitId: spec.id,
+      port,
+    });
+    // Secrets reach the supervisor only through its environment, never a file; the
+    // supervisor's own environment holds nothing else.
+    const supervisor = spawn(this.#nodePath, [SUPERVISOR_FILE], {
+      cwd: this.#layout.root,
+      env: {
+        BERTH_SUPERVISOR_SPEC: JSON.stringify(plan),
+        BERTH_SUPERVISOR_ENV: JSON.stringify(env),
+      },
+      detached: true,
+      stdio: 'ignore',
+    });
+    supervisor.on('error', () => undefined); // seen below as a supervisor that never records
+    supervisor.unref();
+    if (supervisor.pid === undefined)
+      throw new Error(`could not start the supervisor of ${spec.id}`);
+    return supervisor.pid;
+  }
+
+  /** Waits until the supervisor has spawned the unit (or given up on it). */
+  async #awaitStarted(unitId: string, supervisorPid: number): Promise<UnitStatus> {
+    let observed: ObservedUnit | undefined;
+    const started = await waitFor(async () => {
+      const record = await readRecord(this.#layout, unitId);
+      if (record?.supervisor.pid !== supervisorPid) return false;
+      observed = await observe(record);
+      return observed.status.state !== 'starting';
+    }, START_TIMEOUT_MS);
+    if (observed && (started || observed.supervisorAlive)) return observed.status;
+    sendSignal(supervisorPid, 'SIGKILL');
+    throw new Error(`the supervisor of unit ${unitId} did not start it in ${START_TIMEOUT_MS} ms`);
+  }
+
+  stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
+    let stopping = this.#stopping.get(unitId);
+    if (!stopping) {
+      stopping = this.#stop(unitId, Math.max(0, options.graceMs)).finally(() =>
+        this.#stopping.delete(unitId),
+      );
+      this.#stopping.set(unitId, stopping);
+    }
+    return stopping;
+  }
+
+  async #stop(unitId: string, graceMs: number): Promise<void> {
+    const record = await readRecord(this.#layout, unitId);
+    if (!record) return;
+    const { supervisor, child } = record;
+    if (await processAlive(supervisor.pid, supervisor.startTime)) {
+      await writeFile(this.#layout.stopFile(unitId), JSON.stringify({ graceMs }), { mode: 0o600 });
+      sendSignal(supervisor.pid, 'SIGTERM');
+      const exited = await waitFor(
+        async () => !(await processAlive(supervisor.pid, supervisor.startTime)),
+        graceMs + STOP_MARGIN_MS,
+      );
+      if (!exited) sendSignal(supervisor.pid, 'SIGKILL');
+    }
+    // A lost unit's orphans, or what a supervisor that did not finish left behind.
+    const latest = (await readRecord(this.#layout, unitId))?.child ?? child;
+    if (latest && (await unitGroupAlive(latest.pgid, latest.startTime))) {
+      sendSignal(-latest.pgid, 'SIGTERM');
+      const gone = await waitFor(async () => !(await groupAlive(latest.pgid)), graceMs);
+      if (!gone) sendSignal(-latest.pgid, 'SIGKILL');
+      await waitFor(async () => !(await groupAlive(latest.pgid)), STOP_MARGIN_MS);
+    }
+    await rm(this.#layout.recordFile(unitId), { force: true });
+    await rm(this.#layout.stopFile(unitId), { force: true });
+  }
+
+  async list(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
+    const units = (await this.#observeAll())
+      .map((unit) => unit.status)
+      .filter((status) => filter?.app === undefined || status.app === filter.app);
+    return units.sort(
+      (a, b) =>
+        a.app.localeCompare(b.app) ||
+        a.processType.localeCompare(b.processType) ||
+        a.index - b.index ||
+        a.id.localeCompare(b.id),
+    );
+  }
+
+  async #observeAll(): Promise<ObservedUnit[]> {
+    const observed: ObservedUnit[] = [];
+    for (const id of await recordedUnitIds(this.#layout)) {
+      const record = await readRecord(this.#layout, id);
+      if (record) observed.push(await observe(record));
+    }
+    return observed;
+  }
+
+  readLogs(query: LogQuery): Promise<LogLine[]> {
+    return readLogLines(this.#layout.appLogDir(query.app), query);
+  }
+
+  async followLogs(
+    query: LogQuery,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const follow = new AbortController();
+    const forward = () => follow.abort();
+    signal.addEventListener('abort', forward, { once: true });
+    if (signal.aborted) follow.abort();
+    this.#follows.add(follow);
+    try {
+      await followLogLines(this.#layout.appLogDir(query.app), query, onLine, follow.signal);
+    } finally {
+      signal.removeEventListener('abort', forward);
+      this.#follows.delete(follow);
+    }
+  }
+
+  async run(
+    spec: OneOffSpec,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<OneOffResult> {
+    const cwd = directoryOf(spec.artifact);
+    await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
+    const log = new RotatingLogFile(
+      this.#layout.logFile(spec.app, spec.id),
+      this.#logFileLimitBytes,
+    );
+    try {
+      return await runOneOff(spec, cwd, log, onLine, signal);
+    } finally {
+      log.close();
+    }
+  }
+
+  /** Ends log followers; units keep running under their supervisors. */
+  async destroy(): Promise<void> {
+    for (const follow of this.#follows) follow.abort();
+    await Promise.allSettled(this.#stopping.values());
+  }
+}

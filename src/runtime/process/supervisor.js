@@ -1,0 +1,343 @@
+// @ts-check
+// The supervisor of one unit of the process runtime, like Podman's conmon: started detached by
+// the driver, it holds the unit's pipes, writes its log and record, restarts it by its policy
+// and outlives the controller. Plain JavaScript on node: modules only, so it starts in tens of
+// milliseconds without a compiler. Its input comes through two environment variables, never a
+// file, because one of them holds the unit's secrets:
+//   BERTH_SUPERVISOR_SPEC  the non-secret plan (SupervisorPlan below) as JSON
+//   BERTH_SUPERVISOR_ENV   the unit's whole environment as JSON
+// The unit's variables travel inside one JSON variable, not as variables of the supervisor,
+// so that an app's NODE_OPTIONS cannot change the supervisor's own Node.
+// The supervisor stops on SIGTERM: SIGTERM to the unit's process group, the grace period from
+// the stop file (the driver writes it first) and then SIGKILL; it writes `stopped` and exits.
+// Keep the record format in step with unit-record.ts.
+import { Buffer } from 'node:buffer';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import process from 'node:process';
+import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
+
+/**
+ * @typedef {{ code: number | null; signal: string | null; at: string; reason?: string }} Exit
+ * @typedef {{
+ *   maxRestarts: number; backoffMs: number; maxBackoffMs: number; resetAfterMs: number
+ * }} Policy
+ * @typedef {{
+ *   unit: { id: string; app: string; release: number; processType: string; index: number;
+ *           restart: Policy } & Record<string, unknown>;
+ *   argv: string[]; cwd: string; host: string; port: number;
+ *   recordFile: string; stopFile: string; logFile: string; logFileLimitBytes: number;
+ *   defaultGraceMs: number;
+ * }} SupervisorPlan
+ * @typedef {{ pid: number; pgid: number; startTime: string | null }} ChildInfo
+ */
+
+/** Longer lines are cut: one runaway line must not fill the log. */
+const MAX_LINE_CHARS = 16 * 1024;
+const STOP_POLL_MS = 25;
+
+const planText = process.env['BERTH_SUPERVISOR_SPEC'];
+const envText = process.env['BERTH_SUPERVISOR_ENV'];
+delete process.env['BERTH_SUPERVISOR_SPEC'];
+delete process.env['BERTH_SUPERVISOR_ENV'];
+if (planText === undefined || envText === undefined) {
+  process.stderr.write('supervisor.js is started by the process runtime driver\n');
+  process.exit(64);
+}
+/** @type {SupervisorPlan} */
+const plan = JSON.parse(planText);
+/** @type {Record<string, string>} */
+const unitEnv = JSON.parse(envText);
+const policy = plan.unit.restart;
+
+/**
+ * Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): with the pid it names
+ * one process, even after the pid is reused. Null where there is no /proc.
+ * @param {number} pid
+ * @returns {string | null}
+ */
+function readStartTime(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether any process of the group still runs. Zombies do not count: orphans are re-parented
+ * to an init that may never reap them, and kill(-pgid, 0) would see them forever.
+ * @param {number} pgid
+ * @returns {boolean}
+ */
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return false;
+}
+
+/**
+ * @param {number} pgid
+ * @param {NodeJS.Signals} signal
+ */
+function signalGroup(pgid, signal) {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The unit's log: JSON lines, rotated to `.1` at the limit so that it stays bounded. */
+class LogFile {
+  /** @param {string} file @param {number} limit */
+  constructor(file, limit) {
+    this.file = file;
+    this.limit = limit;
+    this.fd = fs.openSync(file, 'a', 0o600);
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** @param {string} line */
+  append(line) {
+    const bytes = Buffer.from(`${line}\n`);
+    if (this.size > 0 && this.size + bytes.length > this.limit) {
+      fs.closeSync(this.fd);
+      fs.renameSync(this.file, `${this.file}.1`);
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+      this.size = 0;
+    }
+    fs.writeSync(this.fd, bytes);
+    this.size += bytes.length;
+  }
+}
+
+const log = new LogFile(plan.logFile, plan.logFileLimitBytes);
+
+/**
+ * @param {'stdout' | 'stderr' | 'system'} stream
+ * @param {string} text
+ */
+function writeLine(stream, text) {
+  const { app, release, processType, index, id } = plan.unit;
+  const line = { at: new Date().toISOString(), app, release, processType, index, unitId: id };
+  try {
+    log.append(JSON.stringify({ ...line, stream, text }));
+  } catch {
+    // A full disk must not take the unit down with it.
+  }
+}
+
+/** @param {string} text */
+const system = (text) => writeLine('system', text);
+
+/**
+ * Splits a pipe into lines, cutting any longer than MAX_LINE_CHARS.
+ * @param {import('node:stream').Readable} input
+ * @param {'stdout' | 'stderr'} stream
+ */
+function readLines(input, stream) {
+  let pending = '';
+  let cutting = false;
+  /** @param {string} text */
+  const add = (text) => {
+    if (cutting) return;
+    pending += text;
+    if (pending.length > MAX_LINE_CHARS) {
+      writeLine(stream, `${pending.slice(0, MAX_LINE_CHARS)}…`);
+      pending = '';
+      cutting = true;
+    }
+  };
+  const end = () => {
+    if (!cutting) writeLine(stream, pending.endsWith('\r') ? pending.slice(0, -1) : pending);
+    pending = '';
+    cutting = false;
+  };
+  input.setEncoding('utf8');
+  input.on('data', (/** @type {string} */ chunk) => {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf('\n', start);
+      if (newline === -1) break;
+      add(chunk.slice(start, newline));
+      end();
+      start = newline + 1;
+    }
+    add(chunk.slice(start));
+  });
+  input.on('end', () => {
+    if (pending !== '') end();
+  });
+  input.on('error', () => undefined);
+}
+
+const supervisorStartTime = readStartTime(process.pid);
+const startedAt = new Date().toISOString();
+/** @type {'starting' | 'running' | 'restarting' | 'crashed' | 'stopping' | 'stopped'} */
+let state = 'starting';
+let restarts = 0;
+let consecutive = 0;
+/** @type {import('node:child_process').ChildProcess | null} */
+let child = null;
+/** @type {ChildInfo | null} */
+let childInfo = null;
+/** @type {Exit | undefined} */
+let lastExit;
+let runStartedAt = Date.now();
+/** @type {NodeJS.Timeout | undefined} */
+let restartTimer;
+let stopping = false;
+
+/** Writes the record whole (tmp + rename), so readers never see half of it. */
+function save() {
+  const record = {
+    version: 1,
+    unit: plan.unit,
+    host: plan.host,
+    port: plan.port,
+    supervisor: { pid: process.pid, startTime: supervisorStartTime },
+    child: childInfo,
+    state,
+    startedAt,
+    restarts,
+    ...(lastExit ? { lastExit } : {}),
+  };
+  const tmp = `${plan.recordFile}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+  fs.renameSync(tmp, plan.recordFile);
+}
+
+function launch() {
+  state = 'starting';
+  const [file = '', ...args] = plan.argv;
+  const proc = spawn(file, args, {
+    cwd: plan.cwd,
+    env: unitEnv,
+    // Its own process group, so that stop() reaches whatever the unit spawns.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = proc;
+  let ended = false;
+  /** @param {number | null} code @param {string | null} signal @param {string} [reason] */
+  const finish = (code, signal, reason) => {
+    if (ended) return;
+    ended = true;
+    onExit(proc, code, signal, reason);
+  };
+  proc.on('spawn', () => {
+    const pid = /** @type {number} */ (proc.pid);
+    childInfo = { pid, pgid: pid, startTime: readStartTime(pid) };
+    runStartedAt = Date.now();
+    if (stopping) return;
+    state = 'running';
+    system(`started (pid ${pid})`);
+    save();
+  });
+  proc.on('error', (error) => {
+    if (proc.pid === undefined) finish(null, null, `could not start: ${error.message}`);
+  });
+  proc.on('exit', (code, signal) => finish(code, signal));
+  if (proc.stdout) readLines(proc.stdout, 'stdout');
+  if (proc.stderr) readLines(proc.stderr, 'stderr');
+}
+
+/**
+ * @param {import('node:child_process').ChildProcess} proc
+ * @param {number | null} code
+ * @param {string | null} signal
+ * @param {string} [reason]
+ */
+function onExit(proc, code, signal, reason) {
+  if (proc !== child) return;
+  child = null;
+  lastExit = { code, signal, at: new Date().toISOString(), ...(reason ? { reason } : {}) };
+  system(reason ?? `exited (${signal ? `signal ${signal}` : `code ${code}`})`);
+  if (stopping) return; // the stop loop finishes the job
+  // What the unit left behind would hold its port and files: it goes with it.
+  if (childInfo) signalGroup(childInfo.pgid, 'SIGKILL');
+  childInfo = null;
+  if (Date.now() - runStartedAt >= policy.resetAfterMs) consecutive = 0;
+  if (consecutive >= policy.maxRestarts) {
+    state = 'crashed';
+    system(`crashed: exited ${consecutive + 1} times in a row, not restarting`);
+    save();
+    // Nothing left to supervise; the record keeps saying `crashed` until stop().
+    process.exit(0);
+  }
+  const delay = Math.min(policy.backoffMs * 2 ** consecutive, policy.maxBackoffMs);
+  consecutive++;
+  restarts++;
+  state = 'restarting';
+  system(`restarting in ${delay} ms`);
+  save();
+  restartTimer = setTimeout(launch, delay);
+}
+
+/** @returns {number} */
+function graceMs() {
+  try {
+    const request = JSON.parse(fs.readFileSync(plan.stopFile, 'utf8'));
+    if (typeof request.graceMs === 'number' && request.graceMs >= 0) return request.graceMs;
+  } catch {
+    // No stop file: a signal from elsewhere (a shutdown); use the default.
+  }
+  return plan.defaultGraceMs;
+}
+
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  clearTimeout(restartTimer);
+  const deadline = Date.now() + graceMs();
+  state = 'stopping';
+  system('stopping');
+  save();
+  const pgid = childInfo?.pgid;
+  if (pgid !== undefined) signalGroup(pgid, 'SIGTERM');
+  const poll = setInterval(() => {
+    const groupGone = pgid === undefined || !groupAlive(pgid);
+    if (child === null && groupGone) {
+      clearInterval(poll);
+      state = 'stopped';
+      system('stopped');
+      save();
+      process.exit(0);
+    }
+    if (Date.now() >= deadline && pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+  }, STOP_POLL_MS);
+}
+
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+// Detached without a terminal, a hang-up means nothing to us.
+process.on('SIGHUP', () => undefined);
+process.on('uncaughtException', (error) => {
+  system(`supervisor failed: ${error.message}`);
+  if (childInfo) signalGroup(childInfo.pgid, 'SIGKILL');
+  process.exit(70);
+});
+
+save();
+launch();

@@ -1,0 +1,47 @@
+import type { UnitCommand } from '../driver.js';
+
+/** Where a command is found when neither the app nor the controller says. */
+const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** What the runtime tells a process about itself. */
+export interface BerthVariables {
+  readonly app: string;
+  readonly release: number;
+  readonly processType: string;
+  readonly unitId: string;
+  readonly port?: number;
+}
+
+/**
+ * A unit's environment: a small safe base, the app's config vars, then the runtime's own
+ * variables. Never the controller's whole environment: it holds BERTH_MASTER_KEY and the
+ * database URL.
+ */
+export function unitEnvironment(
+  config: Readonly<Record<string, string>>,
+  berth: BerthVariables,
+): Record<string, string> {
+  const base: Record<string, string> = {
+    PATH: process.env['PATH'] ?? FALLBACK_PATH,
+    LANG: process.env['LANG'] ?? 'C.UTF-8',
+  };
+  const home = process.env['HOME'];
+  if (home !== undefined) base['HOME'] = home;
+  return {
+    ...base,
+    ...config,
+    ...(berth.port === undefined ? {} : { PORT: String(berth.port) }),
+    BERTH_APP: berth.app,
+    BERTH_RELEASE: String(berth.release),
+    BERTH_PROCESS: berth.processType,
+    BERTH_UNIT: berth.unitId,
+  };
+}
+
+/**
+ * The argument vector of a command. A Procfile line is the app's own code and runs under
+ * /bin/sh as it stands; nothing is ever spliced into a shell string.
+ */
+export function commandArgv(command: UnitCommand): string[] {
+  return command.kind === 'shell' ? ['/bin/sh', '-c', command.line] : [...command.argv];
+}

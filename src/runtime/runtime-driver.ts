@@ -1,0 +1,114 @@
+import type {
+  Driver,
+  LogLine,
+  LogQuery,
+  OneOffResult,
+  OneOffSpec,
+  UnitSpec,
+  UnitStatus,
+} from './driver.js';
+import { validateOneOffSpec, validateUnitSpec } from './spec-rules.js';
+
+type Phase = 'new' | 'initializing' | 'ready' | 'destroying' | 'destroyed';
+
+/**
+ * Wraps any driver so that callers cannot misuse it (Kysely's RuntimeDriver): init runs once
+ * however many callers ask at the same time, a failed init may be retried, nothing runs before
+ * init or after destroy, and every spec is checked before the driver sees it. Drivers can then
+ * trust their input and skip this bookkeeping.
+ */
+export class RuntimeDriver implements Driver {
+  readonly #driver: Driver;
+  #phase: Phase = 'new';
+  #initializing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+
+  constructor(driver: Driver) {
+    this.#driver = driver;
+  }
+
+  get kind(): string {
+    return this.#driver.kind;
+  }
+
+  /** Initialises the driver once; concurrent calls share the one attempt. */
+  init(): Promise<void> {
+    if (this.#phase === 'destroying' || this.#phase === 'destroyed') {
+      return Promise.reject(new Error(`the ${this.kind} runtime driver has been destroyed`));
+    }
+    if (this.#phase === 'ready') return Promise.resolve();
+    this.#initializing ??= (async () => {
+      this.#phase = 'initializing';
+      try {
+        await this.#driver.init();
+        // destroy() may have been called while init ran; it waits for us and then wins.
+        if (this.#phase === 'initializing') this.#phase = 'ready';
+      } catch (error) {
+        if (this.#phase === 'initializing') this.#phase = 'new';
+        this.#initializing = undefined;
+        throw error;
+      }
+    })();
+    return this.#initializing;
+  }
+
+  start(spec: UnitSpec): Promise<UnitStatus> {
+    this.#assertReady();
+    validateUnitSpec(spec);
+    return this.#driver.start(spec);
+  }
+
+  stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
+    this.#assertReady();
+    return this.#driver.stop(unitId, options);
+  }
+
+  list(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
+    this.#assertReady();
+    return this.#driver.list(filter);
+  }
+
+  readLogs(query: LogQuery): Promise<LogLine[]> {
+    this.#assertReady();
+    return this.#driver.readLogs(query);
+  }
+
+  followLogs(query: LogQuery, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
+    this.#assertReady();
+    return this.#driver.followLogs(query, onLine, signal);
+  }
+
+  run(
+    spec: OneOffSpec,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<OneOffResult> {
+    this.#assertReady();
+    validateOneOffSpec(spec);
+    return this.#driver.run(spec, onLine, signal);
+  }
+
+  /** Destroys the driver once, after any init in flight; later calls share the first. */
+  destroy(): Promise<void> {
+    this.#destroying ??= (async () => {
+      const initializing = this.#initializing;
+      const wasStarted = this.#phase !== 'new';
+      this.#phase = 'destroying';
+      if (initializing) await initializing.catch(() => undefined);
+      try {
+        if (wasStarted) await this.#driver.destroy();
+      } finally {
+        this.#phase = 'destroyed';
+      }
+    })();
+    return this.#destroying;
+  }
+
+  #assertReady(): void {
+    if (this.#phase === 'ready') return;
+    if (this.#phase === 'destroying' || this.#phase === 'destroyed') {
+      throw new Error(`the ${this.kind} runtime driver has been destroyed`);
+    }
+    throw new Error(`the ${this.kind} runtime driver is not initialised: call init() first`);
+  }
+}
