@@ -52,40 +52,46 @@ export class RuntimeDriver implements Driver {
     return this.#initializing;
   }
 
-  start(spec: UnitSpec): Promise<UnitStatus> {
+  // The calls below are async so that misuse and invalid specs reject, as the driver would.
+
+  async start(spec: UnitSpec): Promise<UnitStatus> {
     this.#assertReady();
     validateUnitSpec(spec);
-    return this.#driver.start(spec);
+    return await this.#driver.start(spec);
   }
 
-  stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
+  async stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
     this.#assertReady();
-    return this.#driver.stop(unitId, options);
+    return await this.#driver.stop(unitId, options);
   }
 
-  list(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
+  async list(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
     this.#assertReady();
-    return this.#driver.list(filter);
+    return await this.#driver.list(filter);
   }
 
-  readLogs(query: LogQuery): Promise<LogLine[]> {
+  async readLogs(query: LogQuery): Promise<LogLine[]> {
     this.#assertReady();
-    return this.#driver.readLogs(query);
+    return await this.#driver.readLogs(query);
   }
 
-  followLogs(query: LogQuery, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
+  async followLogs(
+    query: LogQuery,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     this.#assertReady();
-    return this.#driver.followLogs(query, onLine, signal);
+    return await this.#driver.followLogs(query, onLine, signal);
   }
 
-  run(
+  async run(
     spec: OneOffSpec,
     onLine: (line: LogLine) => void,
     signal: AbortSignal,
   ): Promise<OneOffResult> {
     this.#assertReady();
     validateOneOffSpec(spec);
-    return this.#driver.run(spec, onLine, signal);
+    return await this.#driver.run(spec, onLine, signal);
   }
 
   /** Destroys the driver once, after any init in flight; later calls share the first. */
