@@ -1,0 +1,81 @@
+import { relative, sep } from 'node:path';
+import type { Stack } from '../project/index.js';
+import { BuildFailure, BuildFailureReasons } from './build-failure.js';
+import { buildEnv } from './build-env.js';
+import { planBuild } from './build-plan.js';
+import { runCommand } from './run-command.js';
+
+/** What buildSlug needs. */
+export interface BuildSlugOptions {
+  /** The extracted, checked bundle; built in place, and the release directory afterwards. */
+  readonly dir: string;
+  readonly stack: Stack;
+  /** The limit for the whole build, every command together. */
+  readonly timeoutMs: number;
+  /** Stops the build (the process group is killed) when the task is cancelled or lost. */
+  readonly signal: AbortSignal;
+  /** Receives each output line as it comes, and a `$ command` line before each command. */
+  readonly log: (line: string) => void;
+  /** Variables for the build commands, on top of the minimal environment; these win. */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The controller's environment, of which only PATH, HOME, locale, proxy and npm/pip settings
+   * are passed on. Defaults to process.env; tests pass their own.
+   */
+  readonly controllerEnv?: NodeJS.ProcessEnv;
+}
+
+/** One command that ran. */
+export interface BuildCommandResult {
+  /** 'npm ci', 'npm run build', 'python3 -m venv', 'pip install'. */
+  readonly name: string;
+  readonly argv: readonly string[];
+  readonly durationMs: number;
+}
+
+/** A build that succeeded: the commands it ran, in order (none for most static apps). */
+export interface BuildResult {
+  readonly commands: readonly BuildCommandResult[];
+  readonly durationMs: number;
+}
+
+/**
+ * Turns an extracted bundle into a slug for the process runtime, in place: node modules
+ * installed and the build script run, or a python virtual environment in `.venv`. The build
+ * runs in the release directory itself because a virtual environment records absolute paths;
+ * nothing may move afterwards. Throws BuildFailure (with the failing command's last lines)
+ * when a command fails, when the build outlives `timeoutMs`, or when `signal` aborts it.
+ */
+export async function buildSlug(options: BuildSlugOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  const plan = await planBuild(options.dir, options.stack);
+  const env = buildEnv(options.controllerEnv ?? process.env, options.env ?? {});
+  const commands: BuildCommandResult[] = [];
+  for (const command of plan) {
+    if (options.signal.aborted) {
+      throw new BuildFailure(BuildFailureReasons.ABORTED, 'the build was stopped before it ran');
+    }
+    const commandStarted = Date.now();
+    options.log(`$ ${command.argv.map((arg) => slugRelative(options.dir, arg)).join(' ')}`);
+    await runCommand(command, {
+      cwd: options.dir,
+      env,
+      deadline,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      log: options.log,
+    });
+    commands.push({
+      name: command.name,
+      argv: command.argv,
+      durationMs: Date.now() - commandStarted,
+    });
+  }
+  return { commands, durationMs: Date.now() - started };
+}
+
+/** `<dir>/.venv/bin/pip` → `.venv/bin/pip`: the log shows commands as the app's author sees them. */
+function slugRelative(dir: string, arg: string): string {
+  return arg.startsWith(dir + sep) ? relative(dir, arg) : arg;
+}

@@ -1,0 +1,14 @@
+// The builder for the process runtime: turns an extracted bundle, in place, into a runnable
+// slug (node modules, a python venv), and says how the slug's units are to be started.
+export {
+  buildSlug,
+  type BuildCommandResult,
+  type BuildResult,
+  type BuildSlugOptions,
+} from './build-slug.js';
+export { BuildFailure, BuildFailureReasons, type BuildFailureReason } from './build-failure.js';
+export { DEFAULT_BASE_PATH, runtimeEnv } from './runtime-env.js';
+export { resolveCommand } from './resolve-command.js';
+export { KILL_GRACE_MS } from './run-command.js';
+export { LAST_LINES, MAX_LINE_LENGTH } from './output-lines.js';
+export { VENV_DIR } from './build-plan.js';

@@ -1,0 +1,168 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { BuildFailure, BuildFailureReasons } from './build-failure.js';
+import { LastLines, LineSplitter } from './output-lines.js';
+
+/** One command of a build: a short name for messages, and the argument vector to run. */
+export interface BuildCommand {
+  /** How messages and results name it: 'npm ci', 'pip install'. */
+  readonly name: string;
+  readonly argv: readonly [string, ...string[]];
+}
+
+/** What a command runs with; the deadline is shared by every command of one build. */
+export interface CommandContext {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** `Date.now()` after which the build has timed out. */
+  readonly deadline: number;
+  /** The whole build's limit, for the timeout message. */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+/** How long a process group has between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 5000;
+
+/**
+ * After the command's own process has exited, how long its output pipes may stay open. Only a
+ * process that left the group (setsid) can still hold them, and the build does not wait for it.
+ */
+const PIPE_CLOSE_WAIT_MS = 2000;
+
+/**
+ * Runs one build command in its own process group, passing its output on line by line, and
+ * resolves when it exited with code 0. The group is what gets signalled, because `npm run`
+ * starts a shell that starts the script that may start more: killing only npm would leave the
+ * rest running in the slug. Throws BuildFailure when the command fails, cannot start, runs
+ * past the deadline or is aborted. Whatever the outcome, no process of the group is left.
+ */
+export async function runCommand(command: BuildCommand, context: CommandContext): Promise<void> {
+  const last = new LastLines();
+  const output = (line: string): void => {
+    last.push(line);
+    context.log(line);
+  };
+  const [file, ...args] = command.argv;
+  // detached: the child calls setsid(), so it leads a new process group whose id is its pid.
+  const child = spawn(file, args, {
+    cwd: context.cwd,
+    env: context.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  // 'error' comes instead of 'exit' when the process could not be started: spawnError below
+  // reports it, so exited's rejection is handled here only to not be unhandled.
+  exited.catch(() => undefined);
+  const spawnError = once(child, 'spawn').then(
+    () => null,
+    (error: unknown) => error,
+  );
+  const streams = [child.stdout, child.stderr].map((stream) => {
+    const splitter = new LineSplitter(output);
+    stream.on('data', (chunk: Buffer) => splitter.write(chunk));
+    return new Promise<void>((resolve) => {
+      stream.once('close', () => {
+        splitter.end();
+        resolve();
+      });
+    });
+  });
+
+  const startError = await spawnError;
+  if (startError !== null || child.pid === undefined) {
+    const detail = startError instanceof Error ? startError.message : 'no process id';
+    throw new BuildFailure(
+      BuildFailureReasons.COMMAND_NOT_FOUND,
+      `${command.name} could not be started (${detail}); is ${file} installed on the host?`,
+    );
+  }
+  const group = child.pid;
+
+  const outputClosed = Promise.all(streams);
+  let stopReason: 'timeout' | 'aborted' | undefined;
+  let stopping: Promise<void> | undefined;
+  let leaderGone = false;
+  const stop = (reason: 'timeout' | 'aborted'): void => {
+    if (stopReason !== undefined || leaderGone) return;
+    stopReason = reason;
+    // SIGTERM first: npm forwards it to its script, and a script may clean up. The group is
+    // done when the leader has exited and every pipe is closed (every process holding one has
+    // exited); counting the group's processes instead would count unreaped zombies.
+    signalGroup(group, 'SIGTERM');
+    stopping = settleWithin(Promise.all([exited, outputClosed]), KILL_GRACE_MS).then(() => {
+      signalGroup(group, 'SIGKILL');
+    });
+  };
+  const timer = setTimeout(() => stop('timeout'), Math.max(0, context.deadline - Date.now()));
+  const onAbort = (): void => stop('aborted');
+  context.signal.addEventListener('abort', onAbort, { once: true });
+  if (context.signal.aborted) onAbort();
+
+  let code: number | null;
+  let killedBy: NodeJS.Signals | null;
+  try {
+    [code, killedBy] = await exited;
+  } finally {
+    leaderGone = true;
+    clearTimeout(timer);
+    context.signal.removeEventListener('abort', onAbort);
+  }
+  await stopping;
+  // After a normal exit, whatever the command left running in its group (a forgotten `&`, a
+  // watcher) is not part of a finished build, and must not keep running in the slug.
+  signalGroup(group, 'SIGKILL');
+  await settleWithin(outputClosed, PIPE_CLOSE_WAIT_MS);
+  child.stdout.destroy();
+  child.stderr.destroy();
+
+  if (stopReason === 'timeout') {
+    throw new BuildFailure(
+      BuildFailureReasons.TIMED_OUT,
+      `the build timed out after ${formatSeconds(context.timeoutMs)} (during ${command.name})`,
+      last.lines,
+    );
+  }
+  if (stopReason === 'aborted') {
+    throw new BuildFailure(
+      BuildFailureReasons.ABORTED,
+      `the build was stopped during ${command.name} (the deployment was cancelled or the controller is stopping)`,
+      last.lines,
+    );
+  }
+  if (code !== 0) {
+    const how =
+      code === null ? `was killed by ${killedBy ?? 'a signal'}` : `exited with code ${code}`;
+    throw new BuildFailure(
+      BuildFailureReasons.COMMAND_FAILED,
+      `${command.name} ${how}`,
+      last.lines,
+    );
+  }
+}
+
+/** Signals every process of a group; false when the group has no process left. */
+function signalGroup(group: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-group, signal);
+    return true;
+  } catch {
+    // ESRCH: the group is empty. EPERM cannot happen for a group this process started.
+    return false;
+  }
+}
+
+function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** 600000 → '600 s', 1500 → '1.5 s'. */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}
