@@ -60,12 +60,14 @@ export function sendErrorPage(
 /** The same page on a raw socket, for an upgrade request the router cannot pass on. */
 export function sendErrorOnSocket(socket: Socket, status: number, message: string): void {
   const [type, body] = render(status, message, undefined);
-  if (socket.writable) {
-    socket.end(
-      `HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\ncontent-type: ${type}\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+  if (!socket.writable) {
+    socket.destroy();
+    return;
   }
-  // A client that never closes its side does not keep the socket forever.
-  socket.setTimeout(5_000, () => socket.destroy());
+  // Closed once the answer is out: a client that never closes its side keeps nothing open.
+  socket.end(
+    `HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\ncontent-type: ${type}\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

@@ -127,7 +127,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     for (const socket of upgraded) socket.destroy();
     const idleSweeper = setInterval(() => traffic.closeIdleConnections(), 100);
     traffic.closeIdleConnections();
-    const inTime = await Promise.race([drained.then(() => true), sleep(stopGraceMs, false)]);
+    const graceOver = new AbortController();
+    const inTime = await Promise.race([
+      drained.then(() => true),
+      sleep(stopGraceMs, false, { signal: graceOver.signal }),
+    ]);
+    graceOver.abort();
     clearInterval(idleSweeper);
     if (!inTime) {
       logger.warn({ inflight: pool.inflight() }, 'requests still in flight after the grace period');

@@ -51,7 +51,11 @@ export function proxyUpgrade(
   };
 
   proxyReq.on('upgrade', (proxyRes, upstreamSocket, upstreamFirstBytes) => {
-    const headers = clientResponseHeaders(proxyRes.rawHeaders, undefined, requestId);
+    const headers = clientResponseHeaders(
+      proxyRes.rawHeaders.filter((_, i, raw) => raw[i - (i % 2)]?.toLowerCase() !== 'upgrade'),
+      undefined,
+      requestId,
+    );
     // Connection/Upgrade are hop-by-hop elsewhere, but they are the point of a 101.
     headers.push('connection', 'Upgrade', 'upgrade', proxyRes.headers.upgrade ?? 'websocket');
     socket.setNoDelay(true);
