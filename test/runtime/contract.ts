@@ -18,8 +18,10 @@ import {
 } from '../../src/runtime/index.js';
 import type { ContractScript } from './contract-scripts.js';
 import { getJson, type WebEcho } from './support/http.js';
+import { eventually, waitUntilListening } from './support/wait.js';
 
 export { CONTRACT_SCRIPTS, type ContractScript } from './contract-scripts.js';
+export { eventually, waitUntilListening } from './support/wait.js';
 
 /** What a driver's test file gives the suite. */
 export interface ContractFixture {
@@ -40,32 +42,6 @@ const QUICK_RESTARTS: RestartPolicy = Object.freeze({
   maxBackoffMs: 200,
   resetAfterMs: 10_000,
 });
-
-/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-/** Waits until a unit answers TCP on its address. */
-export async function waitUntilListening(unit: UnitStatus): Promise<void> {
-  const health = await checkHealth({
-    ...unit.address,
-    timeoutMs: 500,
-    attempts: 100,
-    intervalMs: 30,
-  });
-  assert.ok(health.ok, `unit ${unit.id} does not listen: ${health.ok ? '' : health.reason}`);
-}
 
 /** Runs the contract suite against the driver the fixture makes. */
 export function driverContract(name: string, setup: () => Promise<ContractFixture>): void {
@@ -282,7 +258,12 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
     it('follows new lines as they are written, until aborted', async () => {
       const app = newApp();
       const unit = await driver.start(spec(app, fixture.command('web.mjs')));
-      await waitUntilListening(unit);
+      await eventually(
+        'the unit to say it listens',
+        async () =>
+          (await driver.readLogs({ app })).some((line) => line.text.startsWith('listening on')) ||
+          undefined,
+      );
       const seen: LogLine[] = [];
       const abort = new AbortController();
       const following = driver.followLogs({ app }, (line) => seen.push(line), abort.signal);

@@ -22,18 +22,22 @@ export class RuntimeLayout {
     this.logsDir = path.join(root, 'logs');
   }
 
+  /** Where the unit's supervisor keeps its record. */
   recordFile(unitId: string): string {
     return path.join(this.unitsDir, `${unitId}.json`);
   }
 
+  /** Where stop() leaves the grace period for the supervisor to read on SIGTERM. */
   stopFile(unitId: string): string {
     return path.join(this.unitsDir, `${unitId}.stop.json`);
   }
 
+  /** The log files of one app's units and one-offs. */
   appLogDir(app: string): string {
     return path.join(this.logsDir, app);
   }
 
+  /** The current log file of a unit or one-off. */
   logFile(app: string, unitId: string): string {
     return path.join(this.logsDir, app, `${unitId}.log`);
   }

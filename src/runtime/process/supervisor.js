@@ -35,6 +35,7 @@ import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timer
 /** Longer lines are cut: one runaway line must not fill the log. */
 const MAX_LINE_CHARS = 16 * 1024;
 const STOP_POLL_MS = 25;
+const PIPE_DRAIN_MS = 200;
 
 const planText = process.env['BERTH_SUPERVISOR_SPEC'];
 const envText = process.env['BERTH_SUPERVISOR_ENV'];
@@ -258,7 +259,15 @@ function launch() {
   proc.on('error', (error) => {
     if (proc.pid === undefined) finish(null, null, `could not start: ${error.message}`);
   });
-  proc.on('exit', (code, signal) => finish(code, signal));
+  proc.on('exit', (code, signal) => {
+    // Let the pipes drain first, so that the unit's last lines come before `exited`; but not
+    // for long, since a process the unit left behind may hold them open.
+    const drained = setTimeout(() => finish(code, signal), PIPE_DRAIN_MS);
+    proc.once('close', () => {
+      clearTimeout(drained);
+      finish(code, signal);
+    });
+  });
   if (proc.stdout) readLines(proc.stdout, 'stdout');
   if (proc.stderr) readLines(proc.stderr, 'stderr');
 }
@@ -314,19 +323,25 @@ function stop() {
   state = 'stopping';
   system('stopping');
   save();
-  const pgid = childInfo?.pgid;
-  if (pgid !== undefined) signalGroup(pgid, 'SIGTERM');
-  const poll = setInterval(() => {
-    const groupGone = pgid === undefined || !groupAlive(pgid);
-    if (child === null && groupGone) {
-      clearInterval(poll);
+  let termSent = false;
+  const poll = () => {
+    // Read each time: a unit still being spawned gets its group id in a moment.
+    const pgid = childInfo?.pgid;
+    if (pgid !== undefined && !termSent) {
+      signalGroup(pgid, 'SIGTERM');
+      termSent = true;
+    }
+    if (child === null && (pgid === undefined || !groupAlive(pgid))) {
+      clearInterval(timer);
       state = 'stopped';
       system('stopped');
       save();
       process.exit(0);
     }
     if (Date.now() >= deadline && pgid !== undefined) signalGroup(pgid, 'SIGKILL');
-  }, STOP_POLL_MS);
+  };
+  const timer = setInterval(poll, STOP_POLL_MS);
+  poll();
 }
 
 process.on('SIGTERM', stop);

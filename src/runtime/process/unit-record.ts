@@ -45,6 +45,7 @@ export interface ObservedUnit {
   readonly status: UnitStatus;
 }
 
+/** A unit's record, or undefined when it has none (never started, or stopped and removed). */
 export async function readRecord(
   layout: RuntimeLayout,
   unitId: string,
@@ -60,7 +61,7 @@ export async function readRecord(
   }
 }
 
-/** The ids of every unit with a record. */
+/** The ids of every unit with a record, whatever its state. */
 export async function recordedUnitIds(layout: RuntimeLayout): Promise<string[]> {
   let names: string[];
   try {

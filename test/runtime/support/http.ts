@@ -19,7 +19,7 @@ export function getJson<T>(address: Address, path: string): Promise<T> {
           try {
             resolve(JSON.parse(body) as T);
           } catch (error) {
-            reject(error);
+            reject(error instanceof Error ? error : new Error(String(error)));
           }
         });
       },
