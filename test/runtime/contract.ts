@@ -191,12 +191,17 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       assert.equal(ports.size, all.length, 'no two units share a port');
     });
 
-    it('refuses a second unit with the id of a unit it holds', async () => {
+    it('refuses a second unit with the id of a unit it holds, or is starting', async () => {
       const app = newApp();
-      await driver.start(spec(app, fixture.command('web.mjs')));
+      const both = await Promise.allSettled([
+        driver.start(spec(app, fixture.command('web.mjs'))),
+        driver.start(spec(app, fixture.command('web.mjs'))),
+      ]);
+      assert.deepEqual(both.map((result) => result.status).sort(), ['fulfilled', 'rejected']);
       await assert.rejects(driver.start(spec(app, fixture.command('web.mjs'))), {
         code: ErrorCodes.UNIT_EXISTS,
       });
+      assert.equal((await driver.list({ app })).length, 1);
     });
 
     it('restarts a crashing unit with backoff and leaves it crashed', async () => {

@@ -88,6 +88,8 @@ export class ProcessDriver implements Driver {
   readonly #nodePath: string;
   /** Stops in flight, so that a second stop() of a unit waits for the first. */
   readonly #stopping = new Map<string, Promise<void>>();
+  /** Ids being started, so that two start() calls of one id cannot both spawn it. */
+  readonly #starting = new Set<string>();
   /** Followers to end on destroy(). */
   readonly #follows = new Set<AbortController>();
 
@@ -106,11 +108,21 @@ export class ProcessDriver implements Driver {
 
   async start(spec: UnitSpec): Promise<UnitStatus> {
     const cwd = directoryOf(spec.artifact);
-    const units = await this.#observeAll();
-    if (units.some((unit) => unit.record.unit.id === spec.id)) {
-      throw new ConflictError(`unit ${spec.id} exists; stop it first`, ErrorCodes.UNIT_EXISTS);
+    const exists = () =>
+      new ConflictError(`unit ${spec.id} exists; stop it first`, ErrorCodes.UNIT_EXISTS);
+    if (this.#starting.has(spec.id)) throw exists();
+    this.#starting.add(spec.id);
+    try {
+      const units = await this.#observeAll();
+      if (units.some((unit) => unit.record.unit.id === spec.id)) throw exists();
+      return await this.#startWithPort(spec, cwd, new Set(units.map((unit) => unit.record.port)));
+    } finally {
+      this.#starting.delete(spec.id);
     }
-    const port = await this.#ports.allocate(new Set(units.map((unit) => unit.record.port)));
+  }
+
+  async #startWithPort(spec: UnitSpec, cwd: string, taken: Set<number>): Promise<UnitStatus> {
+    const port = await this.#ports.allocate(taken);
     try {
       await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
       await rm(this.#layout.stopFile(spec.id), { force: true });
