@@ -205,7 +205,7 @@ describe('builtin router: proxying', () => {
         unknown.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
       );
       assert.equal(status, 404);
-      unknown.on("error", () => undefined);
+      unknown.on('error', () => undefined);
     } finally {
       wss.close();
       server.close();
