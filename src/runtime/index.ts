@@ -1,5 +1,5 @@
-// Runtimes run an app's units: one contract (driver.ts) with one shared test suite, a wrapper
-// that enforces its lifecycle, and one folder per driver. Everything outside them is runtime-agnostic.
+// Runtimes run an app's units: one contract (driver.ts) and its shared test suite, a wrapper
+// enforcing its lifecycle, one folder per driver; all outside those folders is driver-agnostic.
 export {
   DEFAULT_RESTART_POLICY,
   type Driver,
