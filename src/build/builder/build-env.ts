@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { DEFAULT_BASE_PATH } from './runtime-env.js';
 
 /**
  * Variables of the controller's environment a build may see: where programs and the home
@@ -36,9 +37,6 @@ const PASSED_THROUGH_PREFIXES = ['npm_config_', 'NPM_CONFIG_', 'PIP_'];
  */
 const NPM_SCRIPT_ONLY = new Set(['npm_config_local_prefix', 'npm_config_global_prefix']);
 
-/** The PATH a build gets when the controller has none. */
-const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
-
 /**
  * The environment of every build command: the allowed part of the controller's environment,
  * npm's update notice off, then the caller's variables, which win.
@@ -57,7 +55,7 @@ export function buildEnv(
   // The controller may run from a node that is not on its PATH (a systemd unit naming it by
   // its full path); npm usually sits next to it. Last, so the operator's PATH still wins.
   const nodeDir = dirname(process.execPath);
-  const path = env['PATH'] ?? FALLBACK_PATH;
+  const path = env['PATH'] ?? DEFAULT_BASE_PATH;
   env['PATH'] = path.split(':').includes(nodeDir) ? path : `${path}:${nodeDir}`;
   env['npm_config_update_notifier'] = 'false';
   return { ...env, ...extra };

@@ -1,16 +1,19 @@
-import { relative, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import type { Stack } from '../project/index.js';
 import { BuildFailure, BuildFailureReasons } from './build-failure.js';
 import { buildEnv } from './build-env.js';
 import { planBuild } from './build-plan.js';
 import { runCommand } from './run-command.js';
 
+/** The longest build time limit: what a Node.js timer can wait (about 24 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** What buildSlug needs. */
 export interface BuildSlugOptions {
   /** The extracted, checked bundle; built in place, and the release directory afterwards. */
   readonly dir: string;
   readonly stack: Stack;
-  /** The limit for the whole build, every command together. */
+  /** The limit for the whole build, every command together (1 ms up to about 24 days). */
   readonly timeoutMs: number;
   /** Stops the build (the process group is killed) when the task is cancelled or lost. */
   readonly signal: AbortSignal;
@@ -47,19 +50,30 @@ export interface BuildResult {
  * when a command fails, when the build outlives `timeoutMs`, or when `signal` aborts it.
  */
 export async function buildSlug(options: BuildSlugOptions): Promise<BuildResult> {
+  if (!(options.timeoutMs > 0 && options.timeoutMs <= MAX_TIMEOUT_MS)) {
+    // A caller's bug, not the bundle's: setTimeout fires at once for NaN or over 2^31-1 ms.
+    throw new RangeError(
+      `timeoutMs must be between 1 and ${MAX_TIMEOUT_MS}, not ${options.timeoutMs}`,
+    );
+  }
+  // Absolute, because a venv records it and pip's path is built from it.
+  const dir = resolve(options.dir);
   const started = Date.now();
   const deadline = started + options.timeoutMs;
-  const plan = await planBuild(options.dir, options.stack);
+  const plan = await planBuild(dir, options.stack);
   const env = buildEnv(options.controllerEnv ?? process.env, options.env ?? {});
   const commands: BuildCommandResult[] = [];
   for (const command of plan) {
     if (options.signal.aborted) {
-      throw new BuildFailure(BuildFailureReasons.ABORTED, 'the build was stopped before it ran');
+      throw new BuildFailure(
+        BuildFailureReasons.ABORTED,
+        `the build was stopped before ${command.name}`,
+      );
     }
     const commandStarted = Date.now();
-    options.log(`$ ${command.argv.map((arg) => slugRelative(options.dir, arg)).join(' ')}`);
+    options.log(`$ ${command.argv.map((arg) => slugRelative(dir, arg)).join(' ')}`);
     await runCommand(command, {
-      cwd: options.dir,
+      cwd: dir,
       env,
       deadline,
       timeoutMs: options.timeoutMs,
