@@ -51,9 +51,7 @@ async function startHelloServer(): Promise<{ child: ChildProcess; port: number }
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
-    readline
-      .createInterface({ input: child.stdout! })
-      .once('line', (line) => resolve(Number(line)));
+    readline.createInterface({ input: child.stdout }).once('line', (line) => resolve(Number(line)));
     child.once('exit', (code) => reject(new Error(`the upstream exited with ${code}`)));
   });
   return { child, port };

@@ -167,7 +167,7 @@ describe('builtin router: proxying', () => {
     let upgradeHeaders: http.IncomingHttpHeaders | undefined;
     wss.on('connection', (socket, req) => {
       upgradeHeaders = req.headers;
-      socket.on('message', (data) => socket.send(`echo: ${String(data)}`));
+      socket.on('message', (data) => socket.send(`echo: ${(data as Buffer).toString()}`));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
@@ -187,7 +187,7 @@ describe('builtin router: proxying', () => {
         client.once('error', reject);
       });
       const reply = new Promise<string>((resolve) =>
-        client.once('message', (d) => resolve(String(d))),
+        client.once('message', (d) => resolve((d as Buffer).toString())),
       );
       client.send('hello');
       assert.equal(await reply, 'echo: hello');

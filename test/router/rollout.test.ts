@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -120,7 +121,7 @@ describe('builtin router: rollouts', () => {
       else res.end('fast');
     });
     const open = new Set<unknown>();
-    slow.server.on('connection', (socket: import('node:net').Socket) => {
+    slow.server.on('connection', (socket: Socket) => {
       open.add(socket);
       socket.on('close', () => open.delete(socket));
     });

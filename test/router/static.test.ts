@@ -100,7 +100,7 @@ describe('builtin router: static sites', () => {
     assert.equal(cached.body, '');
     const since = await request(router.port, host, {
       path: '/style.css',
-      headers: { 'if-modified-since': first.headers['last-modified']! },
+      headers: { 'if-modified-since': String(first.headers['last-modified']) },
     });
     assert.equal(since.status, 304);
     const stale = await request(router.port, host, {

@@ -68,7 +68,9 @@ export function upstreamRequestHeaders(
     if (DROPPED_REQUEST.has(lower) || extra?.has(lower)) continue;
     out.push(name, raw[i + 1] as string);
   }
-  const prior = req.headers['x-forwarded-for'];
+  // Node joins repeated X-Forwarded-For lines into one string; the type allows a list anyway.
+  const header = req.headers['x-forwarded-for'];
+  const prior = Array.isArray(header) ? header.join(', ') : header;
   const client = req.socket.remoteAddress ?? 'unknown';
   out.push('x-forwarded-for', prior ? `${prior}, ${client}` : client);
   out.push('x-forwarded-proto', 'http');
