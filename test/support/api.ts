@@ -4,7 +4,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logging/index.js';
-import { compileServerOptions, startServer, type RunningServer } from '../../src/server/index.js';
+import {
+  compileServerOptions,
+  startServer,
+  stopDataPlane,
+  type RunningServer,
+} from '../../src/server/index.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './databases.js';
 
 export interface ApiResponse {
@@ -40,6 +45,15 @@ export interface TestServerOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * A range of unit ports of this test server's own: test files run side by side, and two
+ * runtimes that picked the same free port at the same moment would collide.
+ */
+export function testUnitPorts(): string {
+  const from = 20_000 + Math.floor(Math.random() * 400) * 100;
+  return `${from}-${from + 99}`;
+}
+
 export async function startTestServer(
   backend: Backend,
   serverOptions: TestServerOptions = {},
@@ -56,9 +70,10 @@ export async function startTestServer(
     {
       'data-dir': location.dataDir,
       listen: '127.0.0.1:0',
+      'router-listen': '127.0.0.1:0',
       ...(location.databaseUrl ? { 'database-url': location.databaseUrl } : {}),
     },
-    serverOptions.env ?? {},
+    { BERTH_UNIT_PORTS: testUnitPorts(), ...serverOptions.env },
   );
   const server = await startServer(options, createLogger({ level: 'info', destination: sink }));
   const adminToken = readFileSync(
@@ -75,6 +90,8 @@ export async function startTestServer(
     logText: () => lines.join(''),
     async close() {
       await server.close();
+      // The data plane (router, units) outlives a controller by design; a test ends it.
+      await stopDataPlane(location.dataDir, 1000);
       await location.drop();
     },
     async request(method, pathname, requestOptions = {}) {

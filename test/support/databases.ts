@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { stopDataPlane } from '../../src/server/index.js';
 import { startPostgresCluster, type PostgresCluster } from './postgres-cluster.js';
 
 export const backends = ['sqlite', 'postgres'] as const;
@@ -47,6 +48,15 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
   }
 }
 
+/**
+ * Removes a data dir, first stopping the router and units a server left running in it (the
+ * data plane outlives controllers by design, so a test must end it).
+ */
+async function removeDataDir(dataDir: string): Promise<void> {
+  await stopDataPlane(dataDir, 1000).catch(() => undefined);
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
 /** Creates an empty store location for one test. */
 export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
@@ -55,7 +65,7 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
       backend,
       dataDir,
       databaseUrl: undefined,
-      drop: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
+      drop: () => removeDataDir(dataDir),
     };
   }
   const name = `berth_test_${randomBytes(6).toString('hex')}`;
@@ -67,7 +77,7 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
     dataDir,
     databaseUrl: url.toString(),
     async drop() {
-      rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
       await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };

@@ -3,10 +3,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 import readline from 'node:readline';
+import { stopDataPlane } from '../../src/server/index.js';
+import { testUnitPorts } from './api.js';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly url: string;
+  /** Where the router answers (apps by Host header). */
+  readonly routerUrl: string;
   /** Every log line so far, parsed. */
   readonly logs: Array<Record<string, unknown>>;
   /** Sends the signal and resolves with the exit code. */
@@ -19,18 +23,26 @@ export function startServerProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--listen', '127.0.0.1:0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const routerArgs = args.includes('--router-listen') ? [] : ['--router-listen', '127.0.0.1:0'];
+  const child = spawn(
+    process.execPath,
+    [BERTH_BIN, 'server', '--listen', '127.0.0.1:0', ...routerArgs, ...args],
+    {
+      env: { ...process.env, BERTH_UNIT_PORTS: testUnitPorts(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-  after(() => {
+  const dataDir = args[args.indexOf('--data-dir') + 1];
+  after(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
+    // The data plane outlives the controller by design; the test ends it.
+    if (args.includes('--data-dir') && dataDir) await stopDataPlane(dataDir, 1000);
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
@@ -50,6 +62,7 @@ export function startServerProcess(
         resolve({
           child,
           url: entry['url'],
+          routerUrl: String(entry['routerUrl']),
           logs,
           stop: (signal = 'SIGTERM') => {
             child.kill(signal);

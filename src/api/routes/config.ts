@@ -1,6 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { ConfigService } from '../../domain/config/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
+import type { RolloutsService } from '../../domain/rollouts/index.js';
 import { appOf, principalOf } from '../access-hook.js';
 import { AppParams, ConfigMap } from '../schemas.js';
 
@@ -8,6 +9,7 @@ import { AppParams, ConfigMap } from '../schemas.js';
 export function configRoutes(services: {
   config: ConfigService;
   releases: ReleasesService;
+  rollouts: RolloutsService;
 }): FastifyPluginCallbackTypebox {
   return (api, _options, done) => {
     api.get(
@@ -43,7 +45,10 @@ export function configRoutes(services: {
         const app = appOf(request);
         const { changed } = await services.config.patch(app.id, request.body);
         // A config change to an app that has been released makes a new release.
-        if (changed) await services.releases.onConfigChanged(app.id);
+        if (changed) {
+          const serving = await services.rollouts.get(app.id);
+          await services.releases.onConfigChanged(app.id, serving?.version ?? undefined);
+        }
         return services.config.get(app.id, { reveal: true });
       },
     );

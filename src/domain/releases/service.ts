@@ -125,17 +125,21 @@ export class ReleasesService {
   }
 
   /**
-   * After the app's config changed: a release like the latest with the new config, or
-   * undefined when the app has no release yet (its first deploy will take the config).
+   * After the app's config changed: a release like the one that serves (`servingVersion`,
+   * else the latest) with the new config, or undefined when the app has no release yet (its
+   * first deploy will take the config). Basing it on the serving release matters after a
+   * failed rollout: the newest release is then one that never served.
    */
-  async onConfigChanged(appId: string): Promise<Release | undefined> {
-    return this.#append(appId, (_tx, latest) =>
-      Promise.resolve(
-        latest === undefined
-          ? undefined
-          : { ...copyOf(latest), description: 'Set config vars', deploymentId: null },
-      ),
-    );
+  async onConfigChanged(appId: string, servingVersion?: number): Promise<Release | undefined> {
+    return this.#append(appId, async (tx, latest) => {
+      let base = latest;
+      if (servingVersion !== undefined && servingVersion !== latest?.version) {
+        [base] = (await tx.releases(appId, { version: servingVersion })) ?? [];
+      }
+      return base === undefined
+        ? undefined
+        : { ...copyOf(base), description: 'Set config vars', deploymentId: null };
+    });
   }
 
   /**
