@@ -303,6 +303,52 @@ const routes: readonly RouteCase[] = [
       body: { version: 1 },
     }),
   },
+  {
+    method: 'GET',
+    route: '/apps/{app}/formation',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/formation` }),
+  },
+  {
+    method: 'PATCH',
+    route: '/apps/{app}/formation',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/formation`,
+      body: { web: 1 },
+    }),
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/processes',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/processes` }),
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/logs',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/logs?tail=5` }),
+  },
+  {
+    method: 'POST',
+    route: '/apps/{app}/run',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/run`,
+      body: { command: 'true' },
+    }),
+  },
 ];
 
 /** What the caller should get: the route's success status, or the error's status and code. */

@@ -117,6 +117,7 @@ for (const backend of backends) {
           ['validate', 'succeeded'],
           ['build', 'succeeded'],
           ['release', 'succeeded'],
+          ['rollout', 'succeeded'],
           ['finalize', 'succeeded'],
         ],
       );
@@ -176,7 +177,7 @@ for (const backend of backends) {
       );
       assert.deepEqual(
         record.details.steps.map((s) => s.status),
-        ['failed', 'skipped', 'skipped', 'skipped'],
+        ['failed', 'skipped', 'skipped', 'skipped', 'skipped'],
       );
     });
 

@@ -18,7 +18,7 @@ for (const backend of backends) {
         const server = await startServerProcess(args, env);
         const response = await fetch(`${server.url}/api/v1/health`);
         assert.equal(response.status, 200);
-        assert.deepEqual(await response.json(), { status: 'ok', store: backend, schemaVersion: 4 });
+        assert.deepEqual(await response.json(), { status: 'ok', store: backend, schemaVersion: 5 });
         if (backend === 'sqlite') assert.ok(existsSync(path.join(location.dataDir, SQLITE_FILE)));
         assert.equal(await server.stop('SIGTERM'), 0);
         assert.ok(server.logs.some((l) => l['msg'] === 'berth server stopped'));
