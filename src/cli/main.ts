@@ -9,6 +9,9 @@ import {
   OptionsError,
   serverFlags,
   startServer,
+  stopController,
+  stopDataPlane,
+  writeControllerPid,
 } from '../server/index.js';
 
 const USAGE = `Usage: berth <command> [options]
@@ -16,6 +19,7 @@ const USAGE = `Usage: berth <command> [options]
 Commands:
   server      run the controller (API, change stream) on this machine
   router      run the builtin router (apps' HTTP traffic); the server starts it itself
+  down        stop everything of a data dir: the controller, the router and every unit
   version     print the version
 
 berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database-url')}):
@@ -80,11 +84,12 @@ async function runServer(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const server = await startServer(options, logger);
+  const forgetPid = await writeControllerPid(options.dataDir);
   return new Promise<number>((resolve) => {
     forceExit = resolve;
     stopRequested = () => {
       server.close().then(
-        () => resolve(0),
+        () => forgetPid().then(() => resolve(0)),
         (error: unknown) => {
           logger.error({ err: error }, 'stopping failed');
           resolve(1);
@@ -149,6 +154,30 @@ async function runRouter(args: string[]): Promise<number> {
   });
 }
 
+/** `berth down [--data-dir DIR]`: stops the controller, then the router and every unit. */
+async function runDown(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { 'data-dir': { type: 'string' } },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const env = { BERTH_DATA_DIR: process.env['BERTH_DATA_DIR'] };
+  const { dataDir } = compileServerOptions(parsed.values, env);
+  const controller = await stopController(dataDir, 20_000);
+  const { units, router } = await stopDataPlane(dataDir, 10_000);
+  process.stdout.write(
+    `${controller ? `stopped the controller (pid ${controller})` : 'no controller was running'}; ` +
+      `${router ? 'stopped the router' : 'no router was running'}; stopped ${units} unit(s)\n`,
+  );
+  return 0;
+}
+
 /** Runs the command line; resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -156,6 +185,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'server':
         return await runServer(rest);
+      case 'down':
+        return await runDown(rest);
       case 'router':
         return await runRouter(rest);
       case 'version':

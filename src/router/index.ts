@@ -30,4 +30,10 @@ export {
   type EnsureRouterOptions,
 } from './router-process.js';
 export { RouterWatch, type RouterWatchOptions } from './router-watch.js';
-export { CONTROL_SOCKET, PID_FILE, readRouterPidFile, type RouterPidFile } from './pid-file.js';
+export {
+  CONTROL_SOCKET,
+  PID_FILE,
+  processStat,
+  readRouterPidFile,
+  type RouterPidFile,
+} from './pid-file.js';

@@ -12,3 +12,4 @@ export {
 } from './options.js';
 export { berthVersion } from './version.js';
 export { stopDataPlane } from './data-plane.js';
+export { stopController, writeControllerPid } from './controller-pid.js';

@@ -197,7 +197,12 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
   logger.info(
-    { url: apiUrl, schemaVersion: store.schemaVersion, store: store.dialect },
+    {
+      url: apiUrl,
+      routerUrl: runningDataPlane.routerUrl,
+      schemaVersion: store.schemaVersion,
+      store: store.dialect,
+    },
     'berth server listening',
   );
 

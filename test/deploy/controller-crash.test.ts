@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { deploy, eventually, RequestLoop, viaRouter, type ApiCaller } from '../support/platform.js';
 import { nodeHelloApp } from '../support/sample-apps.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { runBerth, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -101,5 +101,31 @@ describe('a controller crash does not touch running apps (PostgreSQL)', () => {
     assert.equal(await second.stop(), 0);
     // A controller stopped cleanly leaves the app serving too.
     assert.equal((await viaRouter(second.routerUrl, 'steady')).status, 200);
+  });
+});
+
+describe('berth down', () => {
+  it('stops the controller, the router and every unit of the data dir', async () => {
+    const location = await createTestDatabase('sqlite');
+    try {
+      const server = await startServerProcess(['--data-dir', location.dataDir]);
+      const token = readFileSync(path.join(location.dataDir, 'initial-admin-token'), 'utf8').trim();
+      const api = apiOf(server);
+      assert.equal((await api.request('POST', '/apps', { token, body: { name: 'gone' } })).status, 201);
+      const record = await deploy(api, token, 'gone', nodeHelloApp);
+      assert.equal(record.status, 'succeeded', record.details.error ?? '');
+      const units = (await api.request('GET', '/apps/gone/processes', { token })).body as Unit[];
+      assert.equal(units.length, 1);
+
+      const down = await runBerth(['down', '--data-dir', location.dataDir]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, /stopped the controller \(pid \d+\); stopped the router; stopped 1 unit/);
+      assert.notEqual(server.child.exitCode ?? server.child.signalCode, null, 'the controller exited');
+      await assert.rejects(viaRouter(server.routerUrl, 'gone'), /ECONNREFUSED/);
+      const again = await runBerth(['down', '--data-dir', location.dataDir]);
+      assert.match(again.stdout, /no controller was running; no router was running; stopped 0 unit/);
+    } finally {
+      await location.drop();
+    }
   });
 });
