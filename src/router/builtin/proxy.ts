@@ -4,7 +4,12 @@ import type { Logger } from '../../logging/index.js';
 import { pickUpstream, type CompiledRoute } from './compiled-table.js';
 import { sendErrorPage } from './error-pages.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
-import { REFUSED_BACKOFF_MS, type UpstreamPool, type UpstreamState } from './upstream-pool.js';
+import {
+  destroyIdleSockets,
+  REFUSED_BACKOFF_MS,
+  type UpstreamPool,
+  type UpstreamState,
+} from './upstream-pool.js';
 
 /** What the proxy path needs from the router, built once. */
 export interface ProxyContext {
@@ -117,6 +122,9 @@ function attempt(
           (code === 'ECONNRESET' || code === 'EPIPE') &&
           SAFE_METHODS.has(req.method ?? '')));
     if (resendable) {
+      // A reset reused socket means the unit closed its idle connections (it restarted, or
+      // timed them out): the others pooled with it are as dead, so the retry must not get one.
+      if (proxyReq.reusedSocket) destroyIdleSockets(upstream.agent);
       attempt(context, req, res, route, requestId, headers, hasBody, upstream);
       return;
     }

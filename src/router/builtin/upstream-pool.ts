@@ -119,7 +119,8 @@ function createAgent(): http.Agent {
   });
 }
 
-function destroyIdleSockets(agent: http.Agent): void {
+/** Closes an agent's idle keep-alive sockets, leaving the ones in use alone. */
+export function destroyIdleSockets(agent: http.Agent): void {
   for (const sockets of Object.values(agent.freeSockets)) {
     for (const socket of sockets ?? []) socket.destroy();
   }
