@@ -2,6 +2,7 @@
 // JSON log, and stopped with SIGTERM (then SIGKILL) however the benchmark ends.
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
+import { stopDataPlane } from '../src/server/index.js';
 
 const BERTH_BIN = new URL('../bin/berth.js', import.meta.url).pathname;
 
@@ -13,6 +14,8 @@ const STOP_TIMEOUT_MS = 10_000;
 export interface BerthServerProcess {
   /** The API's base URL, e.g. http://127.0.0.1:40123. */
   readonly url: string;
+  /** Where the router answers, e.g. http://127.0.0.1:40124. */
+  readonly routerUrl: string;
   /** Every JSON line the server has logged so far, parsed, oldest first. */
   readonly logs: readonly Readonly<Record<string, unknown>>[];
   /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
@@ -37,7 +40,16 @@ function serverEnv(settings: Readonly<Record<string, string>>): NodeJS.ProcessEn
 export async function startBerthServer(options: BerthServerOptions): Promise<BerthServerProcess> {
   const child = spawn(
     process.execPath,
-    [BERTH_BIN, 'server', '--data-dir', options.dataDir, '--listen', '127.0.0.1:0'],
+    [
+      BERTH_BIN,
+      'server',
+      '--data-dir',
+      options.dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--router-listen',
+      '127.0.0.1:0',
+    ],
     { env: serverEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -49,9 +61,12 @@ export async function startBerthServer(options: BerthServerOptions): Promise<Ber
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
+    // The router and units outlive a controller by design; the benchmark ends them.
+    await stopDataPlane(options.dataDir, 1000);
   };
   const logs: Record<string, unknown>[] = [];
   try {
+    let routerUrl = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -69,6 +84,7 @@ export async function startBerthServer(options: BerthServerOptions): Promise<Ber
         logs.push(entry);
         if (entry['msg'] === 'berth server listening' && typeof entry['url'] === 'string') {
           clearTimeout(timer);
+          routerUrl = String(entry['routerUrl']);
           resolve(entry['url']);
         }
       });
@@ -77,7 +93,7 @@ export async function startBerthServer(options: BerthServerOptions): Promise<Ber
         reject(new Error(`the server exited with ${child.exitCode} before listening\n${stderr}`));
       });
     });
-    return { url, logs, stop };
+    return { url, routerUrl, logs, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { runApiBench } from './api.js';
 import { runChangesBench } from './changes.js';
 import { runDeployApiBench } from './deploy-api.js';
+import { runRuntimeBench } from './runtime.js';
 
 /** A benchmark prints a readable report through `print` and returns its figures for --json. */
 interface Benchmark {
@@ -24,6 +25,11 @@ const benchmarks: Readonly<Record<string, Benchmark>> = Object.freeze({
     description:
       'deploy tasks/s on 1 and 2 controllers, and a 10 MB bundle POST → 202 → 200 (PostgreSQL)',
     run: runDeployApiBench,
+  },
+  runtime: {
+    description:
+      'deploy latency against its floor, and the builtin router against direct (process runtime)',
+    run: runRuntimeBench,
   },
 });
 

@@ -1,0 +1,211 @@
+// The process runtime, measured side by side in one run:
+// - deploy latency: POST of a dependency-free Node app's bundle until the new release answers
+//   through the router, against the floor (extract the same bundle, spawn the app, first
+//   response), done directly;
+// - the builtin router against direct requests to the app (bench/router.ts).
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as tar from 'tar';
+import { BerthApiClient } from './berth-api-client.js';
+import { startBerthServer } from './berth-server-process.js';
+import { percentile, round, tableLines, verdict } from './figures.js';
+import { measureRouterVsDirect } from './router.js';
+
+/** Deploys measured per run; the median is reported. */
+const DEPLOYS = 7;
+const POLL_MS = 5;
+
+export interface RuntimeFigures {
+  readonly deployMs: number;
+  readonly deployFloorMs: number;
+  readonly routerRps: number;
+  readonly directRps: number;
+  readonly routerP99Ms: number;
+  readonly directP99Ms: number;
+}
+
+/** A dependency-free Node app whose answer names its marker, so each deploy is a new build. */
+function appFiles(marker: string): Record<string, string> {
+  return {
+    'package.json': JSON.stringify({ name: 'bench', scripts: { start: 'node server.js' } }),
+    'server.js':
+      "require('http').createServer((q, s) => s.end(" +
+      `'bench ${marker}'` +
+      ')).listen(Number(process.env.PORT));\n',
+  };
+}
+
+async function bundleOf(dir: string, files: Record<string, string>): Promise<Buffer> {
+  const src = await mkdtemp(path.join(dir, 'src-'));
+  for (const [name, content] of Object.entries(files))
+    await writeFile(path.join(src, name), content);
+  const out = path.join(dir, `bundle-${path.basename(src)}.tar.gz`);
+  await tar.c({ gzip: true, cwd: src, file: out, portable: true }, Object.keys(files));
+  return readFile(out);
+}
+
+/** GET / with a Host header; the body, or undefined when nothing answers (yet). */
+function fetchBody(url: string, host: string): Promise<string | undefined> {
+  const target = new URL(url);
+  return new Promise((resolve) => {
+    const request = http.get(
+      { host: target.hostname, port: target.port, path: '/', headers: { host }, agent: false },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve(response.statusCode === 200 ? body : undefined));
+        response.on('error', () => resolve(undefined));
+      },
+    );
+    request.on('error', () => resolve(undefined));
+    request.setTimeout(2000, () => request.destroy());
+  });
+}
+
+async function waitForBody(
+  url: string,
+  host: string,
+  body: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while ((await fetchBody(url, host)) !== body) {
+    if (performance.now() > deadline) throw new Error(`${host} did not answer '${body}' in time`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The floor of one deploy: extract the bundle, spawn the app, wait for its first response. */
+async function floorOnce(dir: string, bundle: Buffer, marker: string): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const target = await mkdtemp(path.join(dir, 'floor-'));
+  const archive = path.join(target, '..', `${path.basename(target)}.tar.gz`);
+  await writeFile(archive, bundle);
+  await tar.x({ file: archive, cwd: target });
+  const child = spawn(process.execPath, ['server.js'], {
+    cwd: target,
+    env: { PATH: process.env['PATH'] ?? '', PORT: String(port) },
+    stdio: 'ignore',
+  });
+  try {
+    await waitForBody(`http://127.0.0.1:${port}`, 'localhost', `bench ${marker}`);
+    return performance.now() - started;
+  } finally {
+    child.kill('SIGKILL');
+    await rm(target, { recursive: true, force: true });
+  }
+}
+
+async function measureDeploys(
+  print: (line: string) => void,
+): Promise<{ deployMs: number; deployFloorMs: number; deploys: number[]; floors: number[] }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-runtime-'));
+  const server = await startBerthServer({
+    dataDir: path.join(dir, 'data'),
+    env: { BERTH_UNIT_PORTS: '45000-45999' },
+  });
+  try {
+    const token = (await readFile(path.join(dir, 'data', 'initial-admin-token'), 'utf8')).trim();
+    const api = new BerthApiClient(server.url, token);
+    await api.expect(201, 'POST', '/apps', { name: 'bench' });
+    const deploys: number[] = [];
+    const floors: number[] = [];
+    // One deploy first, so both sides start warm (the first unit, the router's agents).
+    for (let i = 0; i <= DEPLOYS; i++) {
+      const marker = `m${i}-${Date.now()}`;
+      const bundle = await bundleOf(dir, appFiles(marker));
+      // Side by side: the floor, then the deploy, each round.
+      const floor = await floorOnce(dir, bundle, marker);
+      const started = performance.now();
+      await api.expect(202, 'POST', '/deployments/bench', bundle);
+      await waitForBody(server.routerUrl, 'bench.localhost', `bench ${marker}`);
+      const elapsed = performance.now() - started;
+      // The next deploy waits for this task to finish (it drains the old unit after the switch).
+      for (;;) {
+        const reply = await api.send('GET', '/deployments/bench');
+        if (reply.status === 200) break;
+        await sleep(20);
+      }
+      if (i === 0) continue;
+      deploys.push(elapsed);
+      floors.push(floor);
+      print(`  deploy ${i}: ${round(elapsed, 0)} ms (floor ${round(floor, 0)} ms)`);
+    }
+    return {
+      deployMs: percentile(
+        [...deploys].sort((a, b) => a - b),
+        0.5,
+      ),
+      deployFloorMs: percentile(
+        [...floors].sort((a, b) => a - b),
+        0.5,
+      ),
+      deploys,
+      floors,
+    };
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runRuntimeBench(print: (line: string) => void): Promise<RuntimeFigures> {
+  print(`deploy latency: POST → the new release answers through the router (median of ${DEPLOYS})`);
+  const deploy = await measureDeploys(print);
+  print('router against direct (32 connections, better of two turns each):');
+  const router = await measureRouterVsDirect(print);
+  const deployRatio = deploy.deployMs / deploy.deployFloorMs;
+  const share = router.routerRps / router.directRps;
+  for (const line of tableLines(
+    ['figure', 'measured', 'target', ''],
+    [
+      [
+        'deploy → answers (median)',
+        `${round(deploy.deployMs, 0)} ms`,
+        '< 2000 ms',
+        verdict(deploy.deployMs < 2000),
+      ],
+      ['floor: extract + spawn + answer', `${round(deploy.deployFloorMs, 0)} ms`, '', ''],
+      ['deploy / floor', `${round(deployRatio, 2)}x`, '<= 1.3x', verdict(deployRatio <= 1.3)],
+      ['direct requests/s', `${round(router.directRps, 0)}`, '', ''],
+      ['router requests/s', `${round(router.routerRps, 0)}`, '', ''],
+      ['router / direct', `${round(share * 100, 1)}%`, '>= 45%', verdict(share >= 0.45)],
+      [
+        'p99 direct / router',
+        `${round(router.directP99Ms, 1)} / ${round(router.routerP99Ms, 1)} ms`,
+        '',
+        '',
+      ],
+    ],
+  )) {
+    print(line);
+  }
+  print(`load generator: ${router.tool}`);
+  return {
+    deployMs: round(deploy.deployMs, 1),
+    deployFloorMs: round(deploy.deployFloorMs, 1),
+    routerRps: round(router.routerRps, 0),
+    directRps: round(router.directRps, 0),
+    routerP99Ms: round(router.routerP99Ms, 2),
+    directP99Ms: round(router.directP99Ms, 2),
+  };
+}
