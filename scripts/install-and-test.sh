@@ -13,6 +13,8 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The bundle tests build archives with the real tools users have.
 command -v zip >/dev/null 2>&1 || missing+=(zip)
+# Python apps build in a venv with pip, which needs ensurepip (Debian's python3-venv).
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 command -v mkfifo >/dev/null 2>&1 || missing+=(coreutils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)

@@ -24,7 +24,10 @@ export async function writeControllerPid(dataDir: string): Promise<() => Promise
  * Stops the data dir's controller (SIGTERM, then SIGKILL after `graceMs`), if one runs.
  * Resolves with its pid, or undefined when none ran.
  */
-export async function stopController(dataDir: string, graceMs: number): Promise<number | undefined> {
+export async function stopController(
+  dataDir: string,
+  graceMs: number,
+): Promise<number | undefined> {
   const file = path.join(dataDir, CONTROLLER_PID_FILE);
   let record: ControllerPid;
   try {

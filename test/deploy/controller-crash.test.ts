@@ -55,10 +55,16 @@ describe('a controller crash does not touch running apps (PostgreSQL)', () => {
     const first = await startServerProcess(args);
     const token = readFileSync(path.join(location.dataDir, 'initial-admin-token'), 'utf8').trim();
     const api = apiOf(first);
-    assert.equal((await api.request('POST', '/apps', { token, body: { name: 'steady' } })).status, 201);
+    assert.equal(
+      (await api.request('POST', '/apps', { token, body: { name: 'steady' } })).status,
+      201,
+    );
     const record = await deploy(api, token, 'steady', nodeHelloApp);
     assert.equal(record.status, 'succeeded', record.details.error ?? '');
-    assert.equal((await api.request('PATCH', '/apps/steady/formation', { token, body: { web: 2 } })).status, 200);
+    assert.equal(
+      (await api.request('PATCH', '/apps/steady/formation', { token, body: { web: 2 } })).status,
+      200,
+    );
     await eventually('two units run', async () => {
       const units = (await api.request('GET', '/apps/steady/processes', { token })).body as Unit[];
       return units.filter((u) => u.state === 'running').length === 2;
@@ -71,7 +77,10 @@ describe('a controller crash does not touch running apps (PostgreSQL)', () => {
       await eventually('requests flow', async () => loop.requests > 20);
       await first.stop('SIGKILL');
       const during = loop.requests;
-      await eventually('requests flow without a controller', async () => loop.requests > during + 50);
+      await eventually(
+        'requests flow without a controller',
+        async () => loop.requests > during + 50,
+      );
       second = await startServerProcess(args);
       assert.equal(second.routerUrl, first.routerUrl, 'the same router serves');
       const again = loop.requests;
@@ -92,7 +101,10 @@ describe('a controller crash does not touch running apps (PostgreSQL)', () => {
     assert.ok(second.logs.some((l) => l['msg'] === 'adopted the running router'));
 
     // The restarted controller runs the app as before: a scale goes through.
-    assert.equal((await api2.request('PATCH', '/apps/steady/formation', { token, body: { web: 1 } })).status, 200);
+    assert.equal(
+      (await api2.request('PATCH', '/apps/steady/formation', { token, body: { web: 1 } })).status,
+      200,
+    );
     await eventually('one unit runs', async () => {
       const units = (await api2.request('GET', '/apps/steady/processes', { token })).body as Unit[];
       return units.length === 1;
@@ -111,7 +123,10 @@ describe('berth down', () => {
       const server = await startServerProcess(['--data-dir', location.dataDir]);
       const token = readFileSync(path.join(location.dataDir, 'initial-admin-token'), 'utf8').trim();
       const api = apiOf(server);
-      assert.equal((await api.request('POST', '/apps', { token, body: { name: 'gone' } })).status, 201);
+      assert.equal(
+        (await api.request('POST', '/apps', { token, body: { name: 'gone' } })).status,
+        201,
+      );
       const record = await deploy(api, token, 'gone', nodeHelloApp);
       assert.equal(record.status, 'succeeded', record.details.error ?? '');
       const units = (await api.request('GET', '/apps/gone/processes', { token })).body as Unit[];
@@ -119,11 +134,21 @@ describe('berth down', () => {
 
       const down = await runBerth(['down', '--data-dir', location.dataDir]);
       assert.equal(down.code, 0, down.stderr);
-      assert.match(down.stdout, /stopped the controller \(pid \d+\); stopped the router; stopped 1 unit/);
-      assert.notEqual(server.child.exitCode ?? server.child.signalCode, null, 'the controller exited');
+      assert.match(
+        down.stdout,
+        /stopped the controller \(pid \d+\); stopped the router; stopped 1 unit/,
+      );
+      assert.notEqual(
+        server.child.exitCode ?? server.child.signalCode,
+        null,
+        'the controller exited',
+      );
       await assert.rejects(viaRouter(server.routerUrl, 'gone'), /ECONNREFUSED/);
       const again = await runBerth(['down', '--data-dir', location.dataDir]);
-      assert.match(again.stdout, /no controller was running; no router was running; stopped 0 unit/);
+      assert.match(
+        again.stdout,
+        /no controller was running; no router was running; stopped 0 unit/,
+      );
     } finally {
       await location.drop();
     }

@@ -26,7 +26,10 @@ describe('rollouts without downtime', () => {
     server = await startTestServer('sqlite');
     token = server.adminToken;
     routerUrl = server.server.routerUrl;
-    assert.equal((await server.request('POST', '/apps', { token, body: { name: 'app1' } })).status, 201);
+    assert.equal(
+      (await server.request('POST', '/apps', { token, body: { name: 'app1' } })).status,
+      201,
+    );
   });
   after(() => server.close());
 
@@ -76,10 +79,17 @@ describe('rollouts without downtime', () => {
     assert.deepEqual(loop.failures, []);
     assert.deepEqual([...loop.bodies.keys()], ['hello from app1 v3']);
     const now = await units();
-    assert.deepEqual(now.map((u) => u.release), [3], 'the failed release left no unit behind');
+    assert.deepEqual(
+      now.map((u) => u.release),
+      [3],
+      'the failed release left no unit behind',
+    );
     // The reconciler does not retry the failed release on its own.
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    assert.deepEqual((await units()).map((u) => u.release), [3]);
+    assert.deepEqual(
+      (await units()).map((u) => u.release),
+      [3],
+    );
   });
 
   it('rolls a new release when the config changes, and the units see it', async () => {

@@ -49,7 +49,12 @@ describe('apps on the process runtime, through the builtin router', () => {
 
     const processes = await server.request('GET', '/apps/node1/processes', { token });
     assert.equal(processes.status, 200);
-    const units = processes.body as { type: string; index: number; state: string; release: number }[];
+    const units = processes.body as {
+      type: string;
+      index: number;
+      state: string;
+      release: number;
+    }[];
     assert.deepEqual(
       units.map((u) => [u.type, u.index, u.state, u.release]),
       [['web', 1, 'running', 1]],
@@ -86,7 +91,15 @@ describe('apps on the process runtime, through the builtin router', () => {
     assert.equal(task.status, 200);
     const reply = await viaRouter(routerUrl, 'built1');
     if (reply.status !== 200) {
-      for (const a of ['node1','py1','built1']) console.log(a, JSON.stringify((await server.request('GET', `/apps/${a}/processes`, { token })).body), JSON.stringify((await server.request('GET', `/apps/${a}/logs`, { token })).body).slice(0, 1500));
+      for (const a of ['node1', 'py1', 'built1'])
+        console.log(
+          a,
+          JSON.stringify((await server.request('GET', `/apps/${a}/processes`, { token })).body),
+          JSON.stringify((await server.request('GET', `/apps/${a}/logs`, { token })).body).slice(
+            0,
+            1500,
+          ),
+        );
       console.log(reply.text);
     }
     assert.equal(reply.status, 200);
@@ -128,7 +141,9 @@ describe('apps on the process runtime, through the builtin router', () => {
     });
     assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
     await eventually('the worker has logged', async () => {
-      const logs = await server.request('GET', '/apps/logs1/logs?tail=50&process=worker', { token });
+      const logs = await server.request('GET', '/apps/logs1/logs?tail=50&process=worker', {
+        token,
+      });
       const lines = logs.body as { type: string; text: string }[];
       return lines.some((l) => l.type === 'worker' && /worker tick/.test(l.text));
     });
@@ -189,7 +204,11 @@ describe('apps on the process runtime, through the builtin router', () => {
     ];
     for (const [method, path, body, status] of cases) {
       const reply = await server.request(method, path, { token, body });
-      assert.equal(reply.status, status, `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(reply.body)}`);
+      assert.equal(
+        reply.status,
+        status,
+        `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(reply.body)}`,
+      );
     }
     const logs = await server.request('GET', '/apps/node1/logs?tail=abc', { token });
     assert.equal(logs.status, 400);

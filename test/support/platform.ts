@@ -22,7 +22,10 @@ export interface ApiCaller {
 export interface DeploymentRecord {
   readonly status: string;
   readonly release: number | null;
-  readonly details: { readonly error: string | null; readonly steps: { name: string; status: string }[] };
+  readonly details: {
+    readonly error: string | null;
+    readonly steps: { name: string; status: string }[];
+  };
 }
 
 /** Uploads `files` as a bundle and waits until the task finished; returns its record. */
@@ -54,7 +57,8 @@ export async function waitForTask(
     const reply = await api.request('GET', `/deployments/${app}`, { token });
     if (reply.status === 200) return reply.body as DeploymentRecord;
     assert.equal(reply.status, 204, JSON.stringify(reply.body));
-    if (Date.now() > deadline) throw new Error(`the task of ${app} did not finish in ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`the task of ${app} did not finish in ${timeoutMs} ms`);
     await sleep(50);
   }
 }
@@ -132,14 +136,21 @@ export class RequestLoop {
   readonly #loops: Promise<void>[];
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
-  constructor(routerUrl: string, app: string, options: { connections?: number; maxMs?: number; path?: string } = {}) {
+  constructor(
+    routerUrl: string,
+    app: string,
+    options: { connections?: number; maxMs?: number; path?: string } = {},
+  ) {
     const deadline = Date.now() + (options.maxMs ?? 60_000);
     const loop = async () => {
       while (!this.#stopped && Date.now() < deadline) {
         try {
-          const reply = await viaRouter(routerUrl, app, options.path ?? '/', { agent: this.#agent });
+          const reply = await viaRouter(routerUrl, app, options.path ?? '/', {
+            agent: this.#agent,
+          });
           this.requests++;
-          if (reply.status !== 200) this.failures.push(`${reply.status} ${reply.text.slice(0, 200)}`);
+          if (reply.status !== 200)
+            this.failures.push(`${reply.status} ${reply.text.slice(0, 200)}`);
           else this.bodies.set(reply.text, (this.bodies.get(reply.text) ?? 0) + 1);
         } catch (error) {
           this.requests++;

@@ -100,7 +100,9 @@ export function logLineOut(line: {
   };
 }
 
-const formationOut = (formation: Record<string, { count: number; memory: string | null; cpu: number | null }>) =>
+const formationOut = (
+  formation: Record<string, { count: number; memory: string | null; cpu: number | null }>,
+) =>
   Object.fromEntries(
     Object.entries(formation).map(([type, entry]) => [
       type,

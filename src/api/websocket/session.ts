@@ -223,7 +223,10 @@ export class WsSession {
     const appName = params['app'];
     const processType = params['process'];
     if (typeof appName !== 'string') throw new InputError("'app' must be a string");
-    if (processType !== undefined && (typeof processType !== 'string' || !/^[a-z][a-z0-9-]{0,29}$/.test(processType))) {
+    if (
+      processType !== undefined &&
+      (typeof processType !== 'string' || !/^[a-z][a-z0-9-]{0,29}$/.test(processType))
+    ) {
       throw new InputError("'process' must be a process type name");
     }
     const app = await this.#services.access.authorize(principal, { scope: 'read', app: appName });

@@ -16,7 +16,11 @@ export type FormationPatch = Readonly<
   Record<
     string,
     | number
-    | { readonly count?: number; readonly memory?: string | number | null; readonly cpu?: number | null }
+    | {
+        readonly count?: number;
+        readonly memory?: string | number | null;
+        readonly cpu?: number | null;
+      }
   >
 >;
 

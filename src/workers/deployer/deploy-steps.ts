@@ -143,7 +143,10 @@ export function buildStep(services: DeployStepServices): DeployStep {
           signal: context.signal,
           log: (line) => context.log(line),
         });
-        await services.slugs.markBuilt(app.id, artifact.id, { builtAt: new Date().toISOString(), result });
+        await services.slugs.markBuilt(app.id, artifact.id, {
+          builtAt: new Date().toISOString(),
+          result,
+        });
       } catch (error) {
         await services.slugs.discard(app.id, artifact.id);
         if (error instanceof BuildFailure) {

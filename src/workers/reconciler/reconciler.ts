@@ -133,7 +133,11 @@ export class Reconciler {
     return latest !== undefined && isActive(latest.status);
   }
 
-  async #reconcile(app: App, liveVersion: number | null, failedVersion: number | null): Promise<void> {
+  async #reconcile(
+    app: App,
+    liveVersion: number | null,
+    failedVersion: number | null,
+  ): Promise<void> {
     if (await this.#busy(app)) return;
     const latest = await this.#o.releases.latest(app.id);
     if (latest && latest.version > (liveVersion ?? 0) && latest.version !== failedVersion) {

@@ -75,7 +75,11 @@ function addressOf(unit: UnitStatus): string {
 }
 
 function byTypeThenIndex(a: UnitStatus, b: UnitStatus): number {
-  return a.processType === b.processType ? a.index - b.index : a.processType < b.processType ? -1 : 1;
+  return a.processType === b.processType
+    ? a.index - b.index
+    : a.processType < b.processType
+      ? -1
+      : 1;
 }
 
 /**
@@ -134,7 +138,9 @@ export class ReleaseRunner {
   /** Stops units of apps the store no longer has (destroyed while their units ran). */
   async stopOrphans(appName: string): Promise<void> {
     const units = await this.#o.runtime.list({ app: appName });
-    await Promise.all(units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })));
+    await Promise.all(
+      units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })),
+    );
   }
 
   async #rollOut(app: RunnerApp, release: Release, report: RolloutReport): Promise<void> {
@@ -162,7 +168,13 @@ export class ReleaseRunner {
         const template = templates.of(WEB);
         const count = template.formation.count;
         report.log(`web: starting ${count} unit(s) of v${release.version}`);
-        const units = await this.#startHealthy(template, range(1, count), healthcheck, report, started);
+        const units = await this.#startHealthy(
+          template,
+          range(1, count),
+          healthcheck,
+          report,
+          started,
+        );
         target = { kind: 'units', upstreams: units.map(upstreamOf) };
       }
       if (target) {
@@ -193,7 +205,7 @@ export class ReleaseRunner {
     }
     if (old.length > 0) {
       report.log(`draining and stopping ${old.length} unit(s) of the previous release`);
-      await this.#retire(old, report.log);
+      await this.#retire(old, (line) => report.log(line));
     }
   }
 
@@ -381,14 +393,19 @@ export class ReleaseRunner {
       .waitDrained(addresses, this.#o.drainTimeoutMs)
       .catch(() => false);
     if (!drained) log(`some requests were still in flight after ${this.#o.drainTimeoutMs} ms`);
-    await Promise.all(units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })));
+    await Promise.all(
+      units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })),
+    );
   }
 
   async #stopQuietly(units: readonly UnitStatus[]): Promise<void> {
     await Promise.all(
       units.map((u) =>
         this.#o.runtime.stop(u.id, { graceMs: 2000 }).catch((error: unknown) => {
-          this.#logger.warn({ err: error, unit: u.id }, 'could not stop a unit of a failed rollout');
+          this.#logger.warn(
+            { err: error, unit: u.id },
+            'could not stop a unit of a failed rollout',
+          );
         }),
       ),
     );
@@ -397,9 +414,7 @@ export class ReleaseRunner {
   async #healthcheckOf(slugDir: string): Promise<Healthcheck | undefined> {
     try {
       const project = await readProject(slugDir);
-      return project.healthcheck
-        ? { ...HEALTHCHECK_DEFAULTS, ...project.healthcheck }
-        : undefined;
+      return project.healthcheck ? { ...HEALTHCHECK_DEFAULTS, ...project.healthcheck } : undefined;
     } catch {
       return undefined;
     }

@@ -16,7 +16,12 @@ export interface ProcessTemplate {
 }
 
 /** Unit ids: readable in `ps`, unique across restarts of the controller. */
-export function unitId(appName: string, release: number, processType: string, index: number): string {
+export function unitId(
+  appName: string,
+  release: number,
+  processType: string,
+  index: number,
+): string {
   return `${appName}-v${release}-${processType}-${index}-${randomBytes(3).toString('hex')}`;
 }
 

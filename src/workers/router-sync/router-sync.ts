@@ -39,7 +39,6 @@ export class RouterSync {
   readonly #lifecycle = new Lifecycle('router sync');
   #generation = 0;
   #syncing: Promise<void> | undefined;
-  #again = false;
   #loop: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -85,10 +84,8 @@ export class RouterSync {
    * made while a sync runs share the next sync, which reads the routes after they were called.
    */
   flush(): Promise<void> {
-    if (this.#syncing) {
-      this.#again = true;
-      return this.#syncing.then(() => this.flush());
-    }
+    // A sync that already runs may have read the routes before the caller's change.
+    if (this.#syncing) return this.#syncing.then(() => this.flush());
     const run = (async () => {
       try {
         await this.#syncOnce();
@@ -113,7 +110,6 @@ export class RouterSync {
   }
 
   async #syncOnce(): Promise<void> {
-    this.#again = false;
     const routes = await this.#options.routes.list();
     const serving = await this.#options.router.generation();
     // The router may have restarted with a table of another controller: always go past it.
