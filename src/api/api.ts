@@ -67,7 +67,8 @@ const websocketOperation = {
     summary: 'The WebSocket API: log in with the first message, then watch and unsubscribe',
     description:
       'Messages are JSON {id, method, params} answered by {id, result} or {id, error}; pushes are ' +
-      '{subscription, event}. Methods: login {token}, watch {app?}, unsubscribe {subscription}. ' +
+      '{subscription, event}. Methods: login {token}, watch {app?}, logs {app, process?}, ' +
+      'unsubscribe {subscription}. ' +
       'Close codes: 4401 unauthenticated, 4408 no login in time, 4429 too slow, 1001 server stopping.',
     responses: {
       101: { description: 'switching protocols to WebSocket' },
