@@ -50,7 +50,8 @@ export interface TestServerOptions {
  * runtimes that picked the same free port at the same moment would collide.
  */
 export function testUnitPorts(): string {
-  const from = 20_000 + Math.floor(Math.random() * 400) * 100;
+  // Above the runtime tests' fixed ranges (21000–24999), below Linux's ephemeral ports (32768).
+  const from = 25_000 + Math.floor(Math.random() * 77) * 100;
   return `${from}-${from + 99}`;
 }
 
