@@ -2,7 +2,7 @@
 // PostgreSQL server (BERTH_TEST_DATABASE_URL, set by scripts/run-tests.ts, else a private
 // cluster started for this test file).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -53,7 +53,11 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
  * data plane outlives controllers by design, so a test must end it).
  */
 async function removeDataDir(dataDir: string): Promise<void> {
-  await stopDataPlane(dataDir, 1000).catch(() => undefined);
+  // Tests may run a second controller with its own data dir inside this one.
+  const nested = readdirSync(dataDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(path.join(dataDir, entry.name, 'runtime')))
+    .map((entry) => path.join(dataDir, entry.name));
+  for (const dir of [...nested, dataDir]) await stopDataPlane(dir, 1000).catch(() => undefined);
   rmSync(dataDir, { recursive: true, force: true });
 }
 
