@@ -39,6 +39,8 @@ export class Reconciler {
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
   #again = false;
+  /** App id → the reason last warned about, so a lasting fault is not logged every pass. */
+  readonly #warned = new Map<string, string>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -114,8 +116,14 @@ export class Reconciler {
       if (!record) continue;
       try {
         await this.#reconcile(app, record.version, record.failedVersion);
+        this.#warned.delete(app.id);
       } catch (error) {
-        this.#logger.warn({ err: error, app: app.name }, 'could not reconcile the app');
+        // Every pass would say it again (e.g. a build that is on another controller's
+        // machine): warn once per app and reason, then only at debug level.
+        const reason = error instanceof Error ? error.message : String(error);
+        const level = this.#warned.get(app.id) === reason ? 'debug' : 'warn';
+        this.#warned.set(app.id, reason);
+        this.#logger[level]({ err: error, app: app.name }, 'could not reconcile the app');
       }
     }
     // Units of apps that were destroyed, or never recorded as deployed and not being deployed.
