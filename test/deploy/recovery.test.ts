@@ -80,7 +80,8 @@ describe('faults of running apps', () => {
         const units = await unitsOf('orphan');
         return units.length === 1 && units[0]?.unit !== unit.unit && units[0]?.state === 'running';
       },
-      30_000,
+      // Generous: CI runs two test files at once on two shared cores.
+      60_000,
     );
     await eventually('the app answers', async () => {
       return (await viaRouter(server.server.routerUrl, 'orphan')).status === 200;

@@ -241,14 +241,15 @@ export function runtimeRoutes(services: RuntimeRouteServices): FastifyPluginCall
           },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const app = appOf(request);
         const release = await liveRelease(services, app);
         const { command, timeoutSeconds } = request.body;
         const environment = await services.runEnvironment.of(app, release);
         const abort = new AbortController();
-        request.raw.once('close', () => {
-          if (!request.raw.complete || request.raw.destroyed) abort.abort();
+        // A client that hangs up before the answer takes its one-off process with it.
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) abort.abort();
         });
         const result = await services.runtime.run(
           {

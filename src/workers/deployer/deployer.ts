@@ -1,11 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotifyWatcher, type WatcherHub } from '../../changes/index.js';
+import type { WatcherHub } from '../../changes/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
 import type { Deployment, DeploymentsService, StepRecord } from '../../domain/deployments/index.js';
 import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
+import { watchChanges } from '../watch-loop.js';
 import { StepFailure, type DeployStep, type PipelineState } from './step.js';
 
 export interface DeployerOptions {
@@ -78,18 +79,14 @@ export class Deployer {
   start(): void {
     this.#lifecycle.transition('starting');
     const signal = this.#lifecycle.signal;
-    const watcher = new NotifyWatcher(this.#options.hub, {
-      filters: [{ namespace: 'deployments' }],
+    // One signal per batch of changes to deployments: look for queued work.
+    this.#loop = watchChanges({
+      hub: this.#options.hub,
+      namespaces: ['deployments'],
       signal,
+      logger: this.#logger,
+      onChange: () => this.#schedule(),
     });
-    this.#loop = (async () => {
-      try {
-        // One signal per batch of changes to deployments: look for queued work.
-        for await (const _signal of watcher) this.#schedule();
-      } catch (error) {
-        if (!signal.aborted) this.#logger.error({ err: error }, 'the deployments watcher ended');
-      }
-    })();
     this.#sweeper = setInterval(() => void this.#sweep(), Math.max(50, this.#options.leaseMs / 2));
     this.#sweeper.unref();
     this.#lifecycle.transition('running');

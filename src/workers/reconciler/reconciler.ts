@@ -1,4 +1,4 @@
-import { NotifyWatcher, type WatcherHub } from '../../changes/index.js';
+import type { WatcherHub } from '../../changes/index.js';
 import type { App, AppsService } from '../../domain/apps/index.js';
 import { isActive, type DeploymentsService } from '../../domain/deployments/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
@@ -7,6 +7,7 @@ import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { Driver } from '../../runtime/index.js';
 import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
+import { watchChanges } from '../watch-loop.js';
 
 export interface ReconcilerOptions {
   readonly apps: AppsService;
@@ -54,19 +55,13 @@ export class Reconciler {
   start(): void {
     this.#lifecycle.transition('starting');
     const signal = this.#lifecycle.signal;
-    const watcher = new NotifyWatcher(this.#o.hub, {
-      filters: ['formations', 'live_releases', 'releases', 'deployments', 'apps'].map(
-        (namespace) => ({ namespace }),
-      ),
+    this.#loop = watchChanges({
+      hub: this.#o.hub,
+      namespaces: ['formations', 'live_releases', 'releases', 'deployments', 'apps'],
       signal,
+      logger: this.#logger,
+      onChange: () => this.poke(),
     });
-    this.#loop = (async () => {
-      try {
-        for await (const _change of watcher) this.poke();
-      } catch (error) {
-        if (!signal.aborted) this.#logger.error({ err: error }, 'the reconciler watcher ended');
-      }
-    })();
     this.#timer = setInterval(() => this.poke(), this.#o.intervalMs ?? 2000);
     this.#timer.unref();
     this.#lifecycle.transition('running');

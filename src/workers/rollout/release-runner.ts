@@ -21,7 +21,7 @@ import {
 } from '../../runtime/index.js';
 import type { RouterSync } from '../router-sync/index.js';
 import type { AppLocks } from './app-locks.js';
-import { unitSpec, type ProcessTemplate } from './unit-specs.js';
+import { processEnv, unitSpec, type ProcessTemplate } from './unit-specs.js';
 
 /** The app a runner acts on: its id for the store, its name for the runtime and hosts. */
 export interface RunnerApp {
@@ -126,13 +126,11 @@ export class ReleaseRunner {
     app: RunnerApp,
     release: Release,
   ): Promise<{ artifact: UnitArtifact; env: Readonly<Record<string, string>> }> {
-    const templates = await this.#templates(app, release);
-    const template = templates.of('run');
-    const spec = await unitSpec(
-      { ...template, release: { ...release, processes: { ...release.processes, run: 'true' } } },
-      1,
-    );
-    return { artifact: spec.artifact, env: spec.env };
+    const template = (await this.#templates(app, release)).of('run');
+    return {
+      artifact: { kind: 'directory', path: template.slugDir },
+      env: processEnv(template),
+    };
   }
 
   /** Stops units of apps the store no longer has (destroyed while their units ran). */

@@ -25,6 +25,15 @@ export function unitId(
   return `${appName}-v${release}-${processType}-${index}-${randomBytes(3).toString('hex')}`;
 }
 
+/** What every process of a template gets: the build's PATH, then the config over it. */
+export function processEnv(template: ProcessTemplate): Record<string, string> {
+  const { release, slugDir } = template;
+  return {
+    ...runtimeEnv(slugDir, (release.stack ?? 'unknown') as Stack, process.env['PATH'] ?? ''),
+    ...template.config,
+  };
+}
+
 /**
  * The spec of unit `index` of a process type. The command comes from the release; `npm
  * start` is resolved to the start script so that signals reach the app, not npm.
@@ -33,10 +42,7 @@ export async function unitSpec(template: ProcessTemplate, index: number): Promis
   const { release, processType, slugDir } = template;
   const command = release.processes[processType];
   if (command === undefined) throw new Error(`release v${release.version} has no ${processType}`);
-  const env = {
-    ...runtimeEnv(slugDir, (release.stack ?? 'unknown') as Stack, process.env['PATH'] ?? ''),
-    ...template.config,
-  };
+  const env = processEnv(template);
   const limits = {
     ...(template.formation.memoryBytes === null
       ? {}

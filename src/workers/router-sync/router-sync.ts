@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotifyWatcher, type WatcherHub } from '../../changes/index.js';
+import type { WatcherHub } from '../../changes/index.js';
 import type { AppRoute, RoutesService } from '../../domain/routes/index.js';
 import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { RouteTable } from '../../router/index.js';
+import { watchChanges } from '../watch-loop.js';
 
 /** What router sync needs of a router: the builtin router's client is one. */
 export interface DataPlane {
@@ -54,17 +55,14 @@ export class RouterSync {
   start(): void {
     this.#lifecycle.transition('starting');
     const signal = this.#lifecycle.signal;
-    const watcher = new NotifyWatcher(this.#options.hub, {
-      filters: [{ namespace: 'routes' }, { namespace: 'apps' }],
+    this.#loop = watchChanges({
+      hub: this.#options.hub,
+      namespaces: ['routes', 'apps'],
       signal,
+      logger: this.#logger,
+      // A failed push is retried by the periodic check.
+      onChange: () => void this.flush().catch(() => undefined),
     });
-    this.#loop = (async () => {
-      try {
-        for await (const _change of watcher) void this.flush().catch(() => undefined);
-      } catch (error) {
-        if (!signal.aborted) this.#logger.error({ err: error }, 'the routes watcher ended');
-      }
-    })();
     this.#timer = setInterval(() => void this.#check(), this.#options.checkIntervalMs ?? 3000);
     this.#timer.unref();
     this.#lifecycle.transition('running');
