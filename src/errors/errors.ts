@@ -127,9 +127,13 @@ export class RateLimitedError extends BerthError {
 
 /** A dependency (the store) does not answer; retrying later may work. */
 export class UnavailableError extends BerthError {
-  override readonly name = 'UnavailableError';
+  override readonly name: string = 'UnavailableError';
   readonly kind = 'unavailable';
-  constructor(message: string, options?: ErrorOptions) {
-    super(ErrorCodes.STORE_UNAVAILABLE, message, options);
+  constructor(
+    message: string,
+    options?: ErrorOptions,
+    code: ErrorCode = ErrorCodes.STORE_UNAVAILABLE,
+  ) {
+    super(code, message, options);
   }
 }
