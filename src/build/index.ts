@@ -1,5 +1,5 @@
-// The build side of a deployment, independent of the store: bundle intake (extraction with
-// zip-bomb and path-safety checks), project reading (berth.json, Procfile, stack), artifacts.
+// The build side of a deployment, independent of the store: bundle intake (zip-bomb and path
+// checks), project reading (berth.json, Procfile, stack), artifacts, slugs and container images.
 export { BundleError, BundleErrorReasons, type BundleErrorReason } from './bundle-error.js';
 export {
   DEFAULT_BUNDLE_LIMITS,
@@ -52,3 +52,22 @@ export {
   type BuildResult,
   type BuildSlugOptions,
 } from './builder/index.js';
+export {
+  APP_DIR,
+  appImageRepository,
+  buildImage,
+  DEFAULT_DOCKERIGNORE,
+  DEFAULT_IMAGE_BUILD_TIMEOUT_MS,
+  defaultBaseImages,
+  GENERATED_DOCKERFILE,
+  generateDockerfile,
+  imageExists,
+  LOCAL_BASE_IMAGES,
+  OFFICIAL_BASE_IMAGES,
+  removeImage,
+  resolveBaseImages,
+  tagImage,
+  type BaseImages,
+  type BuildImageOptions,
+  type BuiltImage,
+} from './image/index.js';

@@ -15,6 +15,11 @@ export const BuildFailureReasons = Object.freeze({
   UNSUPPORTED_STACK: 'UNSUPPORTED_STACK',
   /** A project file the build reads (package.json) is unreadable or not valid JSON. */
   INVALID_PROJECT: 'INVALID_PROJECT',
+  /**
+   * The container engine failed an image build: a failing RUN step, a Dockerfile it rejects,
+   * a base image it does not have and cannot pull.
+   */
+  IMAGE_BUILD_FAILED: 'IMAGE_BUILD_FAILED',
 } as const);
 export type BuildFailureReason = (typeof BuildFailureReasons)[keyof typeof BuildFailureReasons];
 

@@ -11,6 +11,9 @@ export const VENV_DIR = '.venv';
 /** Flags that keep npm from phoning home and from printing ads into the task log. */
 const NPM_QUIET = ['--no-audit', '--no-fund'] as const;
 
+/** The files that pin a node project's dependency tree, in npm's order of preference. */
+const NODE_LOCK_FILES = ['npm-shrinkwrap.json', 'package-lock.json'] as const;
+
 /** requirements.txt is read only to see whether it names anything; pip reads it for real. */
 const REQUIREMENTS_MAX_BYTES = 1024 * 1024;
 
@@ -37,50 +40,84 @@ export async function planBuild(dir: string, stack: Stack): Promise<BuildCommand
   }
 }
 
-async function planNode(dir: string): Promise<BuildCommand[]> {
-  const manifest = await readPackageManifest(dir);
-  const plan: BuildCommand[] = [];
-  if (manifest.hasDependencies) {
-    // npm ci installs exactly the lock file, or fails when it disagrees with package.json;
-    // without a lock file only npm install can resolve the ranges.
-    const locked =
-      (await isFile(join(dir, 'package-lock.json'))) ||
-      (await isFile(join(dir, 'npm-shrinkwrap.json')));
-    plan.push(
-      locked
-        ? { name: 'npm ci', argv: ['npm', 'ci', ...NPM_QUIET] }
-        : { name: 'npm install', argv: ['npm', 'install', ...NPM_QUIET] },
-    );
-  }
-  if (manifest.scripts['build'] !== undefined) {
-    plan.push({ name: 'npm run build', argv: ['npm', 'run', 'build'] });
-  }
-  return plan;
+/**
+ * What a node project needs, decided from its files; the slug builder runs these commands in
+ * the bundle, the image builder writes them as RUN steps of a generated Dockerfile.
+ */
+export interface NodeBuildSteps {
+  /** `npm ci` or `npm install`, or undefined when package.json declares no dependency. */
+  readonly install: BuildCommand | undefined;
+  /** The lock files present at the root (package-lock.json, npm-shrinkwrap.json). */
+  readonly lockFiles: readonly string[];
+  /** Folders inside the project that `file:` dependencies name; install needs them. */
+  readonly localDependencies: readonly string[];
+  /** `npm run build` when package.json has a build script. */
+  readonly build: BuildCommand | undefined;
 }
 
-async function planPython(dir: string): Promise<BuildCommand[]> {
-  const requirements = join(dir, 'requirements.txt');
-  const pip = join(dir, VENV_DIR, 'bin', 'pip');
+/** The install and build commands of a node project (see NodeBuildSteps). */
+export async function nodeBuildSteps(dir: string): Promise<NodeBuildSteps> {
+  const manifest = await readPackageManifest(dir);
+  const lockFiles: string[] = [];
+  for (const name of NODE_LOCK_FILES) if (await isFile(join(dir, name))) lockFiles.push(name);
+  // npm ci installs exactly the lock file, or fails when it disagrees with package.json;
+  // without a lock file only npm install can resolve the ranges.
+  const install: BuildCommand | undefined = !manifest.hasDependencies
+    ? undefined
+    : lockFiles.length > 0
+      ? { name: 'npm ci', argv: ['npm', 'ci', ...NPM_QUIET] }
+      : { name: 'npm install', argv: ['npm', 'install', ...NPM_QUIET] };
+  const build: BuildCommand | undefined =
+    manifest.scripts['build'] !== undefined
+      ? { name: 'npm run build', argv: ['npm', 'run', 'build'] }
+      : undefined;
+  return { install, lockFiles, localDependencies: manifest.localDependencies, build };
+}
+
+async function planNode(dir: string): Promise<BuildCommand[]> {
+  const { install, build } = await nodeBuildSteps(dir);
+  return [install, build].filter((command) => command !== undefined);
+}
+
+/**
+ * What a python project installs: the packages requirements.txt names, the project itself
+ * (pyproject.toml, installed as '.'), or nothing. Shared by the slug and image builders.
+ */
+export interface PythonBuildSteps {
+  readonly install: 'requirements' | 'project' | undefined;
+  /** pip's arguments after the pip executable, when something is installed. */
+  readonly pipArgs: readonly string[] | undefined;
+  /** `python3 -m venv`'s arguments before the directory: --without-pip when nothing is installed. */
+  readonly venvArgs: readonly string[];
+}
+
+/** The install decision of a python project (see PythonBuildSteps). */
+export async function pythonBuildSteps(dir: string): Promise<PythonBuildSteps> {
   const pipFlags = ['--disable-pip-version-check', '--no-input'] as const;
-  let install: BuildCommand | undefined;
-  if (await isFile(requirements)) {
-    if (await hasRequirementLine(requirements)) {
-      install = {
-        name: 'pip install',
-        argv: [pip, 'install', ...pipFlags, '-r', 'requirements.txt'],
-      };
+  let install: PythonBuildSteps['install'];
+  let pipArgs: string[] | undefined;
+  if (await isFile(join(dir, 'requirements.txt'))) {
+    if (await hasRequirementLine(join(dir, 'requirements.txt'))) {
+      install = 'requirements';
+      pipArgs = ['install', ...pipFlags, '-r', 'requirements.txt'];
     }
   } else if (await isFile(join(dir, 'pyproject.toml'))) {
-    install = { name: 'pip install', argv: [pip, 'install', ...pipFlags, '.'] };
+    install = 'project';
+    pipArgs = ['install', ...pipFlags, '.'];
   }
   // --without-pip when nothing is installed: seeding pip takes seconds, and works only where
   // Debian's python3-venv is installed. --clear: a .venv that came in the bundle holds paths
   // of the uploader's machine and is rebuilt rather than reused.
-  const venv: BuildCommand = {
-    name: 'python3 -m venv',
-    argv: ['python3', '-m', 'venv', '--clear', ...(install ? [] : ['--without-pip']), VENV_DIR],
-  };
-  return install ? [venv, install] : [venv];
+  const venvArgs = ['-m', 'venv', '--clear', ...(install ? [] : ['--without-pip'])];
+  return { install, pipArgs, venvArgs };
+}
+
+async function planPython(dir: string): Promise<BuildCommand[]> {
+  const { pipArgs, venvArgs } = await pythonBuildSteps(dir);
+  const venv: BuildCommand = { name: 'python3 -m venv', argv: ['python3', ...venvArgs, VENV_DIR] };
+  if (pipArgs === undefined) return [venv];
+  const pip = join(dir, VENV_DIR, 'bin', 'pip');
+  return [venv, { name: 'pip install', argv: [pip, ...pipArgs] }];
 }
 
 /** Whether a requirements file has a line other than blanks and comments. */

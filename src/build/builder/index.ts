@@ -10,5 +10,12 @@ export { BuildFailure, BuildFailureReasons, type BuildFailureReason } from './bu
 export { DEFAULT_BASE_PATH, runtimeEnv } from './runtime-env.js';
 export { resolveCommand } from './resolve-command.js';
 export { KILL_GRACE_MS } from './run-command.js';
-export { LAST_LINES, MAX_LINE_LENGTH } from './output-lines.js';
-export { VENV_DIR } from './build-plan.js';
+export { LAST_LINES, LastLines, LineSplitter, MAX_LINE_LENGTH } from './output-lines.js';
+export {
+  nodeBuildSteps,
+  pythonBuildSteps,
+  VENV_DIR,
+  type NodeBuildSteps,
+  type PythonBuildSteps,
+} from './build-plan.js';
+export type { BuildCommand } from './run-command.js';

@@ -1,5 +1,5 @@
 import { lstat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { BuildFailure, BuildFailureReasons } from './build-failure.js';
 
 /** A package.json larger than this is not a hand-written manifest; the build refuses it. */
@@ -9,6 +9,12 @@ const PACKAGE_JSON_MAX_BYTES = 1024 * 1024;
 export interface PackageManifest {
   /** Whether any dependency is declared, so `npm ci`/`npm install` has something to do. */
   readonly hasDependencies: boolean;
+  /**
+   * Paths inside the project named by `file:` dependencies (a vendored folder or tarball),
+   * relative and normalised, each once. Paths that leave the project are left out: npm
+   * reports them when it cannot find them.
+   */
+  readonly localDependencies: readonly string[];
   /** Script name → command line, string-valued entries only. */
   readonly scripts: Readonly<Record<string, string>>;
 }
@@ -38,12 +44,17 @@ export async function readPackageManifest(dir: string): Promise<PackageManifest>
   }
   if (!isRecord(manifest)) throw invalid('package.json is not a JSON object');
   // optionalDependencies count too: npm installs them, and an app may need them when present.
-  const hasDependencies = ['dependencies', 'devDependencies', 'optionalDependencies'].some(
-    (field) => {
-      const deps = manifest[field];
-      return isRecord(deps) && Object.keys(deps).length > 0;
-    },
-  );
+  const dependencyMaps = ['dependencies', 'devDependencies', 'optionalDependencies']
+    .map((field) => manifest[field])
+    .filter(isRecord);
+  const hasDependencies = dependencyMaps.some((deps) => Object.keys(deps).length > 0);
+  const localDependencies = new Set<string>();
+  for (const deps of dependencyMaps) {
+    for (const spec of Object.values(deps)) {
+      const path = typeof spec === 'string' ? localPathOf(spec) : undefined;
+      if (path !== undefined) localDependencies.add(path);
+    }
+  }
   const scripts: Record<string, string> = {};
   const declared = manifest['scripts'];
   if (isRecord(declared)) {
@@ -51,7 +62,17 @@ export async function readPackageManifest(dir: string): Promise<PackageManifest>
       if (typeof command === 'string') scripts[name] = command;
     }
   }
-  return { hasDependencies, scripts };
+  return { hasDependencies, localDependencies: [...localDependencies], scripts };
+}
+
+/** The project-relative path of a `file:` spec, or undefined when it is not one inside. */
+function localPathOf(spec: string): string | undefined {
+  if (!spec.startsWith('file:')) return undefined;
+  const path = posix.normalize(spec.slice('file:'.length).replaceAll('\\', '/'));
+  if (path.startsWith('/') || path === '.' || path === '..' || path.startsWith('../')) {
+    return undefined;
+  }
+  return path.replace(/\/+$/, '');
 }
 
 function invalid(message: string): BuildFailure {

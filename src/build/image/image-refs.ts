@@ -1,0 +1,48 @@
+import { engineErrorStatus, type Engine } from '../../engine/index.js';
+
+/** App names are DNS-label-like (domain/apps); anything else cannot name a repository. */
+const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** The repository an app's images are tagged in: `berth/<app>`. */
+export function appImageRepository(appName: string): string {
+  if (!REPOSITORY_COMPONENT.test(appName)) {
+    throw new TypeError(`'${appName}' cannot name an image repository`);
+  }
+  return `berth/${appName}`;
+}
+
+/** Whether the engine has an image by this name or id (never pulls). */
+export async function imageExists(engine: Engine, ref: string): Promise<boolean> {
+  try {
+    await engine.getImage(ref).inspect();
+    return true;
+  } catch (error) {
+    if (engineErrorStatus(error) === 404) return false;
+    throw error;
+  }
+}
+
+/** Tags the image `from` (a name or id) as `to` (`repo:tag`, or a repo for `latest`). */
+export async function tagImage(engine: Engine, from: string, to: string): Promise<void> {
+  const { repo, tag } = splitReference(to);
+  await engine.getImage(from).tag({ repo, tag });
+}
+
+/**
+ * Removes one name of an image, or the image when `ref` is its last name or its id; an image
+ * that is already gone is not an error. Layers other images share stay.
+ */
+export async function removeImage(engine: Engine, ref: string): Promise<void> {
+  try {
+    await engine.getImage(ref).remove();
+  } catch (error) {
+    if (engineErrorStatus(error) !== 404) throw error;
+  }
+}
+
+/** `host:port/repo:tag` → repo and tag; the colon of a registry port is not a tag. */
+function splitReference(ref: string): { repo: string; tag: string } {
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repo: ref, tag: 'latest' };
+}

@@ -1,0 +1,18 @@
+// Container images of apps: a Dockerfile generated per stack (or the app's own), built
+// through the engine's Docker-compatible API with layer caching, and the tags around them.
+export {
+  defaultBaseImages,
+  LOCAL_BASE_IMAGES,
+  OFFICIAL_BASE_IMAGES,
+  resolveBaseImages,
+  type BaseImages,
+} from './base-images.js';
+export { APP_DIR, DEFAULT_DOCKERIGNORE, generateDockerfile } from './dockerfile.js';
+export {
+  buildImage,
+  DEFAULT_IMAGE_BUILD_TIMEOUT_MS,
+  GENERATED_DOCKERFILE,
+  type BuildImageOptions,
+  type BuiltImage,
+} from './build-image.js';
+export { appImageRepository, imageExists, removeImage, tagImage } from './image-refs.js';
