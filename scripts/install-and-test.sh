@@ -18,10 +18,52 @@ python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 command -v mkfifo >/dev/null 2>&1 || missing+=(coreutils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# Container tests: Podman's Docker-compatible service with runc (crun refuses this machine's
+# cgroups), and debootstrap to build Berth's stack base images (no registry can be pulled from).
+# These keep their recommends (fuse-overlayfs, slirp4netns, catatonit): the setup seen working.
+engine_missing=()
+command -v podman >/dev/null 2>&1 || engine_missing+=(podman)
+command -v runc >/dev/null 2>&1 || engine_missing+=(runc)
+command -v debootstrap >/dev/null 2>&1 || engine_missing+=(debootstrap)
+command -v newuidmap >/dev/null 2>&1 || engine_missing+=(uidmap)
+if [ "${#missing[@]}" -gt 0 ] || [ "${#engine_missing[@]}" -gt 0 ]; then
+  sudo_if_needed apt-get update -qq
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
-  sudo_if_needed apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ "${#engine_missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${engine_missing[*]}"
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "${engine_missing[@]}"
+fi
+
+# Without default_ulimits = [] every container fails here (no CAP_SYS_RESOURCE to set
+# RLIMIT_NOFILE/NPROC), and crun refuses the hybrid cgroups where runc works. Written when the
+# file is missing; an existing file without default_ulimits gets the two settings added in
+# their tables (a runtime it names already stays), and its other settings are kept.
+containers_conf=/etc/containers/containers.conf
+if [ ! -f "$containers_conf" ]; then
+  echo "writing $containers_conf (default_ulimits = [], runtime = \"runc\")"
+  sudo_if_needed mkdir -p /etc/containers
+  printf '%s\n' '[containers]' 'default_ulimits = []' '[engine]' 'runtime = "runc"' |
+    sudo_if_needed tee "$containers_conf" >/dev/null
+elif ! grep -q '^[[:space:]]*default_ulimits[[:space:]]*=' "$containers_conf"; then
+  echo "adding default_ulimits = [] (and runtime = \"runc\" if unset) to $containers_conf"
+  merged="$(awk '
+    /^[[:space:]]*runtime[[:space:]]*=/ { has_runtime = 1 }
+    { lines[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        print lines[i]
+        if (lines[i] ~ /^[[:space:]]*\[containers\][[:space:]]*$/) { print "default_ulimits = []"; c = 1 }
+        if (lines[i] ~ /^[[:space:]]*\[engine\][[:space:]]*$/ && !has_runtime) { print "runtime = \"runc\""; e = 1 }
+      }
+      if (!c) { print "[containers]"; print "default_ulimits = []" }
+      if (!e && !has_runtime) { print "[engine]"; print "runtime = \"runc\"" }
+    }' "$containers_conf")"
+  sudo_if_needed cp "$containers_conf" "$containers_conf.before-berth"
+  printf '%s\n' "$merged" | sudo_if_needed tee "$containers_conf" >/dev/null
 fi
 
 # Native addons (better-sqlite3) build from source: use the local Node headers.

@@ -1,9 +1,17 @@
 // `npm test`: runs every test file under test/ with node:test, on SQLite and on one private
-// PostgreSQL cluster started for the whole run (each test creates its own database in it).
+// PostgreSQL cluster started for the whole run (each test creates its own database in it), and
+// with a container engine: BERTH_TEST_ENGINE_SOCKET, or a private Podman service started here.
 // Arguments narrow the run: `npm test -- test/changes` runs the files under that path.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { buildStackImages } from '../src/build/stacks/index.js';
+import { connectEngine } from '../src/engine/index.js';
+import {
+  findPodman,
+  startPodmanService,
+  type PodmanService,
+} from '../test/support/podman-service.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/support/postgres-cluster.js';
 
 function testFiles(root: string): string[] {
@@ -25,10 +33,47 @@ if (files.length === 0) {
 }
 
 let cluster: PostgresCluster | undefined;
+let podman: PodmanService | undefined;
+const stopServices = async () => {
+  cluster?.stop();
+  await podman?.stop();
+};
+// A signal during setup (the stacks build takes a minute the first time) must not leave the
+// cluster or the Podman service running; once the tests run, the child's exit cleans up.
+const running: { child?: ChildProcess } = {};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (running.child) running.child.kill(signal);
+    else void stopServices().finally(() => process.exit(1));
+  });
+}
+
 const env = { ...process.env };
 if (!env['BERTH_TEST_DATABASE_URL']) {
   cluster = await startPostgresCluster();
   env['BERTH_TEST_DATABASE_URL'] = cluster.adminUrl;
+}
+if (!env['BERTH_TEST_ENGINE_SOCKET'] && findPodman()) {
+  podman = await startPodmanService();
+  env['BERTH_TEST_ENGINE_SOCKET'] = podman.socket;
+}
+const engineSocket = env['BERTH_TEST_ENGINE_SOCKET'];
+if (engineSocket) {
+  // Container tests run FROM Berth's own stack images; build them once here (a minute the first
+  // time, a ping when present) rather than in a test with a timeout.
+  const started = performance.now();
+  try {
+    const { engine } = await connectEngine({ socket: engineSocket });
+    const results = await buildStackImages({ engine });
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const each = results.map(
+      (r) => `${r.image} ${r.status} (${(r.sizeBytes / 1024 / 1024).toFixed(0)} MiB)`,
+    );
+    process.stdout.write(`stack images ready in ${seconds} s: ${each.join(', ')}\n`);
+  } catch (error) {
+    // Tests that need the images fail on their own with this in view; the rest still run.
+    process.stderr.write(`stack images not built: ${(error as Error).message}\n`);
+  }
 }
 
 const child = spawn(
@@ -36,11 +81,7 @@ const child = spawn(
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
   { stdio: 'inherit', env },
 );
-const stopCluster = () => cluster?.stop();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => child.kill(signal));
-}
+running.child = child;
 child.on('exit', (code, signal) => {
-  stopCluster();
-  process.exit(code ?? (signal ? 1 : 0));
+  void stopServices().finally(() => process.exit(code ?? (signal ? 1 : 0)));
 });

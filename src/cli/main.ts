@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import {
+  buildStackImages,
+  isStackName,
+  STACK_NAMES,
+  type StackName,
+} from '../build/stacks/index.js';
+import { connectEngine } from '../engine/index.js';
 import { createLogger } from '../logging/index.js';
 import { startRouter } from '../router/index.js';
 import {
@@ -20,6 +27,9 @@ Commands:
   server      run the controller (API, change stream) on this machine
   router      run the builtin router (apps' HTTP traffic); the server starts it itself
   down        stop everything of a data dir: the controller, the router and every unit
+  stacks build
+              build Berth's stack base images (node, python) from Debian packages and
+              import them into the container engine; needs root (debootstrap)
   version     print the version
 
 berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database-url')}):
@@ -35,6 +45,13 @@ berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database
 berth router options (also BERTH_DATA_DIR, BERTH_ROUTER_LISTEN):
   --data-dir DIR          state directory; the router keeps its own in DIR/router
   --router-listen H:P     traffic address (default 127.0.0.1:7180)
+
+berth stacks build options:
+  --engine-socket PATH    the engine's socket (also BERTH_ENGINE_SOCKET, DOCKER_HOST;
+                          default: Docker's or Podman's usual socket)
+  --force                 rebuild images the engine already has (default: skip them)
+  --only node,python      build only these stacks
+  --mirror URL            Debian mirror (default: the one in /etc/apt/sources.list.d)
 `;
 
 /** Raised for a command line that cannot run; main prints its message and exits 2. */
@@ -178,6 +195,77 @@ async function runDown(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `MiB` with one decimal, for sizes printed to people. */
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * `berth stacks build [--engine-socket PATH] [--force] [--only node,python] [--mirror URL]`:
+ * builds the stack base images in parallel and prints one line per image.
+ */
+async function runStacks(args: string[]): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'build') {
+    throw new UsageError(
+      subcommand === undefined
+        ? "'berth stacks' needs a subcommand: build"
+        : `unknown subcommand 'stacks ${subcommand}'; run 'berth help'`,
+    );
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        'engine-socket': { type: 'string' },
+        force: { type: 'boolean' },
+        only: { type: 'string' },
+        mirror: { type: 'string' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const flags = parsed.values;
+  let only: StackName[] | undefined;
+  if (flags.only !== undefined) {
+    const names = flags.only.split(',').map((name) => name.trim());
+    const unknown = names.filter((name) => !isStackName(name));
+    if (unknown.length > 0 || names.length === 0) {
+      throw new UsageError(
+        `--only takes stacks out of ${STACK_NAMES.join(', ')}, got '${flags.only}'`,
+      );
+    }
+    only = names.filter(isStackName);
+  }
+  const socket = flags['engine-socket'] || process.env['BERTH_ENGINE_SOCKET'];
+  const { engine, product } = await connectEngine(socket ? { socket } : {});
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(
+      'berth: note: building stack images needs root (debootstrap); images already present ' +
+        'are skipped without it\n',
+    );
+  }
+  const started = performance.now();
+  const results = await buildStackImages({
+    engine,
+    ...(flags.force ? { force: true } : {}),
+    ...(only ? { only } : {}),
+    ...(flags.mirror ? { mirror: flags.mirror } : {}),
+    onStart: (_stack, image) => process.stdout.write(`building ${image} on ${product}...\n`),
+  });
+  for (const result of results) {
+    const how = result.status === 'skipped' ? 'already present' : `built in ${result.seconds} s`;
+    process.stdout.write(`${result.image}: ${how}, ${mebibytes(result.sizeBytes)}\n`);
+  }
+  const total = Math.round((performance.now() - started) / 100) / 10;
+  process.stdout.write(`stack images ready in ${total} s\n`);
+  return 0;
+}
+
 /** Runs the command line; resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -189,6 +277,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runDown(rest);
       case 'router':
         return await runRouter(rest);
+      case 'stacks':
+        return await runStacks(rest);
       case 'version':
       case '--version':
         process.stdout.write(`${berthVersion()}\n`);
