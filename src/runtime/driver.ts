@@ -1,10 +1,14 @@
 // The runtime driver contract: what every runtime (process, container, kubernetes) does for
 // Berth. Drivers share this contract and its test suite (test/runtime/contract.ts), never code.
 
-/** What a unit runs: a command line of the app's own (Procfile), or an argument vector. */
+/**
+ * What a unit runs: a command line of the app's own (Procfile), an argument vector, or the
+ * image's own ENTRYPOINT and CMD (a Dockerfile app; image artifacts only).
+ */
 export type UnitCommand =
   | { readonly kind: 'shell'; readonly line: string }
-  | { readonly kind: 'exec'; readonly argv: readonly string[] };
+  | { readonly kind: 'exec'; readonly argv: readonly string[] }
+  | { readonly kind: 'image' };
 
 /** The built release a unit runs from. */
 export type UnitArtifact =

@@ -30,3 +30,10 @@ export {
   type PortRange,
   type ProcessDriverOptions,
 } from './process/index.js';
+export {
+  ContainerDriver,
+  ContainerLabels,
+  appNetworkName,
+  containerName,
+  type ContainerDriverOptions,
+} from './container/index.js';

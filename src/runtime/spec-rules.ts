@@ -1,5 +1,5 @@
 import { ErrorCodes, InputError } from '../errors/index.js';
-import type { OneOffSpec, UnitCommand, UnitSpec } from './driver.js';
+import type { OneOffSpec, UnitArtifact, UnitCommand, UnitSpec } from './driver.js';
 
 /** A unit's or one-off's id: it names files and process records, so it is kept plain. */
 export const UNIT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -46,6 +46,7 @@ function checkEnv(env: Readonly<Record<string, string>>): void {
 }
 
 function checkCommand(command: UnitCommand): void {
+  if (command.kind === 'image') return;
   if (command.kind === 'shell') {
     if (command.line.trim() === '') invalid('the command is empty');
     if (command.line.includes('\0')) invalid('the command holds a NUL character');
@@ -54,6 +55,12 @@ function checkCommand(command: UnitCommand): void {
     if (command.argv.some((arg) => arg.includes('\0'))) {
       invalid('the command holds a NUL character');
     }
+  }
+}
+
+function checkArtifact(artifact: UnitArtifact, command: UnitCommand): void {
+  if (command.kind === 'image' && artifact.kind !== 'image') {
+    invalid(`the image's own command needs an image artifact, not a ${artifact.kind}`);
   }
 }
 
@@ -66,6 +73,7 @@ export function validateUnitSpec(spec: UnitSpec): void {
   checkName('process type', spec.processType);
   checkEnv(spec.env);
   checkCommand(spec.command);
+  checkArtifact(spec.artifact, spec.command);
 }
 
 /** Throws InputError (UNIT_SPEC_INVALID) unless a driver may be handed the spec as it is. */
@@ -78,4 +86,5 @@ export function validateOneOffSpec(spec: OneOffSpec): void {
   }
   checkEnv(spec.env);
   checkCommand(spec.command);
+  checkArtifact(spec.artifact, spec.command);
 }

@@ -2,4 +2,4 @@
 // supervisor of its own (supervisor.js) that outlives the controller.
 export { ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
 export { RuntimeLayout } from './layout.js';
-export type { PortRange } from './port-allocator.js';
+export type { PortRange } from '../ports/index.js';

@@ -1,35 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { LogLine, OneOffResult, OneOffSpec } from '../driver.js';
-import { LineSplitter, type RotatingLogFile } from './log-writer.js';
+import { LineSplitter, OutputTail, type RotatingLogFile } from '../unit-logs/index.js';
 import { sendSignal } from './proc-table.js';
 import { commandArgv, unitEnvironment } from './unit-env.js';
 
-/** A one-off keeps this much of its output for the caller (the log keeps it all). */
-const OUTPUT_LIMIT_CHARS = 1024 * 1024;
 /** After the process exits, how long its pipes may stay open (held by what it spawned). */
 const PIPE_DRAIN_MS = 1000;
-
-/** Keeps the last OUTPUT_LIMIT_CHARS of a process's output. */
-class OutputTail {
-  #text = '';
-  truncated = false;
-
-  add(chunk: string): void {
-    this.#text += chunk;
-    if (this.#text.length > 2 * OUTPUT_LIMIT_CHARS) this.#trim();
-  }
-
-  get text(): string {
-    this.#trim();
-    return this.#text;
-  }
-
-  #trim(): void {
-    if (this.#text.length <= OUTPUT_LIMIT_CHARS) return;
-    this.#text = this.#text.slice(-OUTPUT_LIMIT_CHARS);
-    this.truncated = true;
-  }
-}
 
 /**
  * Runs a one-off process in its own group, as a direct child of the controller: it is not

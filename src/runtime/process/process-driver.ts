@@ -14,10 +14,10 @@ import type {
   UnitStatus,
 } from '../driver.js';
 import { RuntimeLayout } from './layout.js';
-import { followLogLines, readLogLines } from './log-reader.js';
-import { RotatingLogFile } from './log-writer.js';
+import { followLogLines, readLogLines } from '../unit-logs/index.js';
+import { RotatingLogFile } from '../unit-logs/index.js';
 import { runOneOff } from './one-off.js';
-import { PortAllocator, type PortRange } from './port-allocator.js';
+import { PortAllocator, type PortRange } from '../ports/index.js';
 import { groupAlive, processAlive, sendSignal, unitGroupAlive } from './proc-table.js';
 import { commandArgv, unitEnvironment } from './unit-env.js';
 import {

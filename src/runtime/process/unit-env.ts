@@ -1,3 +1,4 @@
+import { ErrorCodes, InputError } from '../../errors/index.js';
 import type { UnitCommand } from '../driver.js';
 
 /** Where a command is found when neither the app nor the controller says. */
@@ -43,5 +44,16 @@ export function unitEnvironment(
  * /bin/sh as it stands; nothing is ever spliced into a shell string.
  */
 export function commandArgv(command: UnitCommand): string[] {
-  return command.kind === 'shell' ? ['/bin/sh', '-c', command.line] : [...command.argv];
+  switch (command.kind) {
+    case 'shell':
+      return ['/bin/sh', '-c', command.line];
+    case 'exec':
+      return [...command.argv];
+    case 'image':
+      // validateUnitSpec lets 'image' through with image artifacts only, which directoryOf refuses.
+      throw new InputError(
+        'the process runtime has no image command to run',
+        ErrorCodes.UNIT_SPEC_INVALID,
+      );
+  }
 }

@@ -1,7 +1,8 @@
 import { closeSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
 
-// The writing half of the log format for one-off processes, which the driver runs itself.
-// supervisor.js writes units' logs the same way with its own copy (node: imports only).
+// The writing half of the log format: the process runtime's one-offs and the container
+// runtime's log capture write with it; the process runtime's supervisor.js writes units' logs
+// the same way with its own copy (node: imports only).
 
 /** Longer lines are cut: one runaway line must not fill the log. */
 export const MAX_LINE_CHARS = 16 * 1024;

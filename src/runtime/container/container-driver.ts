@@ -1,0 +1,653 @@
+import { mkdir } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContainerInfo } from 'dockerode';
+import { engineErrorStatus, type Engine } from '../../engine/index.js';
+import { ConflictError, ErrorCodes, InputError } from '../../errors/index.js';
+import {
+  DEFAULT_RESTART_POLICY,
+  type Driver,
+  type LogLine,
+  type LogQuery,
+  type OneOffResult,
+  type OneOffSpec,
+  type RestartPolicy,
+  type UnitArtifact,
+  type UnitExit,
+  type UnitSpec,
+  type UnitState as UnitPhase,
+  type UnitStatus,
+} from '../driver.js';
+import { PortAllocator, type PortRange } from '../ports/index.js';
+import { followLogLines, readLogLines } from '../unit-logs/index.js';
+import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
+import { appNetworkName, containerName, Labels, unitLabels } from './labels.js';
+import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js';
+import { runOneOffContainer } from './one-off.js';
+import { ContainerLayout, type UnitState } from './unit-state.js';
+
+/** Options of the container runtime. */
+export interface ContainerDriverOptions {
+  /** A connected engine (see src/engine). */
+  readonly engine: Engine;
+  /** The runtime's own directory, e.g. `<data-dir>/containers` (see ContainerLayout). */
+  readonly root: string;
+  /** The loopback ports units are published on (the same port inside); default 30000–39999. */
+  readonly portRange?: PortRange;
+  /** Where published ports listen and units are reached; default 127.0.0.1. */
+  readonly host?: string;
+  /** A log file is rotated (one old file kept) at this size; default 5 MiB. */
+  readonly logFileLimitBytes?: number;
+  /** Units get a read-only root file system (and a small tmpfs on /tmp). */
+  readonly readOnlyRootFilesystem?: boolean;
+}
+
+/** How long to wait before following the engine's events again after the stream broke. */
+const EVENTS_RETRY_MS = 1000;
+const POLL_MS = 25;
+/** How long the engine may take to act on SIGKILL before stop() gives up waiting. */
+const KILL_WAIT_MS = 10_000;
+
+/** What the driver holds of a unit it has seen, beyond the engine's view. */
+interface TrackedUnit {
+  readonly id: string;
+  readonly app: string;
+  readonly name: string;
+  readonly policy: RestartPolicy;
+  readonly memoryBytes: number | undefined;
+  state: UnitState;
+  /** up: the container runs (or should) · restarting: waiting out a backoff · crashed. */
+  phase: 'up' | 'restarting' | 'crashed';
+  stopping: boolean;
+  /** An exit being handled: later events of the same exit wait for it. */
+  handling: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+  capture: LogCapture;
+}
+
+function imageOf(artifact: UnitArtifact): string {
+  if (artifact.kind !== 'image') {
+    throw new InputError(
+      `the container runtime runs image artifacts, not ${artifact.kind}s`,
+      ErrorCodes.UNIT_SPEC_INVALID,
+    );
+  }
+  return artifact.ref;
+}
+
+function labelsOf(info: ContainerInfo): Readonly<Record<string, string>> {
+  return info.Labels ?? {};
+}
+
+function restartPolicyOf(raw: string | undefined): RestartPolicy {
+  try {
+    return { ...DEFAULT_RESTART_POLICY, ...(JSON.parse(raw ?? '{}') as Partial<RestartPolicy>) };
+  } catch {
+    return DEFAULT_RESTART_POLICY;
+  }
+}
+
+function byAppTypeIndex(a: UnitStatus, b: UnitStatus): number {
+  return (
+    a.app.localeCompare(b.app) ||
+    a.processType.localeCompare(b.processType) ||
+    a.index - b.index ||
+    a.id.localeCompare(b.id)
+  );
+}
+
+/**
+ * The container runtime: each unit is a container on a Docker or Podman engine, reached
+ * through the Docker Engine API only. Labels on the container are its record, so a new driver
+ * adopts the units a previous one started; the driver restarts exited units itself (with the
+ * same backoff as the process runtime) from the engine's event stream, and copies their output
+ * into log files that outlive the containers.
+ */
+export class ContainerDriver implements Driver {
+  readonly kind = 'container';
+  readonly #engine: Engine;
+  readonly #layout: ContainerLayout;
+  readonly #host: string;
+  readonly #ports: PortAllocator;
+  readonly #logFileLimitBytes: number;
+  readonly #readOnly: boolean;
+  readonly #units = new Map<string, TrackedUnit>();
+  readonly #stopping = new Map<string, Promise<void>>();
+  readonly #starting = new Set<string>();
+  readonly #follows = new Set<AbortController>();
+  readonly #runs = new Set<AbortController>();
+  #events: Readable | undefined;
+  #eventsRetry: NodeJS.Timeout | undefined;
+  #destroyed = false;
+
+  constructor(options: ContainerDriverOptions) {
+    this.#engine = options.engine;
+    this.#layout = new ContainerLayout(options.root);
+    this.#host = options.host ?? '127.0.0.1';
+    this.#ports = new PortAllocator(options.portRange ?? { from: 30_000, to: 39_999 }, this.#host);
+    this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
+    this.#readOnly = options.readOnlyRootFilesystem ?? false;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#layout.unitsDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.#layout.logsDir, { recursive: true, mode: 0o700 });
+    await this.#engine.ping();
+    await this.#followEvents();
+    await this.#rescan();
+  }
+
+  async start(spec: UnitSpec): Promise<UnitStatus> {
+    const image = imageOf(spec.artifact);
+    const exists = (why: string) => new ConflictError(why, ErrorCodes.UNIT_EXISTS);
+    if (this.#starting.has(spec.id) || this.#units.has(spec.id)) {
+      throw exists(`unit ${spec.id} exists; stop it first`);
+    }
+    this.#starting.add(spec.id);
+    try {
+      const name = containerName(spec.id);
+      const existing = await this.#inspect(name);
+      if (existing) {
+        throw exists(
+          existing.Config.Labels?.[Labels.unit] === spec.id
+            ? `unit ${spec.id} exists; stop it first`
+            : `a container named ${name} exists and is not Berth's; remove or rename it`,
+        );
+      }
+      await this.#ensureNetwork(spec.app);
+      const taken = new Set(
+        (await this.#containers()).map((c) => Number(labelsOf(c)[Labels.port])),
+      );
+      const port = await this.#ports.allocate(taken);
+      try {
+        return await this.#create(spec, image, name, port);
+      } finally {
+        this.#ports.release(port);
+      }
+    } finally {
+      this.#starting.delete(spec.id);
+    }
+  }
+
+  async #create(spec: UnitSpec, image: string, name: string, port: number): Promise<UnitStatus> {
+    const startedAt = new Date().toISOString();
+    const env = {
+      ...spec.env,
+      PORT: String(port),
+      BERTH_APP: spec.app,
+      BERTH_RELEASE: String(spec.release),
+      BERTH_PROCESS: spec.processType,
+      BERTH_UNIT: spec.id,
+    };
+    let container;
+    try {
+      container = await this.#engine.createContainer({
+        name,
+        Image: image,
+        ...entrypointOf(spec.command),
+        Env: envList(env),
+        Labels: unitLabels(spec, port, startedAt),
+        ExposedPorts: { [`${port}/tcp`]: {} },
+        HostConfig: hostConfigOf({
+          network: appNetworkName(spec.app),
+          limits: spec.limits,
+          readOnlyRootFilesystem: this.#readOnly,
+          publish: { host: this.#host, port },
+        }),
+      });
+    } catch (error) {
+      const status = engineErrorStatus(error);
+      if (status === 404) {
+        throw new InputError(
+          `the image ${image} is not in the engine; build the release again`,
+          ErrorCodes.UNIT_SPEC_INVALID,
+        );
+      }
+      if (status === 409)
+        throw new ConflictError(`a container named ${name} exists`, ErrorCodes.UNIT_EXISTS);
+      throw error;
+    }
+    const target = {
+      unitId: spec.id,
+      app: spec.app,
+      release: spec.release,
+      processType: spec.processType,
+      index: spec.index,
+    };
+    const tracked = this.#track(target, spec.restart, spec.limits?.memoryBytes, {
+      restarts: 0,
+      consecutive: 0,
+      crashed: false,
+    });
+    this.#persist(tracked);
+    try {
+      await container.start();
+    } catch (error) {
+      this.#forget(tracked);
+      await container.remove({ force: true }).catch(() => undefined);
+      this.#layout.removeState(spec.id);
+      throw new Error(`the engine could not start unit ${spec.id}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    await tracked.capture.follow().catch(() => undefined);
+    const [status] = (await this.#statuses({ app: spec.app })).filter((u) => u.id === spec.id);
+    if (!status) throw new Error(`unit ${spec.id} vanished as it started`);
+    return status;
+  }
+
+  stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
+    let stopping = this.#stopping.get(unitId);
+    if (!stopping) {
+      stopping = this.#stop(unitId, Math.max(0, options.graceMs)).finally(() =>
+        this.#stopping.delete(unitId),
+      );
+      this.#stopping.set(unitId, stopping);
+    }
+    return stopping;
+  }
+
+  async #stop(unitId: string, graceMs: number): Promise<void> {
+    const name = containerName(unitId);
+    const tracked = this.#units.get(unitId);
+    if (tracked) {
+      tracked.stopping = true;
+      clearTimeout(tracked.timer);
+    }
+    const info = await this.#inspect(name);
+    if (!info || info.Config.Labels?.[Labels.unit] !== unitId) {
+      if (tracked) this.#forget(tracked);
+      this.#layout.removeState(unitId);
+      return;
+    }
+    const container = this.#engine.getContainer(name);
+    if (info.State.Running) {
+      await container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
+      if (!(await this.#waitExited(name, graceMs))) {
+        await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+        await this.#waitExited(name, KILL_WAIT_MS);
+      }
+    }
+    if (tracked) {
+      await tracked.handling?.catch(() => undefined);
+      await tracked.capture.catchUp(true).catch(() => undefined);
+      tracked.capture.system('stopped');
+      this.#forget(tracked);
+    }
+    await container.remove({ force: true }).catch((error: unknown) => {
+      if (engineErrorStatus(error) !== 404) throw error;
+    });
+    this.#layout.removeState(unitId);
+  }
+
+  async list(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
+    return (await this.#statuses(filter)).sort(byAppTypeIndex);
+  }
+
+  async #statuses(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
+    return (await this.#containers(filter?.app)).map((info) => this.#statusOf(info));
+  }
+
+  #statusOf(info: ContainerInfo): UnitStatus {
+    const labels = labelsOf(info);
+    const id = labels[Labels.unit] ?? '';
+    const tracked = this.#units.get(id);
+    const state = tracked?.state ?? this.#layout.readState(id);
+    let phase: UnitPhase;
+    if (tracked?.stopping || this.#stopping.has(id)) phase = 'stopping';
+    else if (tracked?.phase === 'crashed' || state.crashed) phase = 'crashed';
+    else if (tracked?.phase === 'restarting') phase = 'restarting';
+    else if (info.State === 'running') phase = 'running';
+    else if (info.State === 'created' || info.State === 'configured') phase = 'starting';
+    else phase = tracked ? 'restarting' : 'lost';
+    return {
+      id,
+      app: labels[Labels.app] ?? '',
+      release: Number(labels[Labels.release]),
+      processType: labels[Labels.process] ?? '',
+      index: Number(labels[Labels.index]),
+      state: phase,
+      address: { host: this.#host, port: Number(labels[Labels.port]) },
+      startedAt: labels[Labels.startedAt] ?? new Date(info.Created * 1000).toISOString(),
+      restarts: state.restarts,
+      ...(state.lastExit ? { lastExit: state.lastExit } : {}),
+    };
+  }
+
+  readLogs(query: LogQuery): Promise<LogLine[]> {
+    return readLogLines(this.#layout.appLogDir(query.app), query);
+  }
+
+  async followLogs(
+    query: LogQuery,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const follow = new AbortController();
+    const forward = () => follow.abort();
+    signal.addEventListener('abort', forward, { once: true });
+    if (signal.aborted) follow.abort();
+    this.#follows.add(follow);
+    try {
+      await mkdir(this.#layout.appLogDir(query.app), { recursive: true, mode: 0o700 });
+      await followLogLines(this.#layout.appLogDir(query.app), query, onLine, follow.signal);
+    } finally {
+      signal.removeEventListener('abort', forward);
+      this.#follows.delete(follow);
+    }
+  }
+
+  async run(
+    spec: OneOffSpec,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<OneOffResult> {
+    const image = imageOf(spec.artifact);
+    await this.#ensureNetwork(spec.app);
+    await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
+    const aborted = new AbortController();
+    const forward = () => aborted.abort();
+    signal.addEventListener('abort', forward, { once: true });
+    if (signal.aborted) aborted.abort();
+    this.#runs.add(aborted);
+    try {
+      return await runOneOffContainer({
+        engine: this.#engine,
+        spec,
+        image,
+        network: appNetworkName(spec.app),
+        readOnlyRootFilesystem: this.#readOnly,
+        logFile: this.#layout.logFile(spec.app, spec.id),
+        logFileLimitBytes: this.#logFileLimitBytes,
+        onLine,
+        signal: aborted.signal,
+      });
+    } finally {
+      signal.removeEventListener('abort', forward);
+      this.#runs.delete(aborted);
+    }
+  }
+
+  /** Lets go of the engine's events and the log streams; containers keep running. */
+  async destroy(): Promise<void> {
+    this.#destroyed = true;
+    clearTimeout(this.#eventsRetry);
+    this.#events?.destroy();
+    for (const follow of this.#follows) follow.abort();
+    for (const run of this.#runs) run.abort();
+    await Promise.allSettled(this.#stopping.values());
+    for (const tracked of this.#units.values()) {
+      clearTimeout(tracked.timer);
+      this.#persist(tracked);
+      tracked.capture.close();
+    }
+    this.#units.clear();
+  }
+
+  // --- units the driver tracks -------------------------------------------------------------
+
+  #track(
+    target: CaptureTarget,
+    policy: RestartPolicy,
+    memoryBytes: number | undefined,
+    state: UnitState,
+  ): TrackedUnit {
+    let cursorWritten = 0;
+    const name = containerName(target.unitId);
+    const tracked: TrackedUnit = {
+      id: target.unitId,
+      app: target.app,
+      name,
+      policy,
+      memoryBytes,
+      state,
+      phase: state.crashed ? 'crashed' : 'up',
+      stopping: false,
+      handling: undefined,
+      timer: undefined,
+      capture: new LogCapture({
+        engine: this.#engine,
+        containerName: name,
+        file: this.#layout.logFile(target.app, target.unitId),
+        fileLimitBytes: this.#logFileLimitBytes,
+        target,
+        cursor: state.cursor,
+        onCursor: (cursor: LogCursor) => {
+          tracked.state = { ...tracked.state, cursor };
+          // At most a few writes a second: a crash loses at most that much of the cursor,
+          // and the lines of that moment are copied twice rather than lost.
+          if (Date.now() - cursorWritten > 250) {
+            cursorWritten = Date.now();
+            this.#persist(tracked);
+          }
+        },
+      }),
+    };
+    this.#units.set(target.unitId, tracked);
+    return tracked;
+  }
+
+  #forget(tracked: TrackedUnit): void {
+    clearTimeout(tracked.timer);
+    tracked.capture.close();
+    this.#units.delete(tracked.id);
+  }
+
+  #persist(tracked: TrackedUnit): void {
+    if (tracked.stopping && !this.#units.has(tracked.id)) return;
+    this.#layout.writeState(tracked.id, tracked.state);
+  }
+
+  /** Tracks a container found in the engine (adoption). */
+  #adopt(info: ContainerInfo): TrackedUnit {
+    const labels = labelsOf(info);
+    const id = labels[Labels.unit] ?? '';
+    const existing = this.#units.get(id);
+    if (existing) return existing;
+    const memory = labels[Labels.memory];
+    return this.#track(
+      {
+        unitId: id,
+        app: labels[Labels.app] ?? '',
+        release: Number(labels[Labels.release]),
+        processType: labels[Labels.process] ?? '',
+        index: Number(labels[Labels.index]),
+      },
+      restartPolicyOf(labels[Labels.restart]),
+      memory === undefined ? undefined : Number(memory),
+      this.#layout.readState(id),
+    );
+  }
+
+  // --- the engine's view -------------------------------------------------------------------
+
+  async #containers(app?: string): Promise<ContainerInfo[]> {
+    const label = [`${Labels.kind}=unit`, ...(app === undefined ? [] : [`${Labels.app}=${app}`])];
+    return this.#engine.listContainers({ all: true, filters: { label } });
+  }
+
+  async #inspect(name: string) {
+    try {
+      return await this.#engine.getContainer(name).inspect();
+    } catch (error) {
+      if (engineErrorStatus(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async #waitExited(name: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.#inspect(name);
+      if (!info?.State.Running) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(POLL_MS);
+    }
+  }
+
+  async #ensureNetwork(app: string): Promise<void> {
+    const name = appNetworkName(app);
+    try {
+      await this.#engine.getNetwork(name).inspect();
+      return;
+    } catch (error) {
+      if (engineErrorStatus(error) !== 404) throw error;
+    }
+    try {
+      await this.#engine.createNetwork({ Name: name, Labels: { [Labels.app]: app } });
+    } catch (error) {
+      // Another start of the same app made it first (Docker says 409, Podman 500).
+      await this.#engine
+        .getNetwork(name)
+        .inspect()
+        .catch(() => {
+          throw error;
+        });
+    }
+  }
+
+  // --- exits and restarts ------------------------------------------------------------------
+
+  async #followEvents(): Promise<void> {
+    if (this.#destroyed) return;
+    const stream = (await this.#engine.getEvents({
+      // No 'event' filter: Podman's compat API does not apply it; the handler picks.
+      filters: { type: ['container'], label: [`${Labels.kind}=unit`] },
+    })) as unknown as Readable;
+    this.#events = stream;
+    let pending = '';
+    stream.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) this.#onEvent(line);
+    });
+    const again = () => {
+      if (this.#events !== stream || this.#destroyed) return;
+      this.#events = undefined;
+      // The engine restarted or the socket broke: follow again, then look for exits missed.
+      this.#eventsRetry = setTimeout(() => {
+        this.#followEvents()
+          .then(() => this.#rescan())
+          .catch(() => again());
+      }, EVENTS_RETRY_MS);
+    };
+    stream.on('end', again);
+    stream.on('close', again);
+    stream.on('error', again);
+  }
+
+  #onEvent(line: string): void {
+    let event: {
+      status?: string;
+      Action?: string;
+      Actor?: { Attributes?: Record<string, string> };
+    };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      return;
+    }
+    const action = event.Action ?? event.status;
+    const id = event.Actor?.Attributes?.[Labels.unit];
+    if (!id) return;
+    if (action === 'oom') {
+      const tracked = this.#units.get(id);
+      if (tracked) tracked.state = { ...tracked.state, lastExit: this.#oomMark(tracked) };
+      return;
+    }
+    if (action === 'die') this.#exited(id);
+  }
+
+  #oomMark(tracked: TrackedUnit): UnitExit {
+    return {
+      code: null,
+      signal: 'SIGKILL',
+      at: new Date().toISOString(),
+      reason: 'oom',
+      ...tracked.state.lastExit,
+    };
+  }
+
+  /** Adopts what the engine holds and handles exits that happened while nobody watched. */
+  async #rescan(): Promise<void> {
+    for (const info of await this.#containers()) {
+      const tracked = this.#adopt(info);
+      if (tracked.stopping) continue;
+      if (info.State === 'running') await tracked.capture.follow().catch(() => undefined);
+      else if (info.State === 'exited' || info.State === 'stopped') this.#exited(tracked.id);
+    }
+  }
+
+  /** A unit's container exited: record how, then restart it after its backoff, or give up. */
+  #exited(id: string): void {
+    const tracked = this.#units.get(id);
+    if (!tracked || tracked.stopping || tracked.phase !== 'up' || tracked.handling) return;
+    tracked.handling = this.#handleExit(tracked)
+      .catch(() => undefined)
+      .finally(() => {
+        tracked.handling = undefined;
+      });
+  }
+
+  async #handleExit(tracked: TrackedUnit): Promise<void> {
+    const info = await this.#inspect(tracked.name);
+    if (!info || info.State.Running || tracked.stopping) return;
+    tracked.phase = 'restarting';
+    await tracked.capture.catchUp(true).catch(() => undefined);
+    const { code, signal } = exitOf(info.State.ExitCode);
+    const oom = info.State.OOMKilled || (signal === 'SIGKILL' && tracked.memoryBytes !== undefined);
+    const exit: UnitExit = {
+      code,
+      signal,
+      at: info.State.FinishedAt,
+      ...(oom ? { reason: 'oom' } : {}),
+    };
+    const ran = Date.parse(info.State.FinishedAt) - Date.parse(info.State.StartedAt);
+    const consecutive = ran >= tracked.policy.resetAfterMs ? 0 : tracked.state.consecutive;
+    tracked.capture.system(
+      oom
+        ? `killed: out of memory (limit ${tracked.memoryBytes ?? '?'} bytes)`
+        : `exited (${signal ? `signal ${signal}` : `code ${code}`})`,
+    );
+    if (consecutive >= tracked.policy.maxRestarts) {
+      tracked.phase = 'crashed';
+      tracked.state = { ...tracked.state, consecutive, crashed: true, lastExit: exit };
+      tracked.capture.system(`crashed: ${consecutive} restarts in a row; not restarting`);
+      this.#persist(tracked);
+      return;
+    }
+    const delay = Math.min(
+      tracked.policy.backoffMs * 2 ** consecutive,
+      tracked.policy.maxBackoffMs,
+    );
+    tracked.state = { ...tracked.state, consecutive, lastExit: exit };
+    this.#persist(tracked);
+    tracked.capture.system(`restarting in ${delay} ms`);
+    tracked.timer = setTimeout(() => void this.#restart(tracked), delay);
+  }
+
+  async #restart(tracked: TrackedUnit): Promise<void> {
+    if (tracked.stopping || this.#destroyed) return;
+    try {
+      await this.#engine.getContainer(tracked.name).start();
+    } catch (error) {
+      tracked.phase = 'crashed';
+      tracked.state = { ...tracked.state, crashed: true };
+      tracked.capture.system(`could not restart: ${(error as Error).message}`);
+      this.#persist(tracked);
+      return;
+    }
+    tracked.state = {
+      ...tracked.state,
+      restarts: tracked.state.restarts + 1,
+      consecutive: tracked.state.consecutive + 1,
+    };
+    tracked.phase = 'up';
+    this.#persist(tracked);
+    await tracked.capture.follow().catch(() => undefined);
+    // An exit while we restarted it may have come before phase was 'up' again.
+    const info = await this.#inspect(tracked.name).catch(() => undefined);
+    if (info && !info.State.Running) this.#exited(tracked.id);
+  }
+}

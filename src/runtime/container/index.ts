@@ -1,0 +1,4 @@
+// The container runtime: units as containers on a Docker or Podman engine through the Docker
+// Engine API, labelled so a restarted controller adopts them, restarted by the driver itself.
+export { ContainerDriver, type ContainerDriverOptions } from './container-driver.js';
+export { appNetworkName, containerName, Labels as ContainerLabels } from './labels.js';
