@@ -27,6 +27,7 @@ import {
   identityRoutes,
   releaseRoutes,
   runtimeRoutes,
+  type AppDiskUsage,
   type RuntimeRouteServices,
 } from './routes/index.js';
 import { ErrorResponse } from './schemas.js';
@@ -51,6 +52,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly deployments: DeploymentsService;
   readonly releases: ReleasesService;
   readonly processConfigs: ProcessConfigService;
+  /** Disk usage of an app's builds, shown by GET /apps/{app}. */
+  readonly diskUsage?: AppDiskUsage;
   /** Where uploaded bundles wait while they are checked. */
   readonly uploadDir: string;
   /** Largest bundle accepted, in bytes (default 256 MiB). */

@@ -35,6 +35,17 @@ export const AppResponse = Type.Object({
   ownerId: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+  disk: Type.Optional(
+    Type.Object(
+      {
+        images: Type.Integer({ description: 'release images (berth/<app>:v<N>) kept' }),
+        bytes: Type.Integer({
+          description: 'their sizes added up; shared layers (the base image) count in each',
+        }),
+      },
+      { description: 'what the app holds on the runtime (GET /apps/{app}, container runtime)' },
+    ),
+  ),
 });
 
 export const TokenResponse = Type.Object({

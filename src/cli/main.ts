@@ -38,7 +38,9 @@ berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database
   --router-listen H:P     router address (default 127.0.0.1:7180)
   --ssh-listen H:P        git over SSH address (default 127.0.0.1:7122)
   --domain DOMAIN         apps answer at <app>.<domain> (default localhost)
-  --runtime NAME          process | container | kubernetes (default process)
+  --runtime NAME          process | container (default process; kubernetes is to come)
+  --engine-socket PATH    container runtime: the Docker/Podman API socket (default DOCKER_HOST,
+                          else /var/run/docker.sock, /run/podman/podman.sock, …)
   --router NAME           builtin | haproxy (default builtin)
   --database-url URL      PostgreSQL store (default: SQLite in the data dir)
 
@@ -70,9 +72,9 @@ async function runServer(args: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const options = compileServerOptions(parsed.values);
-  if (options.runtime !== 'process') {
+  if (options.runtime === 'kubernetes') {
     throw new OptionsError(
-      `--runtime ${options.runtime} is not available in this version; use process`,
+      `--runtime kubernetes is not available in this version; use process or container`,
     );
   }
   if (options.router !== 'builtin') {
@@ -177,17 +179,20 @@ async function runDown(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args,
-      options: { 'data-dir': { type: 'string' } },
+      options: { 'data-dir': { type: 'string' }, 'engine-socket': { type: 'string' } },
       allowPositionals: false,
       strict: true,
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const env = { BERTH_DATA_DIR: process.env['BERTH_DATA_DIR'] };
-  const { dataDir } = compileServerOptions(parsed.values, env);
+  const env = {
+    BERTH_DATA_DIR: process.env['BERTH_DATA_DIR'],
+    BERTH_ENGINE_SOCKET: process.env['BERTH_ENGINE_SOCKET'],
+  };
+  const { dataDir, engineSocket } = compileServerOptions(parsed.values, env);
   const controller = await stopController(dataDir, 20_000);
-  const { units, router } = await stopDataPlane(dataDir, 10_000);
+  const { units, router } = await stopDataPlane(dataDir, 10_000, engineSocket);
   process.stdout.write(
     `${controller ? `stopped the controller (pid ${controller})` : 'no controller was running'}; ` +
       `${router ? 'stopped the router' : 'no router was running'}; stopped ${units} unit(s)\n`,

@@ -11,7 +11,7 @@ export interface EngineOptions {
    * A socket path or a `unix://` URL (`--engine-socket`). When absent, DOCKER_HOST (unix only),
    * then the usual sockets of Docker and of Podman's service are tried, in that order.
    */
-  readonly socket?: string;
+  readonly socket?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
   /** How long one API call may take before it fails; default 5 minutes (builds are long). */
   readonly timeoutMs?: number;

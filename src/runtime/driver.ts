@@ -91,6 +91,8 @@ export interface UnitStatus {
   readonly startedAt: string;
   readonly restarts: number;
   readonly lastExit?: UnitExit;
+  /** The limits the unit runs under; absent where the driver enforces none (process). */
+  readonly limits?: UnitLimits;
 }
 
 /** One line of a unit's output, or a line the runtime wrote about the unit ('system'). */

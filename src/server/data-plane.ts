@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logging/index.js';
@@ -7,7 +8,8 @@ import {
   ensureRouterProcess,
   stopRouterProcess,
 } from '../router/index.js';
-import { ProcessDriver, RuntimeDriver } from '../runtime/index.js';
+import { connectEngine, type Engine } from '../engine/index.js';
+import { ContainerDriver, ProcessDriver, RuntimeDriver } from '../runtime/index.js';
 import type { DataPlane } from '../workers/index.js';
 import type { ServerOptions } from './options.js';
 
@@ -17,6 +19,8 @@ const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
 /** The data plane of this machine as the controller holds it: the runtime and the router. */
 export interface DataPlaneHandle {
   readonly runtime: RuntimeDriver;
+  /** The container engine, on the container runtime: releases are built into images there. */
+  readonly engine: Engine | undefined;
   readonly router: DataPlane;
   /** Where apps answer, e.g. http://127.0.0.1:7180. */
   readonly routerUrl: string;
@@ -26,6 +30,39 @@ export interface DataPlaneHandle {
 
 function runtimeRoot(dataDir: string): string {
   return path.join(dataDir, 'runtime');
+}
+
+function containersRoot(dataDir: string): string {
+  return path.join(dataDir, 'containers');
+}
+
+/** The runtime the options name, initialised: the process runtime, or containers on an engine. */
+async function openRuntime(
+  options: ServerOptions,
+  logger: Logger,
+): Promise<{ runtime: RuntimeDriver; engine: Engine | undefined }> {
+  if (options.runtime === 'container') {
+    const connection = await connectEngine({ socket: options.engineSocket });
+    logger.info(
+      { socket: connection.socket, engine: connection.product, api: connection.apiVersion },
+      'connected to the container engine',
+    );
+    const runtime = new RuntimeDriver(
+      new ContainerDriver({
+        engine: connection.engine,
+        root: containersRoot(options.dataDir),
+        portRange: options.containerPorts,
+        readOnlyRootFilesystem: options.containerReadOnly,
+      }),
+    );
+    await runtime.init();
+    return { runtime, engine: connection.engine };
+  }
+  const runtime = new RuntimeDriver(
+    new ProcessDriver({ root: runtimeRoot(options.dataDir), portRange: options.unitPorts }),
+  );
+  await runtime.init();
+  return { runtime, engine: undefined };
 }
 
 function routerDir(dataDir: string): string {
@@ -41,10 +78,7 @@ export async function startDataPlane(
   options: ServerOptions,
   logger: Logger,
 ): Promise<DataPlaneHandle> {
-  const runtime = new RuntimeDriver(
-    new ProcessDriver({ root: runtimeRoot(options.dataDir), portRange: options.unitPorts }),
-  );
-  await runtime.init();
+  const { runtime, engine } = await openRuntime(options, logger);
   const dir = routerDir(options.dataDir);
   const listen = options.routerListen;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
@@ -73,6 +107,7 @@ export async function startDataPlane(
     const runningWatch = watch;
     return {
       runtime,
+      engine,
       routerUrl: `http://${health.listen}`,
       router: {
         generation: async () => (await client.health()).generation,
@@ -93,19 +128,33 @@ export async function startDataPlane(
   }
 }
 
-/** `berth down`: stops the router and every unit of the data dir. */
+/**
+ * `berth down`: stops the router and every unit of the data dir: the process runtime's, and the
+ * container runtime's when the data dir has used one (on the engine it finds).
+ */
 export async function stopDataPlane(
   dataDir: string,
   graceMs: number,
+  engineSocket?: string,
 ): Promise<{ units: number; router: boolean }> {
-  const runtime = new RuntimeDriver(new ProcessDriver({ root: runtimeRoot(dataDir) }));
-  await runtime.init();
+  const runtimes = [new RuntimeDriver(new ProcessDriver({ root: runtimeRoot(dataDir) }))];
+  if (existsSync(containersRoot(dataDir))) {
+    const { engine } = await connectEngine({ socket: engineSocket });
+    runtimes.push(
+      new RuntimeDriver(new ContainerDriver({ engine, root: containersRoot(dataDir) })),
+    );
+  }
+  let units = 0;
   try {
-    const units = await runtime.list();
-    await Promise.all(units.map((unit) => runtime.stop(unit.id, { graceMs })));
+    for (const runtime of runtimes) {
+      await runtime.init();
+      const listed = await runtime.list();
+      await Promise.all(listed.map((unit) => runtime.stop(unit.id, { graceMs })));
+      units += listed.length;
+    }
     const router = await stopRouterProcess(routerDir(dataDir), { graceMs });
-    return { units: units.length, router: Boolean(router) };
+    return { units, router: Boolean(router) };
   } finally {
-    await runtime.destroy();
+    await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
   }
 }

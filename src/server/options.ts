@@ -20,6 +20,14 @@ export interface ServerOptions {
   readonly runtime: (typeof Runtimes)[number];
   readonly router: (typeof Routers)[number];
   readonly databaseUrl: string | undefined;
+  /** The container engine's socket (--engine-socket); else DOCKER_HOST, else the usual ones. */
+  readonly engineSocket: string | undefined;
+  /** The loopback ports the container runtime publishes units on (BERTH_CONTAINER_PORTS). */
+  readonly containerPorts: { readonly from: number; readonly to: number };
+  /** Containers get a read-only root file system (BERTH_CONTAINER_READ_ONLY=1). */
+  readonly containerReadOnly: boolean;
+  /** How many releases' images an app keeps; older ones are removed (BERTH_IMAGE_KEEP, default 5). */
+  readonly imageKeep: number;
   /** How long a deployment claim lasts without a heartbeat (BERTH_DEPLOY_LEASE_MS). */
   readonly deployLeaseMs: number;
   /** How many tasks of different apps one controller runs at once (BERTH_DEPLOY_CONCURRENCY). */
@@ -50,6 +58,7 @@ export const serverFlags = [
   'runtime',
   'router',
   'database-url',
+  'engine-socket',
 ] as const;
 export type ServerFlag = (typeof serverFlags)[number];
 
@@ -122,11 +131,18 @@ export function compileServerOptions(
     runtime: oneOf('runtime', get('runtime', 'process'), Runtimes),
     router: oneOf('router', get('router', 'builtin'), Routers),
     databaseUrl,
+    engineSocket: get('engine-socket', '') || undefined,
+    containerPorts: parsePortRange(
+      env['BERTH_CONTAINER_PORTS'] || '30000-39999',
+      'BERTH_CONTAINER_PORTS',
+    ),
+    containerReadOnly: envFlag(env, 'BERTH_CONTAINER_READ_ONLY'),
+    imageKeep: envInteger(env, 'BERTH_IMAGE_KEEP', 5, 1, 1000),
     deployLeaseMs: envMilliseconds(env, 'BERTH_DEPLOY_LEASE_MS', 15_000, 200),
     deployStepDelayMs: envMilliseconds(env, 'BERTH_TEST_DEPLOY_STEP_DELAY_MS', 0, 0),
     deployConcurrency: envInteger(env, 'BERTH_DEPLOY_CONCURRENCY', 2, 1, 64),
     buildTimeoutMs: envMilliseconds(env, 'BERTH_BUILD_TIMEOUT_MS', 600_000, 1000),
-    unitPorts: parsePortRange(env['BERTH_UNIT_PORTS'] || '20000-29999'),
+    unitPorts: parsePortRange(env['BERTH_UNIT_PORTS'] || '20000-29999', 'BERTH_UNIT_PORTS'),
     stopGraceMs: envMilliseconds(env, 'BERTH_STOP_GRACE_MS', 10_000, 0),
     drainTimeoutMs: envMilliseconds(env, 'BERTH_DRAIN_TIMEOUT_MS', 30_000, 0),
     startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),
@@ -141,16 +157,24 @@ export function compileServerOptions(
 }
 
 /** `FROM-TO`, a range of at least 16 unprivileged ports. */
-function parsePortRange(value: string): { from: number; to: number } {
+function parsePortRange(value: string, name: string): { from: number; to: number } {
   const match = /^(\d{4,5})-(\d{4,5})$/.exec(value);
   const from = Number(match?.[1]);
   const to = Number(match?.[2]);
   if (!match || from < 1024 || to > 65535 || to - from < 15) {
     throw new OptionsError(
-      `BERTH_UNIT_PORTS must be FROM-TO with 1024 <= FROM, TO <= 65535 and 16 ports or more, got '${value}'`,
+      `${name} must be FROM-TO with 1024 <= FROM, TO <= 65535 and 16 ports or more, got '${value}'`,
     );
   }
   return Object.freeze({ from, to });
+}
+
+/** A yes/no from the environment: 1/true/yes or 0/false/no (or unset). */
+function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new OptionsError(`${name} must be 1 or 0 (true/false, yes/no), got '${env[name]}'`);
 }
 
 /** A whole number from the environment (tuning knobs without a flag). */

@@ -22,6 +22,8 @@ import {
   ReleaseRunner,
   RouterSync,
   defaultPipelines,
+  directoryArtifacts,
+  imageArtifacts,
 } from '../workers/index.js';
 import { startDataPlane, type DataPlaneHandle } from './data-plane.js';
 import type { Logger } from '../logging/index.js';
@@ -89,9 +91,13 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     });
     const rollouts = new RolloutsService({ state: rolloutsState(store) });
     const routes = new RoutesService({ state: routesState(store) });
-    const slugs = new SlugStore({ root: path.join(options.dataDir, 'apps') });
     dataPlane = await startDataPlane(options, logger);
     const runtime = dataPlane.runtime;
+    const engine = dataPlane.engine;
+    // Slugs (process runtime) and image build contexts (container runtime) never mix.
+    const slugs = new SlugStore({
+      root: path.join(options.dataDir, engine ? 'build-contexts' : 'apps'),
+    });
     routerSync = new RouterSync({
       routes,
       hub,
@@ -108,6 +114,9 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       rollouts,
       routerSync,
       slugs,
+      artifacts: engine
+        ? imageArtifacts(engine, { keep: options.imageKeep })
+        : directoryArtifacts(),
       locks: new AppLocks(),
       logger,
       startupTimeoutMs: options.startupTimeoutMs,
@@ -140,6 +149,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         slugs,
         runner,
         buildTimeoutMs: options.buildTimeoutMs,
+        ...(engine ? { imageEngine: engine } : {}),
       }),
       leaseMs: options.deployLeaseMs,
       stepDelayMs: options.deployStepDelayMs,
@@ -169,6 +179,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       rollouts,
       runtime,
       runEnvironment: { of: (app, release) => runner.oneOffEnvironment(app, release) },
+      diskUsage: { of: (app) => runner.diskUsage(app) },
       uploadDir: path.join(options.dataDir, 'uploads'),
       bundleLimit: options.bundleLimit,
       version: berthVersion(),

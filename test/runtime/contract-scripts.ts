@@ -4,7 +4,13 @@
 
 /** The names of the scripts in a contract artifact. */
 export type ContractScript =
-  'web.mjs' | 'stubborn.mjs' | 'crash.mjs' | 'lines.mjs' | 'oneoff.mjs' | 'spawner.mjs';
+  | 'web.mjs'
+  | 'quiet.mjs'
+  | 'stubborn.mjs'
+  | 'crash.mjs'
+  | 'lines.mjs'
+  | 'oneoff.mjs'
+  | 'spawner.mjs';
 
 /** Each script's source, by file name. */
 export const CONTRACT_SCRIPTS: Readonly<Record<ContractScript, string>> = Object.freeze({
@@ -24,6 +30,12 @@ process.on('SIGTERM', () => {
   server.closeAllConnections();
   process.exitCode = 0;
 });
+`,
+  // Answers 'quiet' on PORT and never prints a line: a start must not wait for output.
+  'quiet.mjs': `
+import http from 'node:http';
+http.createServer((request, response) => response.end('quiet')).listen(Number(process.env.PORT));
+process.on('SIGTERM', () => process.exit(0));
 `,
   // Ignores SIGTERM: only SIGKILL ends it.
   'stubborn.mjs': `

@@ -122,6 +122,18 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       assert.equal(echo.env['GREETING'], 'hello there');
     });
 
+    it('starts a unit that never prints, and a new driver adopts it as quickly', async () => {
+      const app = newApp();
+      const began = Date.now();
+      const unit = await driver.start(spec(app, fixture.command('quiet.mjs')));
+      await waitUntilListening(unit);
+      const adopter = await newDriver();
+      const [adopted] = await adopter.list({ app });
+      assert.equal(adopted?.state, 'running');
+      assert.ok(Date.now() - began < 10_000, `took ${Date.now() - began} ms`);
+      await adopter.stop(unit.id, { graceMs: 1000 });
+    });
+
     it('stops a unit that handles SIGTERM cleanly, within the grace period', async () => {
       const app = newApp();
       const unit = await driver.start(spec(app, fixture.command('web.mjs')));

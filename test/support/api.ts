@@ -11,6 +11,7 @@ import {
   type RunningServer,
 } from '../../src/server/index.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './databases.js';
+import { testEngineSocket } from './engine.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -43,6 +44,8 @@ export interface TestServer {
 export interface TestServerOptions {
   /** BERTH_* tuning variables for this server (e.g. BERTH_TEST_DEPLOY_STEP_DELAY_MS). */
   readonly env?: NodeJS.ProcessEnv;
+  /** 'container': apps run on the test run's real engine (see support/engine.ts). */
+  readonly runtime?: 'process' | 'container';
 }
 
 /**
@@ -60,6 +63,7 @@ export async function startTestServer(
   serverOptions: TestServerOptions = {},
 ): Promise<TestServer> {
   const location = await createTestDatabase(backend);
+  const engineSocket = serverOptions.runtime === 'container' ? testEngineSocket() : undefined;
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -73,8 +77,13 @@ export async function startTestServer(
       listen: '127.0.0.1:0',
       'router-listen': '127.0.0.1:0',
       ...(location.databaseUrl ? { 'database-url': location.databaseUrl } : {}),
+      ...(engineSocket ? { runtime: 'container', 'engine-socket': engineSocket } : {}),
     },
-    { BERTH_UNIT_PORTS: testUnitPorts(), ...serverOptions.env },
+    {
+      BERTH_UNIT_PORTS: testUnitPorts(),
+      BERTH_CONTAINER_PORTS: testUnitPorts(),
+      ...serverOptions.env,
+    },
   );
   const server = await startServer(options, createLogger({ level: 'info', destination: sink }));
   const adminToken = readFileSync(
@@ -92,7 +101,7 @@ export async function startTestServer(
     async close() {
       await server.close();
       // The data plane (router, units) outlives a controller by design; a test ends it.
-      await stopDataPlane(location.dataDir, 1000);
+      await stopDataPlane(location.dataDir, 1000, engineSocket);
       await location.drop();
     },
     async request(method, pathname, requestOptions = {}) {

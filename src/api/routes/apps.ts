@@ -14,10 +14,16 @@ function appJson(app: App) {
   };
 }
 
+/** What an app's builds hold on the runtime's machine, where the runtime can tell. */
+export interface AppDiskUsage {
+  of(app: App): Promise<{ images: number; bytes: number } | undefined>;
+}
+
 /** POST/GET /apps, GET/DELETE /apps/{app}. */
 export function appRoutes(services: {
   apps: AppsService;
   access: AccessPolicy;
+  diskUsage?: AppDiskUsage;
 }): FastifyPluginCallbackTypebox {
   return (api, _options, done) => {
     api.post(
@@ -67,7 +73,11 @@ export function appRoutes(services: {
           response: { 200: AppResponse },
         },
       },
-      (request) => Promise.resolve(appJson(appOf(request))),
+      async (request) => {
+        const app = appOf(request);
+        const disk = await services.diskUsage?.of(app).catch(() => undefined);
+        return { ...appJson(app), ...(disk ? { disk } : {}) };
+      },
     );
 
     api.delete(

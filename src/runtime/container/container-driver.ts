@@ -21,7 +21,7 @@ import {
 import { PortAllocator, type PortRange } from '../ports/index.js';
 import { followLogLines, readLogLines } from '../unit-logs/index.js';
 import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
-import { appNetworkName, containerName, Labels, unitLabels } from './labels.js';
+import { appNetworkName, containerName, Labels, rootLabel, unitLabels } from './labels.js';
 import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js';
 import { runOneOffContainer } from './one-off.js';
 import { ContainerLayout, type UnitState } from './unit-state.js';
@@ -111,6 +111,8 @@ export class ContainerDriver implements Driver {
   readonly #ports: PortAllocator;
   readonly #logFileLimitBytes: number;
   readonly #readOnly: boolean;
+  /** Labels every container of this root, so the driver sees only its own. */
+  readonly #root: string;
   readonly #units = new Map<string, TrackedUnit>();
   readonly #stopping = new Map<string, Promise<void>>();
   readonly #starting = new Set<string>();
@@ -127,6 +129,7 @@ export class ContainerDriver implements Driver {
     this.#ports = new PortAllocator(options.portRange ?? { from: 30_000, to: 39_999 }, this.#host);
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#readOnly = options.readOnlyRootFilesystem ?? false;
+    this.#root = rootLabel(options.root);
   }
 
   async init(): Promise<void> {
@@ -186,7 +189,7 @@ export class ContainerDriver implements Driver {
         Image: image,
         ...entrypointOf(spec.command),
         Env: envList(env),
-        Labels: unitLabels(spec, port, startedAt),
+        Labels: unitLabels(this.#root, spec, port, startedAt),
         ExposedPorts: { [`${port}/tcp`]: {} },
         HostConfig: hostConfigOf({
           network: appNetworkName(spec.app),
@@ -230,7 +233,7 @@ export class ContainerDriver implements Driver {
         cause: error,
       });
     }
-    await tracked.capture.follow().catch(() => undefined);
+    tracked.capture.follow();
     const [status] = (await this.#statuses({ app: spec.app })).filter((u) => u.id === spec.id);
     if (!status) throw new Error(`unit ${spec.id} vanished as it started`);
     return status;
@@ -311,6 +314,12 @@ export class ContainerDriver implements Driver {
       startedAt: labels[Labels.startedAt] ?? new Date(info.Created * 1000).toISOString(),
       restarts: state.restarts,
       ...(state.lastExit ? { lastExit: state.lastExit } : {}),
+      limits: {
+        ...(labels[Labels.memory] === undefined
+          ? {}
+          : { memoryBytes: Number(labels[Labels.memory]) }),
+        ...(labels[Labels.cpus] === undefined ? {} : { cpus: Number(labels[Labels.cpus]) }),
+      },
     };
   }
 
@@ -357,6 +366,7 @@ export class ContainerDriver implements Driver {
         image,
         network: appNetworkName(spec.app),
         readOnlyRootFilesystem: this.#readOnly,
+        rootLabel: this.#root,
         logFile: this.#layout.logFile(spec.app, spec.id),
         logFileLimitBytes: this.#logFileLimitBytes,
         onLine,
@@ -462,7 +472,11 @@ export class ContainerDriver implements Driver {
   // --- the engine's view -------------------------------------------------------------------
 
   async #containers(app?: string): Promise<ContainerInfo[]> {
-    const label = [`${Labels.kind}=unit`, ...(app === undefined ? [] : [`${Labels.app}=${app}`])];
+    const label = [
+      `${Labels.root}=${this.#root}`,
+      `${Labels.kind}=unit`,
+      ...(app === undefined ? [] : [`${Labels.app}=${app}`]),
+    ];
     return this.#engine.listContainers({ all: true, filters: { label } });
   }
 
@@ -512,7 +526,7 @@ export class ContainerDriver implements Driver {
     if (this.#destroyed) return;
     const stream = (await this.#engine.getEvents({
       // No 'event' filter: Podman's compat API does not apply it; the handler picks.
-      filters: { type: ['container'], label: [`${Labels.kind}=unit`] },
+      filters: { type: ['container'], label: [`${Labels.root}=${this.#root}`] },
     })) as unknown as Readable;
     this.#events = stream;
     let pending = '';
@@ -549,8 +563,9 @@ export class ContainerDriver implements Driver {
       return;
     }
     const action = event.Action ?? event.status;
-    const id = event.Actor?.Attributes?.[Labels.unit];
-    if (!id) return;
+    const attributes = event.Actor?.Attributes ?? {};
+    const id = attributes[Labels.unit];
+    if (!id || attributes[Labels.kind] !== 'unit') return;
     if (action === 'oom') {
       const tracked = this.#units.get(id);
       if (tracked) tracked.state = { ...tracked.state, lastExit: this.#oomMark(tracked) };
@@ -574,7 +589,7 @@ export class ContainerDriver implements Driver {
     for (const info of await this.#containers()) {
       const tracked = this.#adopt(info);
       if (tracked.stopping) continue;
-      if (info.State === 'running') await tracked.capture.follow().catch(() => undefined);
+      if (info.State === 'running') tracked.capture.follow();
       else if (info.State === 'exited' || info.State === 'stopped') this.#exited(tracked.id);
     }
   }
@@ -645,7 +660,7 @@ export class ContainerDriver implements Driver {
     };
     tracked.phase = 'up';
     this.#persist(tracked);
-    await tracked.capture.follow().catch(() => undefined);
+    tracked.capture.follow();
     // An exit while we restarted it may have come before phase was 'up' again.
     const info = await this.#inspect(tracked.name).catch(() => undefined);
     if (info && !info.State.Running) this.#exited(tracked.id);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import type { UnitSpec } from '../driver.js';
 
 /**
@@ -5,6 +7,8 @@ import type { UnitSpec } from '../driver.js';
  * controller lists its units by them, and cleanup finds what Berth made (never anything else).
  */
 export const Labels = Object.freeze({
+  /** Which runtime root (data dir) made the container: several Berths may share an engine. */
+  root: 'berth.root',
   /** 'unit' or 'one-off'. */
   kind: 'berth.kind',
   unit: 'berth.unit',
@@ -20,7 +24,14 @@ export const Labels = Object.freeze({
   restart: 'berth.restart',
   /** The memory limit in bytes, to tell an out-of-memory kill from other SIGKILLs. */
   memory: 'berth.memory',
+  /** The CPU limit, in CPUs. */
+  cpus: 'berth.cpus',
 } as const);
+
+/** The value of the root label: a short digest of the runtime root's path. */
+export function rootLabel(root: string): string {
+  return createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 16);
+}
 
 /** Container names: Berth's prefix, then the unit id (which is unique in the runtime). */
 export function containerName(unitId: string): string {
@@ -34,11 +45,13 @@ export function appNetworkName(app: string): string {
 
 /** The labels of a unit's container. */
 export function unitLabels(
+  root: string,
   spec: UnitSpec,
   port: number,
   startedAt: string,
 ): Record<string, string> {
   return {
+    [Labels.root]: root,
     [Labels.kind]: 'unit',
     [Labels.unit]: spec.id,
     [Labels.app]: spec.app,
@@ -51,5 +64,6 @@ export function unitLabels(
     ...(spec.limits?.memoryBytes === undefined
       ? {}
       : { [Labels.memory]: String(spec.limits.memoryBytes) }),
+    ...(spec.limits?.cpus === undefined ? {} : { [Labels.cpus]: String(spec.limits.cpus) }),
   };
 }

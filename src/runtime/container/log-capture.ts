@@ -84,7 +84,8 @@ export class LogCapture {
   readonly #file: RotatingLogFile;
   readonly #splitters: Record<'stdout' | 'stderr', LineSplitter>;
   #cursor: LogCursor | undefined;
-  #following: Readable | undefined;
+  /** Aborts the follow request (or stream) in flight. */
+  #following: AbortController | undefined;
   #closed = false;
 
   constructor(options: LogCaptureOptions) {
@@ -103,31 +104,45 @@ export class LogCapture {
     this.#write('system', text);
   }
 
-  /** Follows the container's output from the cursor on; a no-op while already following. */
-  async follow(): Promise<void> {
+  /**
+   * Follows the container's output from the cursor on; a no-op while already following. It
+   * does not wait for the stream: Podman answers a follow request only once the container
+   * prints, and a unit that prints nothing must not hold up its start.
+   */
+  follow(): void {
     if (this.#following || this.#closed) return;
-    const stream = (await this.#o.engine.getContainer(this.#o.containerName).logs({
+    const abort = new AbortController();
+    this.#following = abort;
+    const request = this.#o.engine.getContainer(this.#o.containerName).logs({
       follow: true,
       stdout: true,
       stderr: true,
       timestamps: true,
       since: this.#since(),
-    })) as unknown as Readable;
-    if (this.#closed || this.#following) {
-      stream.destroy();
-      return;
-    }
-    this.#following = stream;
-    const parser = this.#parser();
-    stream.on('data', (chunk: Buffer) => {
-      if (this.#following === stream) parser.push(chunk);
-    });
-    const done = () => {
-      if (this.#following === stream) this.#following = undefined;
-    };
-    stream.on('end', done);
-    stream.on('close', done);
-    stream.on('error', done);
+      abortSignal: abort.signal,
+    }) as unknown as Promise<Readable>;
+    request.then(
+      (stream) => {
+        if (this.#following !== abort) {
+          stream.destroy();
+          return;
+        }
+        abort.signal.addEventListener('abort', () => stream.destroy(), { once: true });
+        const parser = this.#parser();
+        stream.on('data', (chunk: Buffer) => {
+          if (this.#following === abort) parser.push(chunk);
+        });
+        const done = () => {
+          if (this.#following === abort) this.#following = undefined;
+        };
+        stream.on('end', done);
+        stream.on('close', done);
+        stream.on('error', done);
+      },
+      () => {
+        if (this.#following === abort) this.#following = undefined;
+      },
+    );
   }
 
   /**
@@ -159,31 +174,40 @@ export class LogCapture {
   }
 
   #stopFollowing(): void {
-    const stream = this.#following;
+    const following = this.#following;
     this.#following = undefined;
-    stream?.destroy();
+    following?.abort();
   }
 
   #since(): number {
     return this.#cursor ? Math.floor(Date.parse(`${this.#cursor.second}Z`) / 1000) : 0;
   }
 
-  /** A parser for one read from `since`: frames up to the cursor were copied before. */
+  /**
+   * A parser for one read from `since`. Each frame's place within its second, counted in this
+   * read, says whether it was copied before: a read starts at or before the cursor's second,
+   * so the first `cursor.count` frames of that second are the ones already copied. Two reads
+   * at once (a follow and a catch-up) therefore never copy a frame twice.
+   */
   #parser(): FrameParser {
-    let seenOfCursorSecond = 0;
+    let second = '';
+    let place = 0;
     return new FrameParser((stream, payload) => {
-      const { second, text } = splitTimestamp(payload.toString('utf8'));
-      const cursor = this.#cursor;
-      if (cursor && second < cursor.second) return;
-      if (cursor && second === cursor.second) {
-        seenOfCursorSecond++;
-        if (seenOfCursorSecond <= cursor.count) return;
-        this.#cursor = { second, count: cursor.count + 1 };
-      } else {
-        seenOfCursorSecond = 1;
-        this.#cursor = { second, count: 1 };
+      const frame = splitTimestamp(payload.toString('utf8'));
+      if (frame.second !== second) {
+        second = frame.second;
+        place = 0;
       }
-      this.#splitters[stream].push(text);
+      place++;
+      const cursor = this.#cursor;
+      if (
+        cursor &&
+        (second < cursor.second || (second === cursor.second && place <= cursor.count))
+      ) {
+        return;
+      }
+      this.#cursor = { second, count: place };
+      this.#splitters[stream].push(frame.text);
       this.#o.onCursor(this.#cursor);
     });
   }

@@ -14,6 +14,7 @@ export interface OneOffContainerOptions {
   readonly image: string;
   readonly network: string;
   readonly readOnlyRootFilesystem: boolean;
+  readonly rootLabel: string;
   readonly logFile: string;
   readonly logFileLimitBytes: number;
   readonly onLine: (line: LogLine) => void;
@@ -45,6 +46,7 @@ export async function runOneOffContainer(options: OneOffContainerOptions): Promi
       ...entrypointOf(spec.command),
       Env: envList(env),
       Labels: {
+        [Labels.root]: options.rootLabel,
         [Labels.kind]: 'one-off',
         [Labels.unit]: spec.id,
         [Labels.app]: spec.app,
@@ -83,7 +85,7 @@ export async function runOneOffContainer(options: OneOffContainerOptions): Promi
   let ended: string | undefined;
   try {
     await container.start();
-    await capture.follow().catch(() => undefined);
+    capture.follow();
     const deadline = Date.now() + spec.timeoutMs;
     for (;;) {
       const info = await container.inspect();

@@ -3,7 +3,11 @@ import path from 'node:path';
 import {
   BuildFailure,
   BundleError,
+  buildImage,
   buildSlug,
+  imageExists,
+  resolveBaseImages,
+  Stacks,
   extractBundle,
   readProject,
   type ArtifactStore,
@@ -14,7 +18,8 @@ import type { ArtifactsService } from '../../domain/artifacts/index.js';
 import type { ConfigService } from '../../domain/config/index.js';
 import type { DeploymentsService } from '../../domain/deployments/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
-import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
+import type { Engine } from '../../engine/index.js';
+import { buildImageTag, RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
 import { StepFailure, type DeployStep } from './step.js';
 
 export interface DeployStepServices {
@@ -27,6 +32,8 @@ export interface DeployStepServices {
   readonly runner: ReleaseRunner;
   /** The bound of one build (npm ci, pip install, npm run build together). */
   readonly buildTimeoutMs: number;
+  /** Set on container runtimes: releases are images built on this engine, not slugs. */
+  readonly imageEngine?: Engine;
 }
 
 function formatBytes(bytes: number): string {
@@ -112,8 +119,9 @@ export function validateStep(services: DeployStepServices): DeployStep {
 
 /**
  * build: stores the source as a content-addressed artifact (unchanged content is kept once),
- * then builds the app's slug from it in place (dependencies, build script). A slug already
- * built from the same source is reused: a redeploy of unchanged code builds nothing.
+ * then builds it: a slug in place for the process runtime (dependencies, build script), or an
+ * image on the engine for container runtimes. A build of the same source is reused: a
+ * redeploy of unchanged code builds nothing.
  */
 export function buildStep(services: DeployStepServices): DeployStep {
   return {
@@ -129,20 +137,49 @@ export function buildStep(services: DeployStepServices): DeployStep {
         `artifact ${artifact.id.slice(0, 12)} (${artifact.fileCount} files, ${formatBytes(artifact.sizeBytes)})` +
           (artifact.created ? '' : ', unchanged content reused'),
       );
-      if (await services.slugs.isBuilt(app.id, artifact.id)) {
+      const stack = (state.stack ?? 'unknown') as Stack;
+      const engine = services.imageEngine;
+      const imageTag = buildImageTag(app.name, artifact.id);
+      const reusable =
+        (await services.slugs.isBuilt(app.id, artifact.id)) &&
+        (!engine || stack === Stacks.static || (await imageExists(engine, imageTag)));
+      if (reusable) {
         context.log('this source was built before: reusing its build');
         return;
       }
       const slugDir = await services.slugs.prepare(app.id, artifact.id, sourceDir);
       delete state.sourceDir;
       try {
-        const result = await buildSlug({
-          dir: slugDir,
-          stack: (state.stack ?? 'unknown') as Stack,
-          timeoutMs: services.buildTimeoutMs,
-          signal: context.signal,
-          log: (line) => context.log(line),
-        });
+        let result: object;
+        if (!engine) {
+          result = await buildSlug({
+            dir: slugDir,
+            stack,
+            timeoutMs: services.buildTimeoutMs,
+            signal: context.signal,
+            log: (line) => context.log(line),
+          });
+        } else if (stack === Stacks.static) {
+          context.log('a static site: the router serves it, no image to build');
+          result = { static: true };
+        } else {
+          const baseImages = await resolveBaseImages(engine);
+          const image = await buildImage({
+            engine,
+            dir: slugDir,
+            stack,
+            tag: imageTag,
+            baseImages,
+            timeoutMs: services.buildTimeoutMs,
+            signal: context.signal,
+            log: (line) => context.log(line),
+          });
+          context.log(
+            `image ${image.tag} (${image.imageId.slice(0, 19)}, ${formatBytes(image.sizeBytes)}; ` +
+              `${image.cachedSteps} of ${image.steps} steps from the layer cache)`,
+          );
+          result = { image };
+        }
         await services.slugs.markBuilt(app.id, artifact.id, {
           builtAt: new Date().toISOString(),
           result,

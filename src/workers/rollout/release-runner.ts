@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   HEALTHCHECK_DEFAULTS,
-  IMAGE_COMMAND,
   readProject,
   STATIC_COMMAND,
   type Healthcheck,
   type SlugStore,
 } from '../../build/index.js';
-import type { FormationService } from '../../domain/formation/index.js';
+import type { FormationEntry, FormationService } from '../../domain/formation/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
 import type { Release, ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
@@ -21,6 +20,7 @@ import {
 } from '../../runtime/index.js';
 import type { RouterSync } from '../router-sync/index.js';
 import type { AppLocks } from './app-locks.js';
+import { directoryArtifacts, type DiskUsage, type UnitArtifacts } from './unit-artifacts.js';
 import { processEnv, unitSpec, type ProcessTemplate } from './unit-specs.js';
 
 /** The app a runner acts on: its id for the store, its name for the runtime and hosts. */
@@ -38,6 +38,8 @@ export interface ReleaseRunnerOptions {
   readonly rollouts: RolloutsService;
   readonly routerSync: RouterSync;
   readonly slugs: SlugStore;
+  /** How the runtime runs releases; default the process runtime's slug directories. */
+  readonly artifacts?: UnitArtifacts;
   readonly locks: AppLocks;
   readonly logger: Logger;
   /** How long a new unit may take to listen on PORT. */
@@ -92,7 +94,13 @@ export class ReleaseRunner {
   readonly #logger: Logger;
 
   constructor(options: ReleaseRunnerOptions) {
-    this.#o = { startupTimeoutMs: 60_000, drainTimeoutMs: 30_000, stopGraceMs: 10_000, ...options };
+    this.#o = {
+      startupTimeoutMs: 60_000,
+      drainTimeoutMs: 30_000,
+      stopGraceMs: 10_000,
+      artifacts: directoryArtifacts(),
+      ...options,
+    };
     this.#logger = options.logger.child({ component: 'release-runner' });
   }
 
@@ -127,10 +135,7 @@ export class ReleaseRunner {
     release: Release,
   ): Promise<{ artifact: UnitArtifact; env: Readonly<Record<string, string>> }> {
     const template = (await this.#templates(app, release)).of('run');
-    return {
-      artifact: { kind: 'directory', path: template.slugDir },
-      env: processEnv(template),
-    };
+    return { artifact: await this.#o.artifacts.artifactOf(template), env: processEnv(template) };
   }
 
   /** Stops units of apps the store no longer has (destroyed while their units ran). */
@@ -150,13 +155,8 @@ export class ReleaseRunner {
       const types = Object.keys(release.processes).sort((a, b) =>
         a === WEB ? -1 : b === WEB ? 1 : a < b ? -1 : 1,
       );
-      for (const type of types) {
-        if (release.processes[type] === IMAGE_COMMAND) {
-          throw new RolloutFailure(
-            `${type}: a Dockerfile app needs the container runtime (berth server --runtime container)`,
-          );
-        }
-      }
+      const problem = await this.#o.artifacts.problemOf(templates.of(WEB));
+      if (problem) throw new RolloutFailure(problem);
       let target: RouteTargetSpec | undefined;
       const web = release.processes[WEB];
       if (web === STATIC_COMMAND) {
@@ -205,6 +205,14 @@ export class ReleaseRunner {
       report.log(`draining and stopping ${old.length} unit(s) of the previous release`);
       await this.#retire(old, (line) => report.log(line));
     }
+    await this.#o.artifacts.prune(app.name, release.version).catch((error: unknown) => {
+      this.#logger.warn({ err: error, app: app.name }, 'could not remove old builds');
+    });
+  }
+
+  /** What the app's builds hold on this machine (images on container runtimes). */
+  diskUsage(app: RunnerApp): Promise<DiskUsage | undefined> {
+    return this.#o.artifacts.diskUsage(app.name);
   }
 
   async #converge(app: RunnerApp): Promise<void> {
@@ -232,9 +240,12 @@ export class ReleaseRunner {
       if (release.processes[type] === STATIC_COMMAND) continue;
       const want = templates.of(type).formation.count;
       const held = new Set<number>();
+      const formation = templates.of(type).formation;
       for (const unit of current.filter((u) => u.processType === type).sort(byTypeThenIndex)) {
-        if (unit.index > want || held.has(unit.index)) extra.push(unit);
-        else if (HOLDING.has(unit.state)) held.add(unit.index);
+        // A unit sized otherwise than the formation is replaced: a new one starts first.
+        if (unit.index > want || held.has(unit.index) || !sizedAs(unit, formation)) {
+          extra.push(unit);
+        } else if (HOLDING.has(unit.state)) held.add(unit.index);
       }
       for (const index of range(1, want)) if (!held.has(index)) missing.push({ type, index });
     }
@@ -445,9 +456,19 @@ export class ReleaseRunner {
         slugDir,
         config: { ...config, ...(perType[type] ?? {}) },
         formation: formation[type] ?? { count: 1, memory: null, memoryBytes: null, cpu: null },
+        artifacts: this.#o.artifacts,
       }),
     };
   }
+}
+
+/** Whether a unit runs with the formation's limits (always, where the runtime has none). */
+function sizedAs(unit: UnitStatus, formation: FormationEntry): boolean {
+  if (unit.limits === undefined) return true;
+  return (
+    (unit.limits.memoryBytes ?? null) === formation.memoryBytes &&
+    (unit.limits.cpus ?? null) === formation.cpu
+  );
 }
 
 function upstreamOf(unit: UnitStatus): { host: string; port: number; unitId: string } {

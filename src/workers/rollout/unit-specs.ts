@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { resolveCommand, runtimeEnv, type Stack } from '../../build/index.js';
 import type { Release } from '../../domain/releases/index.js';
 import type { FormationEntry } from '../../domain/formation/index.js';
 import { DEFAULT_RESTART_POLICY, type UnitSpec } from '../../runtime/index.js';
+import type { UnitArtifacts } from './unit-artifacts.js';
 
 /** What every unit of one process type of a release shares. */
 export interface ProcessTemplate {
@@ -13,6 +13,8 @@ export interface ProcessTemplate {
   /** The release's config snapshot with the type's own config over it. */
   readonly config: Readonly<Record<string, string>>;
   readonly formation: FormationEntry;
+  /** How the runtime runs releases (slug directories or images). */
+  readonly artifacts: UnitArtifacts;
 }
 
 /** Unit ids: readable in `ps`, unique across restarts of the controller. */
@@ -27,11 +29,7 @@ export function unitId(
 
 /** What every process of a template gets: the build's PATH, then the config over it. */
 export function processEnv(template: ProcessTemplate): Record<string, string> {
-  const { release, slugDir } = template;
-  return {
-    ...runtimeEnv(slugDir, (release.stack ?? 'unknown') as Stack, process.env['PATH'] ?? ''),
-    ...template.config,
-  };
+  return { ...template.artifacts.baseEnv(template), ...template.config };
 }
 
 /**
@@ -39,7 +37,7 @@ export function processEnv(template: ProcessTemplate): Record<string, string> {
  * start` is resolved to the start script so that signals reach the app, not npm.
  */
 export async function unitSpec(template: ProcessTemplate, index: number): Promise<UnitSpec> {
-  const { release, processType, slugDir } = template;
+  const { release, processType } = template;
   const command = release.processes[processType];
   if (command === undefined) throw new Error(`release v${release.version} has no ${processType}`);
   const env = processEnv(template);
@@ -55,8 +53,8 @@ export async function unitSpec(template: ProcessTemplate, index: number): Promis
     release: release.version,
     processType,
     index,
-    command: { kind: 'shell', line: await resolveCommand(slugDir, command) },
-    artifact: { kind: 'directory', path: slugDir },
+    command: await template.artifacts.commandOf(template, command),
+    artifact: await template.artifacts.artifactOf(template),
     env,
     restart: DEFAULT_RESTART_POLICY,
     limits,
