@@ -62,7 +62,7 @@ export async function startBerthServer(options: BerthServerOptions): Promise<Ber
     await exited;
     clearTimeout(timer);
     // The router and units outlive a controller by design; the benchmark ends them.
-    await stopDataPlane(options.dataDir, 1000);
+    await stopDataPlane(options.dataDir, 1000, options.env['BERTH_ENGINE_SOCKET']);
   };
   const logs: Record<string, unknown>[] = [];
   try {

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { runApiBench } from './api.js';
 import { runChangesBench } from './changes.js';
+import { runContainerBench } from './container.js';
 import { runDeployApiBench } from './deploy-api.js';
 import { runRuntimeBench } from './runtime.js';
 
@@ -30,6 +31,11 @@ const benchmarks: Readonly<Record<string, Benchmark>> = Object.freeze({
     description:
       'deploy latency against its floor, and the builtin router against direct (process runtime)',
     run: runRuntimeBench,
+  },
+  container: {
+    description:
+      'container deploys against the engine floor (build + run + answer), cold and warm cache',
+    run: runContainerBench,
   },
 });
 

@@ -5,20 +5,18 @@
 // - the builtin router against direct requests to the app (bench/router.ts).
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as tar from 'tar';
 import { BerthApiClient } from './berth-api-client.js';
+import { bundleOf, freePort, waitForBody } from './deploy-probes.js';
 import { startBerthServer } from './berth-server-process.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 import { measureRouterVsDirect } from './router.js';
 
 /** Deploys measured per run; the median is reported. */
 const DEPLOYS = 7;
-const POLL_MS = 5;
 
 export interface RuntimeFigures {
   readonly deployMs: number;
@@ -38,59 +36,6 @@ function appFiles(marker: string): Record<string, string> {
       `'bench ${marker}'` +
       ')).listen(Number(process.env.PORT));\n',
   };
-}
-
-async function bundleOf(dir: string, files: Record<string, string>): Promise<Buffer> {
-  const src = await mkdtemp(path.join(dir, 'src-'));
-  for (const [name, content] of Object.entries(files))
-    await writeFile(path.join(src, name), content);
-  const out = path.join(dir, `bundle-${path.basename(src)}.tar.gz`);
-  await tar.c({ gzip: true, cwd: src, file: out, portable: true }, Object.keys(files));
-  return readFile(out);
-}
-
-/** GET / with a Host header; the body, or undefined when nothing answers (yet). */
-function fetchBody(url: string, host: string): Promise<string | undefined> {
-  const target = new URL(url);
-  return new Promise((resolve) => {
-    const request = http.get(
-      { host: target.hostname, port: target.port, path: '/', headers: { host }, agent: false },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve(response.statusCode === 200 ? body : undefined));
-        response.on('error', () => resolve(undefined));
-      },
-    );
-    request.on('error', () => resolve(undefined));
-    request.setTimeout(2000, () => request.destroy());
-  });
-}
-
-async function waitForBody(
-  url: string,
-  host: string,
-  body: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while ((await fetchBody(url, host)) !== body) {
-    if (performance.now() > deadline) throw new Error(`${host} did not answer '${body}' in time`);
-    await sleep(POLL_MS);
-  }
-}
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** The floor of one deploy: extract the bundle, spawn the app, wait for its first response. */

@@ -26,6 +26,8 @@ command -v podman >/dev/null 2>&1 || engine_missing+=(podman)
 command -v runc >/dev/null 2>&1 || engine_missing+=(runc)
 command -v debootstrap >/dev/null 2>&1 || engine_missing+=(debootstrap)
 command -v newuidmap >/dev/null 2>&1 || engine_missing+=(uidmap)
+# Units run with an init (HostConfig.Init) that forwards signals; Podman's is catatonit.
+[ -x /usr/libexec/podman/catatonit ] || engine_missing+=(catatonit)
 if [ "${#missing[@]}" -gt 0 ] || [ "${#engine_missing[@]}" -gt 0 ]; then
   sudo_if_needed apt-get update -qq
 fi

@@ -43,6 +43,8 @@ export const BundleErrorReasons = Object.freeze({
   BERTH_JSON_UNKNOWN_FIELD: 'BERTH_JSON_UNKNOWN_FIELD',
   /** berth.json is valid JSON but breaks its schema: a wrong type, a value out of range. */
   BERTH_JSON_SCHEMA: 'BERTH_JSON_SCHEMA',
+  /** berth.json asks for access to the host: privileged mode, host ports, mounts, networking. */
+  BERTH_JSON_HOST_ACCESS: 'BERTH_JSON_HOST_ACCESS',
   /** The Procfile is too large, or has a line that is not `type: command`. */
   PROCFILE_INVALID: 'PROCFILE_INVALID',
   /** The Procfile declares no process. */

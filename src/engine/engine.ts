@@ -98,3 +98,23 @@ export function engineErrorStatus(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' ? status : undefined;
 }
+
+/** Socket errors that mean the engine is not there (stopped, restarting, socket removed). */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+/** Whether a failed engine call failed because the engine does not answer at all. */
+export function isEngineUnreachable(error: unknown): boolean {
+  if (error instanceof EngineUnavailableError) return true;
+  for (let cause: unknown = error; cause; cause = (cause as { cause?: unknown }).cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+    if (cause instanceof AggregateError && cause.errors.some(isEngineUnreachable)) return true;
+  }
+  return false;
+}

@@ -6,6 +6,7 @@ export {
   EngineUnavailableError,
   engineErrorStatus,
   findEngineSocket,
+  isEngineUnreachable,
   type Engine,
   type EngineConnection,
   type EngineOptions,

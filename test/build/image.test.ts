@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectEngine, type Engine } from '../../src/engine/index.js';
+import type { Engine } from '../../src/engine/index.js';
 import {
   appImageRepository,
   BuildFailure,
@@ -29,13 +29,10 @@ import {
   type Stack,
 } from '../../src/build/index.js';
 import type { BundleFiles } from '../support/bundles.js';
+import { connectTestEngine, testBaseImage } from '../support/engine.js';
 import { scratch } from './support/archives.js';
 
-const socket = process.env['BERTH_TEST_ENGINE_SOCKET'] || '/run/berth-podman.sock';
-const baseImages: BaseImages = {
-  node: process.env['BERTH_TEST_NODE_IMAGE'] || LOCAL_BASE_IMAGES.node,
-  python: process.env['BERTH_TEST_PYTHON_IMAGE'] || LOCAL_BASE_IMAGES.python,
-};
+const baseImages: BaseImages = { node: testBaseImage('node'), python: testBaseImage('python') };
 /** Unique per run, so a first build never finds another run's layers in the cache. */
 const run = randomUUID().slice(0, 8);
 
@@ -46,7 +43,7 @@ let counter = 0;
 const tags: string[] = [];
 
 before(async () => {
-  ({ engine } = await connectEngine({ socket }));
+  ({ engine } = await connectTestEngine());
   ({ dir: root, cleanup } = await scratch('berth-image-'));
 });
 

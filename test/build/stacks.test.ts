@@ -10,11 +10,10 @@ import {
   StackBuildError,
   StackBuildFailureReasons,
 } from '../../src/build/stacks/index.js';
-import { connectEngine, engineErrorStatus, type Engine } from '../../src/engine/index.js';
+import { engineErrorStatus, type Engine } from '../../src/engine/index.js';
+import { connectTestEngine } from '../support/engine.js';
 import { scratch } from './support/archives.js';
 
-const socket = process.env['BERTH_TEST_ENGINE_SOCKET'];
-const noEngine = socket ? false : 'BERTH_TEST_ENGINE_SOCKET is not set (npm test sets it)';
 const notRoot = process.getuid?.() === 0 ? false : 'building stack images needs root';
 
 let engine: Engine;
@@ -63,9 +62,9 @@ async function imageExists(image: string): Promise<boolean> {
   }
 }
 
-describe('stack base images', { skip: noEngine }, () => {
+describe('stack base images', () => {
   before(async () => {
-    ({ engine } = await connectEngine({ socket: socket ?? '' }));
+    ({ engine } = await connectTestEngine());
     // run-tests.ts built them already; this is a ping per image then (and a build otherwise).
     await buildStackImages({ engine });
   });

@@ -294,13 +294,26 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
     assert.equal((await viaRouter(routerUrl, 'hog1', '/hog')).text, 'hogging');
     const killed = await (async () => {
       let seen: Unit[] = [];
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < 400; i++) {
         seen = await unitsOf('hog1');
         const [unit] = seen;
         if (unit && unit.restarts >= 1) return unit;
         await sleep(100);
       }
-      throw new Error(`the unit was not killed and restarted: ${JSON.stringify(seen)}`);
+      const containers = await engine.listContainers({
+        all: true,
+        filters: { label: ['berth.app=hog1', 'berth.kind=unit'] },
+      });
+      const states = await Promise.all(
+        containers.map(async (c) => {
+          const info = await engine.getContainer(c.Id).inspect();
+          return { state: info.State, memory: info.HostConfig.Memory };
+        }),
+      );
+      const logs = await server.request('GET', '/apps/hog1/logs?tail=30', { token });
+      throw new Error(
+        `the unit was not killed and restarted: ${JSON.stringify({ seen, states, logs: logs.body })}`,
+      );
     })();
     assert.equal(killed.lastExit?.reason, 'oom', JSON.stringify(killed));
     await eventually('it serves again after the restart', async () => {

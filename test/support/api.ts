@@ -46,6 +46,8 @@ export interface TestServerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** 'container': apps run on the test run's real engine (see support/engine.ts). */
   readonly runtime?: 'process' | 'container';
+  /** Another engine socket than the test run's (a test that stops its own engine). */
+  readonly engineSocket?: string;
 }
 
 /**
@@ -63,7 +65,10 @@ export async function startTestServer(
   serverOptions: TestServerOptions = {},
 ): Promise<TestServer> {
   const location = await createTestDatabase(backend);
-  const engineSocket = serverOptions.runtime === 'container' ? testEngineSocket() : undefined;
+  const engineSocket =
+    serverOptions.runtime === 'container'
+      ? (serverOptions.engineSocket ?? testEngineSocket())
+      : undefined;
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {

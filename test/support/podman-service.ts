@@ -63,11 +63,12 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
  * with the service's log when it exits or stays silent.
  */
 export async function startPodmanService(
-  options: { podman?: string; readyMs?: number } = {},
+  options: { podman?: string; readyMs?: number; dir?: string } = {},
 ): Promise<PodmanService> {
   const podman = options.podman ?? findPodman();
   if (!podman) throw new Error('podman is not installed (apt-get install -y podman runc)');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-podman-'));
+  // A dir of the caller's: a service started again there answers on the same socket path.
+  const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'berth-podman-'));
   const socket = path.join(dir, 'podman.sock');
   const logFile = path.join(dir, 'service.log');
   const log = openSync(logFile, 'a');
@@ -83,7 +84,8 @@ export async function startPodmanService(
         await exited(child, 2000);
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    else rmSync(socket, { force: true });
   };
   const deadline = Date.now() + (options.readyMs ?? 20_000);
   while (!(await pings(socket))) {

@@ -79,6 +79,34 @@ function expectObject(value: unknown, field: string): JsonObject {
   return value;
 }
 
+/**
+ * Fields other platforms take that would reach past the app's container to the host. Berth
+ * has none of them: apps are reached through the router, on their own network, unprivileged.
+ */
+const HOST_ACCESS_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  privileged: 'privileged mode',
+  capabilities: 'extra capabilities',
+  ports: 'host ports',
+  hostPort: 'host ports',
+  hostPorts: 'host ports',
+  volumes: 'host mounts',
+  mounts: 'host mounts',
+  network: 'host networking',
+  networkMode: 'host networking',
+});
+
+function rejectHostAccess(object: JsonObject): void {
+  for (const key of Object.keys(object)) {
+    const what = HOST_ACCESS_FIELDS[key];
+    if (what === undefined) continue;
+    throw new BundleError(
+      BundleErrorReasons.BERTH_JSON_HOST_ACCESS,
+      `berth.json: ${quote(key)} is refused: Berth never gives an app ${what}; apps are ` +
+        `reached on PORT through the router, on a network of their own`,
+    );
+  }
+}
+
 function rejectUnknownFields(object: JsonObject, known: readonly string[], where: string): void {
   for (const key of Object.keys(object)) {
     if (!known.includes(key)) {
@@ -140,6 +168,7 @@ export function parseBerthJson(text: string): BerthJson {
   if (!isObject(root)) {
     throw schemaError(`the file must hold a JSON object; it holds ${describe(root)}`);
   }
+  rejectHostAccess(root);
   rejectUnknownFields(root, TOP_LEVEL_FIELDS, '');
 
   const metadata: Record<string, string> = {};

@@ -18,7 +18,7 @@ import type { ArtifactsService } from '../../domain/artifacts/index.js';
 import type { ConfigService } from '../../domain/config/index.js';
 import type { DeploymentsService } from '../../domain/deployments/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
-import type { Engine } from '../../engine/index.js';
+import { isEngineUnreachable, type Engine } from '../../engine/index.js';
 import { buildImageTag, RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
 import { StepFailure, type DeployStep } from './step.js';
 
@@ -186,6 +186,12 @@ export function buildStep(services: DeployStepServices): DeployStep {
         });
       } catch (error) {
         await services.slugs.discard(app.id, artifact.id);
+        if (engine && isEngineUnreachable(error)) {
+          throw new StepFailure(
+            `build failed: the container engine does not answer (${(error as Error).message}); ` +
+              'start it and deploy again',
+          );
+        }
         if (error instanceof BuildFailure) {
           const tail = error.lastLines.length > 0 ? `\n${error.lastLines.join('\n')}` : '';
           throw new StepFailure(`build failed: ${error.message}${tail}`);
@@ -243,6 +249,12 @@ export function rolloutStep(services: DeployStepServices): DeployStep {
         if (error instanceof RolloutFailure) {
           throw new StepFailure(
             `v${release.version} did not roll out: ${error.message}; the previous release keeps serving`,
+          );
+        }
+        if (isEngineUnreachable(error)) {
+          throw new StepFailure(
+            `v${release.version} did not roll out: the container engine stopped answering ` +
+              `(${(error as Error).message}); the previous release keeps serving`,
           );
         }
         throw error;
