@@ -105,6 +105,20 @@ async function floorOnce(
   }
 }
 
+/** How long each step of the app's latest deploy took, e.g. `validate 12 · build 310 · …`. */
+async function stepTimes(api: BerthApiClient): Promise<string> {
+  const tasks = (await api.expect(200, 'GET', '/apps/bench/deployments')) as {
+    details: { steps: { name: string; startedAt: string | null; finishedAt: string | null }[] };
+  }[];
+  return (tasks[0]?.details.steps ?? [])
+    .map((step) =>
+      step.startedAt && step.finishedAt
+        ? `${step.name} ${Date.parse(step.finishedAt) - Date.parse(step.startedAt)}`
+        : step.name,
+    )
+    .join(' · ');
+}
+
 /** The build step's "n of m steps from the layer cache" line of the app's latest deploy. */
 async function cachedSteps(api: BerthApiClient): Promise<[number, number] | undefined> {
   const tasks = (await api.expect(200, 'GET', '/apps/bench/deployments')) as { id: string }[];
@@ -159,7 +173,10 @@ async function measure(print: (line: string) => void): Promise<ContainerFigures>
       if (i === 0) continue;
       figures.cold.push(deploy);
       figures.coldFloor.push(floor);
-      print(`  cold ${i}: deploy ${round(deploy, 0)} ms, floor ${round(floor, 0)} ms`);
+      print(
+        `  cold ${i}: deploy ${round(deploy, 0)} ms, floor ${round(floor, 0)} ms ` +
+          `(steps, ms: ${await stepTimes(api)})`,
+      );
     }
     const manifest = `bench-warm-${process.pid}`;
     for (let i = 0; i <= ROUNDS; i++) {

@@ -118,6 +118,8 @@ export class ContainerDriver implements Driver {
   readonly #starting = new Set<string>();
   readonly #follows = new Set<AbortController>();
   readonly #runs = new Set<AbortController>();
+  /** Networks known to exist; forgotten when a create fails, so the next start looks again. */
+  readonly #networks = new Set<string>();
   #events: Readable | undefined;
   #eventsRetry: NodeJS.Timeout | undefined;
   #destroyed = false;
@@ -199,6 +201,7 @@ export class ContainerDriver implements Driver {
         }),
       });
     } catch (error) {
+      this.#networks.delete(appNetworkName(spec.app));
       const status = engineErrorStatus(error);
       if (status === 404) {
         throw new InputError(
@@ -234,9 +237,20 @@ export class ContainerDriver implements Driver {
       });
     }
     tracked.capture.follow();
-    const [status] = (await this.#statuses({ app: spec.app })).filter((u) => u.id === spec.id);
-    if (!status) throw new Error(`unit ${spec.id} vanished as it started`);
-    return status;
+    // Built from what we know rather than asked of the engine: a start is on every deploy's
+    // critical path, and list() tells the truth a moment later anyway.
+    return {
+      id: spec.id,
+      app: spec.app,
+      release: spec.release,
+      processType: spec.processType,
+      index: spec.index,
+      state: tracked.phase === 'up' ? 'running' : tracked.phase,
+      address: { host: this.#host, port },
+      startedAt,
+      restarts: 0,
+      limits: { ...spec.limits },
+    };
   }
 
   stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
@@ -501,6 +515,12 @@ export class ContainerDriver implements Driver {
 
   async #ensureNetwork(app: string): Promise<void> {
     const name = appNetworkName(app);
+    if (this.#networks.has(name)) return;
+    await this.#createNetwork(app, name);
+    this.#networks.add(name);
+  }
+
+  async #createNetwork(app: string, name: string): Promise<void> {
     try {
       await this.#engine.getNetwork(name).inspect();
       return;

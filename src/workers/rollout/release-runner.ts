@@ -62,6 +62,8 @@ export interface RolloutReport {
 }
 
 const WEB = 'web';
+/** How often a unit waiting for its first connection is looked up, to see it died. */
+const UNIT_LOOK_MS = 100;
 /** Units in these states hold their index; the reconciler does not start another in their place. */
 const HOLDING: ReadonlySet<UnitStatus['state']> = new Set([
   'starting',
@@ -343,6 +345,7 @@ export class ReleaseRunner {
   ): Promise<string | undefined> {
     const name = `${unit.processType}.${unit.index}`;
     const deadline = performance.now() + this.#o.startupTimeoutMs;
+    let lookedAt = 0;
     // First the port: a unit may take a while to boot, so this waits for as long as the unit
     // lives, up to the startup timeout. Then the health path, with berth.json's patience.
     for (;;) {
@@ -356,6 +359,13 @@ export class ReleaseRunner {
         signal,
       });
       if (connected.ok) break;
+      // Whether the unit still lives is asked of the runtime less often than the port is
+      // tried: on a container engine a list costs more than the connect.
+      if (performance.now() - lookedAt < UNIT_LOOK_MS && performance.now() < deadline) {
+        await sleep(10);
+        continue;
+      }
+      lookedAt = performance.now();
       const [now] = (await this.#o.runtime.list({ app: unit.app })).filter((u) => u.id === unit.id);
       if (!now || !SERVING.has(now.state) || now.restarts > 0) {
         const exit = now?.lastExit
