@@ -291,7 +291,10 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
       },
       60_000,
     );
-    assert.equal((await viaRouter(routerUrl, 'hog1', '/hog')).text, 'hogging');
+    // Straight to the limited unit, not through the router: no other unit can take it.
+    const [limited] = await unitsOf('hog1');
+    assert.ok(limited);
+    assert.equal(await (await fetch(`http://${limited.address}/hog`)).text(), 'hogging');
     const killed = await (async () => {
       let seen: Unit[] = [];
       for (let i = 0; i < 400; i++) {
