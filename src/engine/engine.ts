@@ -118,3 +118,14 @@ export function isEngineUnreachable(error: unknown): boolean {
   }
   return false;
 }
+
+/** Whether the engine has an image by this name or id (never pulls). */
+export async function imageExists(engine: Engine, ref: string): Promise<boolean> {
+  try {
+    await engine.getImage(ref).inspect();
+    return true;
+  } catch (error) {
+    if (engineErrorStatus(error) === 404) return false;
+    throw error;
+  }
+}

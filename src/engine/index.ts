@@ -6,6 +6,7 @@ export {
   EngineUnavailableError,
   engineErrorStatus,
   findEngineSocket,
+  imageExists,
   isEngineUnreachable,
   type Engine,
   type EngineConnection,

@@ -10,7 +10,7 @@ import {
   StackBuildError,
   StackBuildFailureReasons,
 } from '../../src/build/stacks/index.js';
-import { engineErrorStatus, type Engine } from '../../src/engine/index.js';
+import { imageExists as engineImageExists, type Engine } from '../../src/engine/index.js';
 import { connectTestEngine } from '../support/engine.js';
 import { scratch } from './support/archives.js';
 
@@ -52,14 +52,8 @@ async function run(image: string, cmd: string[]) {
   }
 }
 
-async function imageExists(image: string): Promise<boolean> {
-  try {
-    await engine.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if (engineErrorStatus(error) === 404) return false;
-    throw error;
-  }
+function imageExists(image: string): Promise<boolean> {
+  return engineImageExists(engine, image);
 }
 
 describe('stack base images', () => {

@@ -139,8 +139,11 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       const unit = await driver.start(spec(app, fixture.command('web.mjs')));
       await waitUntilListening(unit);
       const began = Date.now();
-      await driver.stop(unit.id, { graceMs: 5000 });
-      assert.ok(Date.now() - began < 4000, 'a unit that exits on SIGTERM does not wait the grace');
+      await driver.stop(unit.id, { graceMs: 20_000 });
+      assert.ok(
+        Date.now() - began < 15_000,
+        'a unit that exits on SIGTERM does not wait the grace',
+      );
       assert.deepEqual(await driver.list({ app }), []);
       const health = await checkHealth({
         ...unit.address,
@@ -164,7 +167,7 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       await driver.stop(unit.id, { graceMs: 400 });
       const took = Date.now() - began;
       assert.ok(took >= 350, `stop took ${took} ms, less than the grace`);
-      assert.ok(took < 4000, `stop took ${took} ms`);
+      assert.ok(took < 10_000, `stop took ${took} ms`);
       assert.deepEqual(await driver.list({ app }), []);
       const texts = (await driver.readLogs({ app })).map((line) => line.text);
       assert.ok(texts.includes('ignoring SIGTERM'), texts.join('\n'));
@@ -352,7 +355,7 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       assert.equal(result.timedOut, true);
       assert.equal(result.exitCode, null);
       assert.equal(result.signal, 'SIGKILL');
-      assert.ok(Date.now() - began < 4000);
+      assert.ok(Date.now() - began < 10_000, 'the timeout ends it; nothing waits for the process');
     });
 
     it('leaves units running on destroy, and a new driver adopts them', async () => {

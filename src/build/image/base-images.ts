@@ -1,4 +1,5 @@
 import type { Engine } from '../../engine/index.js';
+import { STACK_IMAGES } from '../stacks/index.js';
 import { imageExists } from './image-refs.js';
 
 /** The images generated Dockerfiles start FROM, one per stack that is built into an image. */
@@ -18,8 +19,8 @@ export const OFFICIAL_BASE_IMAGES: BaseImages = Object.freeze({
 
 /** Berth's locally built stack images, preferred when the engine has them (no registry). */
 export const LOCAL_BASE_IMAGES: BaseImages = Object.freeze({
-  node: 'localhost/berth-stacks/node:bookworm',
-  python: 'localhost/berth-stacks/python:bookworm',
+  node: STACK_IMAGES.node,
+  python: STACK_IMAGES.python,
 });
 
 const ENV_NAMES = Object.freeze({ node: 'BERTH_NODE_IMAGE', python: 'BERTH_PYTHON_IMAGE' });

@@ -1,5 +1,7 @@
 import { engineErrorStatus, type Engine } from '../../engine/index.js';
 
+export { imageExists } from '../../engine/index.js';
+
 /** App names are DNS-label-like (domain/apps); anything else cannot name a repository. */
 const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
@@ -9,17 +11,6 @@ export function appImageRepository(appName: string): string {
     throw new TypeError(`'${appName}' cannot name an image repository`);
   }
   return `berth/${appName}`;
-}
-
-/** Whether the engine has an image by this name or id (never pulls). */
-export async function imageExists(engine: Engine, ref: string): Promise<boolean> {
-  try {
-    await engine.getImage(ref).inspect();
-    return true;
-  } catch (error) {
-    if (engineErrorStatus(error) === 404) return false;
-    throw error;
-  }
 }
 
 /** Tags the image `from` (a name or id) as `to` (`repo:tag`, or a repo for `latest`). */

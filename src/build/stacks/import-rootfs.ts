@@ -2,7 +2,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { engineErrorStatus, type Engine } from '../../engine/index.js';
+import { engineErrorStatus, imageExists, type Engine } from '../../engine/index.js';
 import { StackBuildError, StackBuildFailureReasons } from './stack-build-error.js';
 
 /** How the image got into the engine. */
@@ -51,16 +51,6 @@ function followImport(engine: Engine, stream: NodeJS.ReadableStream): Promise<st
       resolve(typeof last?.status === 'string' ? last.status : undefined);
     });
   });
-}
-
-async function imageExists(engine: Engine, image: string): Promise<boolean> {
-  try {
-    await engine.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if (engineErrorStatus(error) === 404) return false;
-    throw error;
-  }
 }
 
 /**

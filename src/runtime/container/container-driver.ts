@@ -19,7 +19,7 @@ import {
   type UnitStatus,
 } from '../driver.js';
 import { PortAllocator, type PortRange } from '../ports/index.js';
-import { followLogLines, readLogLines } from '../unit-logs/index.js';
+import { LogFollows, readLogLines } from '../unit-logs/index.js';
 import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
 import { appNetworkName, containerName, Labels, rootLabel, unitLabels } from './labels.js';
 import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js';
@@ -116,7 +116,7 @@ export class ContainerDriver implements Driver {
   readonly #units = new Map<string, TrackedUnit>();
   readonly #stopping = new Map<string, Promise<void>>();
   readonly #starting = new Set<string>();
-  readonly #follows = new Set<AbortController>();
+  readonly #follows = new LogFollows();
   readonly #runs = new Set<AbortController>();
   /** Networks known to exist; forgotten when a create fails, so the next start looks again. */
   readonly #networks = new Set<string>();
@@ -346,18 +346,8 @@ export class ContainerDriver implements Driver {
     onLine: (line: LogLine) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const follow = new AbortController();
-    const forward = () => follow.abort();
-    signal.addEventListener('abort', forward, { once: true });
-    if (signal.aborted) follow.abort();
-    this.#follows.add(follow);
-    try {
-      await mkdir(this.#layout.appLogDir(query.app), { recursive: true, mode: 0o700 });
-      await followLogLines(this.#layout.appLogDir(query.app), query, onLine, follow.signal);
-    } finally {
-      signal.removeEventListener('abort', forward);
-      this.#follows.delete(follow);
-    }
+    await mkdir(this.#layout.appLogDir(query.app), { recursive: true, mode: 0o700 });
+    await this.#follows.follow(this.#layout.appLogDir(query.app), query, onLine, signal);
   }
 
   async run(
@@ -397,7 +387,7 @@ export class ContainerDriver implements Driver {
     this.#destroyed = true;
     clearTimeout(this.#eventsRetry);
     this.#events?.destroy();
-    for (const follow of this.#follows) follow.abort();
+    this.#follows.endAll();
     for (const run of this.#runs) run.abort();
     await Promise.allSettled(this.#stopping.values());
     for (const tracked of this.#units.values()) {

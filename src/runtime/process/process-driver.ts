@@ -14,8 +14,7 @@ import type {
   UnitStatus,
 } from '../driver.js';
 import { RuntimeLayout } from './layout.js';
-import { followLogLines, readLogLines } from '../unit-logs/index.js';
-import { RotatingLogFile } from '../unit-logs/index.js';
+import { LogFollows, readLogLines, RotatingLogFile } from '../unit-logs/index.js';
 import { runOneOff } from './one-off.js';
 import { PortAllocator, type PortRange } from '../ports/index.js';
 import { groupAlive, processAlive, sendSignal, unitGroupAlive } from './proc-table.js';
@@ -91,7 +90,7 @@ export class ProcessDriver implements Driver {
   /** Ids being started, so that two start() calls of one id cannot both spawn it. */
   readonly #starting = new Set<string>();
   /** Followers to end on destroy(). */
-  readonly #follows = new Set<AbortController>();
+  readonly #follows = new LogFollows();
 
   constructor(options: ProcessDriverOptions) {
     this.#layout = new RuntimeLayout(options.root);
@@ -257,22 +256,8 @@ export class ProcessDriver implements Driver {
     return readLogLines(this.#layout.appLogDir(query.app), query);
   }
 
-  async followLogs(
-    query: LogQuery,
-    onLine: (line: LogLine) => void,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const follow = new AbortController();
-    const forward = () => follow.abort();
-    signal.addEventListener('abort', forward, { once: true });
-    if (signal.aborted) follow.abort();
-    this.#follows.add(follow);
-    try {
-      await followLogLines(this.#layout.appLogDir(query.app), query, onLine, follow.signal);
-    } finally {
-      signal.removeEventListener('abort', forward);
-      this.#follows.delete(follow);
-    }
+  followLogs(query: LogQuery, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
+    return this.#follows.follow(this.#layout.appLogDir(query.app), query, onLine, signal);
   }
 
   async run(
@@ -295,7 +280,7 @@ export class ProcessDriver implements Driver {
 
   /** Ends log followers; units keep running under their supervisors. */
   async destroy(): Promise<void> {
-    for (const follow of this.#follows) follow.abort();
+    this.#follows.endAll();
     await Promise.allSettled(this.#stopping.values());
   }
 }

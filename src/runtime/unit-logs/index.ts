@@ -3,3 +3,4 @@
 export { LineSplitter, MAX_LINE_CHARS, RotatingLogFile } from './log-writer.js';
 export { followLogLines, readLogLines } from './log-reader.js';
 export { OUTPUT_LIMIT_CHARS, OutputTail } from './output-tail.js';
+export { LogFollows } from './log-follows.js';

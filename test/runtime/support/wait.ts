@@ -3,11 +3,15 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkHealth, type UnitStatus } from '../../../src/runtime/index.js';
 
-/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
+/**
+ * Polls `probe` until it returns a value, or fails after `timeoutMs`: a bound for a loaded
+ * machine (a container engine restarting a unit three times takes seconds there), not a
+ * measure of speed.
+ */
 export async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined>,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
