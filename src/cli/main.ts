@@ -32,6 +32,10 @@ Commands:
               import them into the container engine; needs root (debootstrap)
   version     print the version
 
+Client commands (talk to a server's API; 'berth <command> --help' for each, docs/cli.md):
+  login [SERVER]   apps   deploy [DIR]   logs   config   scale   ps   releases   rollback
+  run   tokens   git:remote   open   keys
+
 berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database-url')}):
   --data-dir DIR          state directory (default ~/.berth)
   --listen HOST:PORT      API address (default 127.0.0.1:7100)

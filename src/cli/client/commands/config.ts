@@ -1,0 +1,100 @@
+// `berth config APP`, `berth config set APP K=V ...`, `berth config unset APP K ...`.
+import type { Command } from 'commander';
+import { appPath } from '../api-client.js';
+import { appAndItems, requireApp } from '../app-name.js';
+import { UsageError } from '../errors.js';
+import { line, printJson, printTable } from '../output.js';
+import { withExamples, type CliContext } from '../context.js';
+
+type ConfigMap = Record<string, string | null>;
+
+const KEY = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+
+function printConfig(config: ConfigMap, json: boolean): void {
+  if (json) return printJson(config);
+  printTable(
+    ['KEY', 'VALUE'],
+    Object.keys(config)
+      .sort()
+      .map((key) => [key, config[key] ?? '(hidden: needs the write scope)']),
+    'no config vars',
+  );
+}
+
+export function registerConfig(program: Command, context: CliContext): void {
+  const config = program.command('config').description("show and change an app's config vars");
+  withExamples(
+    config,
+    'berth config shop',
+    'berth config set shop GREETING=hello PORT_MAX=9',
+    'berth config unset shop GREETING',
+  );
+
+  withExamples(
+    config
+      .command('get', { isDefault: true })
+      .description("show an app's config vars")
+      .argument('[app]', 'the app (default: --app or the berth git remote)')
+      .option('-a, --app <name>', 'the app')
+      .option('--json', 'print JSON')
+      .action(async (argument: string | undefined, options: { app?: string; json?: boolean }) => {
+        const app = await requireApp(options.app, argument);
+        const client = await context.client();
+        printConfig(await client.get<ConfigMap>(`${appPath(app)}/config`), options.json === true);
+      }),
+    'berth config get shop --json',
+  );
+
+  withExamples(
+    config
+      .command('set')
+      .description('set config vars (a new release when the app runs)')
+      .argument('<args...>', '[APP] KEY=VALUE ...')
+      .option('-a, --app <name>', 'the app')
+      .option('--json', 'print the new config as JSON')
+      .action(async (args: string[], options: { app?: string; json?: boolean }) => {
+        const { app, items } = await appAndItems(options.app, args, (a) => a.includes('='));
+        if (items.length === 0) throw new UsageError('config set needs KEY=VALUE pairs');
+        const patch: Record<string, string> = {};
+        for (const item of items) {
+          const at = item.indexOf('=');
+          const key = item.slice(0, at);
+          if (at <= 0 || !KEY.test(key)) throw new UsageError(`'${item}' is not KEY=VALUE`);
+          patch[key] = item.slice(at + 1);
+        }
+        const client = await context.client();
+        const result = await client.patch<ConfigMap>(`${appPath(app)}/config`, patch);
+        if (options.json) return printJson(result);
+        line(`set ${Object.keys(patch).join(', ')} on ${app}`);
+      }),
+    'berth config set shop GREETING=hello',
+  );
+
+  withExamples(
+    config
+      .command('unset')
+      .description('remove config vars')
+      .argument('<args...>', '[APP] KEY ...')
+      .option('-a, --app <name>', 'the app')
+      .option('--json', 'print the new config as JSON')
+      .action(async (args: string[], options: { app?: string; json?: boolean }) => {
+        // With two or more arguments the first is the app; a lone key uses the git remote's.
+        const { app, items } = await appAndItems(
+          options.app,
+          args,
+          (_a, _i, all) => all.length < 2,
+        );
+        if (items.length === 0) throw new UsageError('config unset needs KEYs');
+        for (const key of items)
+          if (!KEY.test(key)) throw new UsageError(`'${key}' is not a config key`);
+        const client = await context.client();
+        const result = await client.patch<ConfigMap>(
+          `${appPath(app)}/config`,
+          Object.fromEntries(items.map((key) => [key, null])),
+        );
+        if (options.json) return printJson(result);
+        line(`unset ${items.join(', ')} on ${app}`);
+      }),
+    'berth config unset shop GREETING',
+  );
+}

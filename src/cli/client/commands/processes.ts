@@ -1,0 +1,94 @@
+// `berth scale APP web=3 worker=1` and `berth ps APP`: the formation and the units.
+import type { Command } from 'commander';
+import { appPath } from '../api-client.js';
+import { appAndItems, requireApp } from '../app-name.js';
+import { UsageError } from '../errors.js';
+import { printJson, printTable } from '../output.js';
+import { withExamples, type CliContext } from '../context.js';
+
+type Formation = Record<string, { count: number; memory: string | null; cpu: number | null }>;
+
+/** A unit as GET /apps/{app}/processes shows it. */
+export interface ProcessRecord {
+  readonly type: string;
+  readonly index: number;
+  readonly state: string;
+  readonly release: number;
+  readonly startedAt: string;
+  readonly restarts: number;
+  readonly unit: string;
+  readonly address: string;
+}
+
+const SCALE_ITEM = /^([a-z][a-z0-9-]{0,29})=(\d{1,3})(?::([0-9]+[KMG]?))?$/i;
+
+function printFormation(formation: Formation, json: boolean): void {
+  if (json) return printJson(formation);
+  printTable(
+    ['TYPE', 'COUNT', 'MEMORY', 'CPU'],
+    Object.entries(formation).map(([type, f]) => [type, f.count, f.memory, f.cpu]),
+    'no process types (deploy first)',
+  );
+}
+
+export function registerProcesses(program: Command, context: CliContext): void {
+  const scale = program
+    .command('scale')
+    .description('set how many units of each process type run (TYPE=N, or TYPE=N:MEMORY)')
+    .argument('[args...]', '[APP] TYPE=COUNT ...; with none, shows the formation')
+    .option('-a, --app <name>', 'the app')
+    .option('--json', 'print the formation as JSON')
+    .action(async (args: string[], options: { app?: string; json?: boolean }) => {
+      const { app, items } = await appAndItems(options.app, args, (a) => a.includes('='));
+      const client = await context.client();
+      if (items.length === 0) {
+        printFormation(
+          await client.get<Formation>(`${appPath(app)}/formation`),
+          options.json === true,
+        );
+        return;
+      }
+      const patch: Record<string, number | { count: number; memory: string }> = {};
+      for (const item of items) {
+        const match = SCALE_ITEM.exec(item);
+        if (!match) throw new UsageError(`'${item}' is not TYPE=COUNT (e.g. web=3 or web=2:256M)`);
+        const [, type = '', count = '0', memory] = match;
+        patch[type] = memory ? { count: Number(count), memory } : Number(count);
+      }
+      printFormation(
+        await client.patch<Formation>(`${appPath(app)}/formation`, patch),
+        options.json === true,
+      );
+    });
+  withExamples(
+    scale,
+    'berth scale shop web=3 worker=1',
+    'berth scale shop web=2:256M',
+    'berth scale shop',
+  );
+
+  const ps = program
+    .command('ps')
+    .description("an app's units and their state")
+    .argument('[app]', 'the app (default: --app or the berth git remote)')
+    .option('-a, --app <name>', 'the app')
+    .option('--json', 'print JSON')
+    .action(async (argument: string | undefined, options: { app?: string; json?: boolean }) => {
+      const app = await requireApp(options.app, argument);
+      const client = await context.client();
+      const units = await client.get<ProcessRecord[]>(`${appPath(app)}/processes`);
+      if (options.json) return printJson(units);
+      printTable(
+        ['UNIT', 'STATE', 'RELEASE', 'STARTED', 'RESTARTS'],
+        units.map((u) => [
+          `${u.type}.${u.index}`,
+          u.state,
+          `v${u.release}`,
+          u.startedAt,
+          u.restarts,
+        ]),
+        `no units of ${app} are running`,
+      );
+    });
+  withExamples(ps, 'berth ps shop', 'berth ps shop --json');
+}
