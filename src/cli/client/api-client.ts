@@ -40,18 +40,20 @@ export function normaliseServer(server: string): string {
 }
 
 function causeCodeOf(error: unknown): string {
+  // fetch wraps the socket's error: TypeError('fetch failed') → cause {code: 'ECONNREFUSED'}.
   let current: unknown = error;
+  let message = error instanceof Error ? error.message : String(error);
   for (let depth = 0; depth < 5 && current; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && code.length > 0) return code;
+    if (current instanceof Error) message = current.message;
     const errors = (current as { errors?: unknown }).errors;
-    if (Array.isArray(errors) && errors.length > 0) {
-      current = errors[0];
-      continue;
-    }
-    current = (current as { cause?: unknown }).cause;
+    current =
+      Array.isArray(errors) && errors.length > 0
+        ? errors[0]
+        : (current as { cause?: unknown }).cause;
   }
-  return error instanceof Error ? error.message : String(error);
+  return message;
 }
 
 function chunkedStream(

@@ -1,0 +1,271 @@
+// The berth client against a real server: login (token, username + password on stdin), apps,
+// tokens, keys, git:remote, open, and its errors and exit codes. Every command runs as a child
+// process, as a user runs it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../support/api.js';
+import { cli, freshConfigHome } from '../support/cli.js';
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe('berth client: accounts, apps, tokens', () => {
+  let server: TestServer;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+    env = { BERTH_SERVER: server.url, BERTH_TOKEN: server.adminToken };
+  });
+  after(() => server.close());
+
+  it('logs in with a token and saves it with mode 0600', async () => {
+    const home = freshConfigHome();
+    const result = await cli(['login', server.url, '--token', server.adminToken], {
+      env: { XDG_CONFIG_HOME: home },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stdout + result.stderr, new RegExp(server.adminToken));
+    const file = path.join(home, 'berth', 'config.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+      server: server.url,
+      token: server.adminToken,
+    });
+    const list = await cli(['apps', 'list', '--json'], { env: { XDG_CONFIG_HOME: home } });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+  });
+
+  it('refuses a wrong token and saves nothing', async () => {
+    const home = freshConfigHome();
+    const result = await cli(['login', server.url, '--token', 'berth_wrong'], {
+      env: { XDG_CONFIG_HOME: home },
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error: TOKEN_INVALID: /);
+    assert.throws(() => statSync(path.join(home, 'berth', 'config.json')));
+  });
+
+  it('logs in with a username and a password on stdin, never echoing it', async () => {
+    const password = 'pw-carol-correct-horse';
+    const created = await server.request('POST', '/users', {
+      token: server.adminToken,
+      body: { username: 'carol', password },
+    });
+    assert.equal(created.status, 201);
+    const home = freshConfigHome();
+    const result = await cli(['login', server.url, '--username', 'carol', '--password-stdin'], {
+      env: { XDG_CONFIG_HOME: home },
+      input: `${password}\n`,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /logged in to .* as carol/);
+    assert.doesNotMatch(result.stdout + result.stderr, /correct-horse/);
+    const file = path.join(home, 'berth', 'config.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { token: string };
+    assert.match(saved.token, /^berth_/);
+
+    // carol's own apps: she sees hers, not the admin's.
+    const create = await cli(['apps', 'create', 'carols'], { env: { XDG_CONFIG_HOME: home } });
+    assert.equal(create.code, 0, create.stderr);
+    const wrong = await cli(['login', server.url, '--username', 'carol', '--password-stdin'], {
+      env: { XDG_CONFIG_HOME: freshConfigHome() },
+      input: 'not it\n',
+    });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^error: LOGIN_FAILED: /m);
+  });
+
+  it('asks for a password only on a terminal', async () => {
+    const result = await cli(['login', server.url], {
+      env: { XDG_CONFIG_HOME: freshConfigHome() },
+    });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: no terminal .*--password-stdin/);
+  });
+
+  it('creates, lists, shows and destroys apps', async () => {
+    const created = await cli(['apps', 'create', 'shop'], { env });
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'created app shop\n');
+
+    const list = await cli(['apps', '--json'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    const apps = JSON.parse(list.stdout) as { name: string }[];
+    assert.ok(apps.some((a) => a.name === 'shop'));
+    const table = await cli(['apps', 'list'], { env });
+    assert.match(table.stdout, /^NAME\s+CREATED\n/);
+    assert.match(table.stdout, /^shop\s+\d{4}-/m);
+
+    const info = await cli(['apps', 'info', 'shop', '--json'], { env });
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal((JSON.parse(info.stdout) as { name: string }).name, 'shop');
+    const fields = await cli(['apps', 'info', 'shop'], { env });
+    assert.match(fields.stdout, /^name:\s+shop$/m);
+
+    const taken = await cli(['apps', 'create', 'shop'], { env });
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /^error: APP_EXISTS: /);
+    const badName = await cli(['apps', 'create', 'Bad_Name'], { env });
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /^error: INVALID_NAME: /);
+
+    const unconfirmed = await cli(['apps', 'destroy', 'shop'], { env });
+    assert.equal(unconfirmed.code, 2);
+    assert.match(unconfirmed.stderr, /needs --confirm shop/);
+    const mismatch = await cli(['apps', 'destroy', 'shop', '--confirm', 'shoe'], { env });
+    assert.equal(mismatch.code, 2);
+    const destroyed = await cli(['apps', 'destroy', 'shop', '--confirm', 'shop'], { env });
+    assert.equal(destroyed.code, 0, destroyed.stderr);
+    const gone = await cli(['apps', 'info', 'shop'], { env });
+    assert.equal(gone.code, 1);
+    assert.equal(gone.stderr.trim().split('\n').length, 1);
+    assert.match(gone.stderr, /^error: APP_NOT_FOUND: .*shop/);
+  });
+
+  it('creates, lists and revokes tokens; the value is shown once', async () => {
+    const created = await cli(
+      ['tokens', 'create', 'ci', '--scope', 'read', '--scope', 'write', '--json'],
+      { env },
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const token = JSON.parse(created.stdout) as { id: string; token: string; scopes: string[] };
+    assert.deepEqual([...token.scopes].sort(), ['read', 'write']);
+    const plain = await cli(['tokens', 'create', 'plain'], { env });
+    assert.match(plain.stdout, /^berth_\S+\n$/);
+
+    const list = await cli(['tokens', 'list', '--json'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    const tokens = JSON.parse(list.stdout) as { id: string; name: string }[];
+    assert.ok(tokens.some((t) => t.id === token.id && t.name === 'ci'));
+    assert.doesNotMatch(list.stdout, new RegExp(token.token));
+    const table = await cli(['tokens'], { env });
+    assert.match(table.stdout, /^ID\s+NAME\s+SCOPES/);
+    assert.doesNotMatch(table.stdout, /berth_/);
+
+    const withIt = { BERTH_SERVER: server.url, BERTH_TOKEN: token.token };
+    assert.equal((await cli(['apps', 'list', '--json'], { env: withIt })).code, 0);
+    const revoked = await cli(['tokens', 'revoke', token.id], { env });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const after = await cli(['apps', 'list'], { env: withIt });
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /^error: TOKEN_REVOKED: /);
+
+    const badScope = await cli(['tokens', 'create', 'x', '--scope', 'root'], { env });
+    assert.equal(badScope.code, 2);
+    assert.match(badScope.stderr, /unknown scope 'root'/);
+  });
+
+  it('says SSH keys are not available yet', async () => {
+    const result = await cli(['keys'], { env });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^error: NOT_AVAILABLE: SSH keys are not available on this server yet/,
+    );
+  });
+
+  it('adds a berth git remote with the app, which later commands use', async () => {
+    assert.equal((await cli(['apps', 'create', 'remote1'], { env })).code, 0);
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'berth-cli-repo-'));
+    execFileSync('git', ['init', '-q', repo]);
+    const added = await cli(['git:remote', 'remote1'], { env, cwd: repo });
+    assert.equal(added.code, 0, added.stderr);
+    const url = execFileSync('git', ['remote', 'get-url', 'berth'], { cwd: repo })
+      .toString()
+      .trim();
+    assert.equal(url, `${server.url}/git/remote1.git`);
+    // No app named: the remote's.
+    const info = await cli(['apps', 'info', '--json'], { env, cwd: repo });
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal((JSON.parse(info.stdout) as { name: string }).name, 'remote1');
+    const again = await cli(['git:remote', 'remote1'], { env, cwd: repo });
+    assert.equal(again.code, 0, again.stderr);
+    const unknown = await cli(['git:remote', 'nope'], { env, cwd: repo });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error: APP_NOT_FOUND: /);
+    const outside = await cli(['git:remote', 'remote1'], { env, cwd: os.tmpdir() });
+    assert.equal(outside.code, 1);
+    assert.match(outside.stderr, /^error: git: /);
+
+    const open = await cli(['open', 'remote1'], { env });
+    assert.equal(open.code, 0, open.stderr);
+    assert.equal(open.stdout, 'http://remote1.localhost:7180/\n');
+    assert.match(open.stderr, /does not expose its domain or router port/);
+    const openSet = await cli(
+      ['open', 'remote1', '--domain', 'apps.test', '--router-port', '8080'],
+      { env },
+    );
+    assert.equal(openSet.stdout, 'http://remote1.apps.test:8080/\n');
+    assert.equal(openSet.stderr, '');
+  });
+
+  it('fails clearly: unreachable server, no login, usage errors', async () => {
+    const port = await closedPort();
+    const unreachable = await cli(['apps', 'list'], {
+      env: { BERTH_SERVER: `http://127.0.0.1:${port}`, BERTH_TOKEN: 'x' },
+    });
+    assert.equal(unreachable.code, 1);
+    assert.equal(
+      unreachable.stderr,
+      `error: cannot reach http://127.0.0.1:${port} (ECONNREFUSED)\n`,
+    );
+    const noLogin = await cli(['apps', 'list'], { env: { XDG_CONFIG_HOME: freshConfigHome() } });
+    assert.equal(noLogin.code, 1);
+    assert.match(noLogin.stderr, /^error: not logged in/);
+    const badOption = await cli(['apps', 'list', '--bogus'], { env });
+    assert.equal(badOption.code, 2);
+    assert.match(badOption.stderr, /^error: unknown option '--bogus'\n$/);
+    const missing = await cli(['apps', 'create'], { env });
+    assert.equal(missing.code, 2);
+    const noApp = await cli(['ps'], { env, cwd: os.tmpdir() });
+    assert.equal(noApp.code, 2);
+    assert.match(noApp.stderr, /^error: which app\?/);
+  });
+
+  it('shows an example in every command help', async () => {
+    for (const command of [
+      ['login'],
+      ['apps'],
+      ['apps', 'create'],
+      ['apps', 'list'],
+      ['apps', 'info'],
+      ['apps', 'destroy'],
+      ['deploy'],
+      ['logs'],
+      ['config'],
+      ['config', 'set'],
+      ['config', 'unset'],
+      ['config', 'get'],
+      ['scale'],
+      ['ps'],
+      ['releases'],
+      ['rollback'],
+      ['run'],
+      ['tokens'],
+      ['tokens', 'create'],
+      ['tokens', 'list'],
+      ['tokens', 'revoke'],
+      ['git:remote'],
+      ['open'],
+      ['keys'],
+    ]) {
+      const help = await cli([...command, '--help']);
+      assert.equal(help.code, 0, `${command.join(' ')}: ${help.stderr}`);
+      assert.match(help.stdout, /Examples?:\n {2}\$ berth /, command.join(' '));
+    }
+  });
+});
