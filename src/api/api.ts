@@ -13,6 +13,7 @@ import type { ProcessConfigService } from '../domain/process-configs/index.js';
 import type { ReleasesService } from '../domain/releases/index.js';
 import type { IdentityService } from '../domain/identity/index.js';
 import { ErrorCodes } from '../errors/index.js';
+import { gitRoutes, type GitPushDeploys, type GitRepositories } from '../git/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Store } from '../store/index.js';
 import { installAccessHook } from './access-hook.js';
@@ -62,6 +63,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly bodyLimit?: number;
   readonly websocketLimits?: WsSessionLimits;
   readonly version?: string;
+  /** Push to deploy over smart HTTP at /git/<app>.git (outside /api/v1); off without it. */
+  readonly git?: { readonly repositories: GitRepositories; readonly pushes: GitPushDeploys };
 }
 
 const websocketOperation = {
@@ -244,6 +247,7 @@ export async function buildApi(options: ApiOptions) {
     },
     { prefix: API_PREFIX },
   );
+  if (options.git) await app.register(gitRoutes({ ...options, ...options.git }));
   return app;
 }
 

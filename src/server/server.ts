@@ -25,6 +25,7 @@ import {
   directoryArtifacts,
   imageArtifacts,
 } from '../workers/index.js';
+import { GitPushDeploys, GitRepositories } from '../git/index.js';
 import { startDataPlane, type DataPlaneHandle } from './data-plane.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
@@ -66,6 +67,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   let reconciler: Reconciler | undefined;
   let routerSync: RouterSync | undefined;
   let dataPlane: DataPlaneHandle | undefined;
+  let gitPushes: GitPushDeploys | undefined;
   try {
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
@@ -163,6 +165,13 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         'created user admin; its API token (shown once) is in the file',
       );
     }
+    gitPushes = new GitPushDeploys({
+      deployments,
+      logger: logger.child({ component: 'git' }),
+      uploadDir: path.join(options.dataDir, 'uploads'),
+      bundleLimit: options.bundleLimit,
+    });
+    await gitPushes.start();
     api = await buildApi({
       store,
       hub,
@@ -183,6 +192,10 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       uploadDir: path.join(options.dataDir, 'uploads'),
       bundleLimit: options.bundleLimit,
       version: berthVersion(),
+      git: {
+        repositories: new GitRepositories({ root: path.join(options.dataDir, 'git') }),
+        pushes: gitPushes,
+      },
     });
     await stream.start();
     routerSync.start();
@@ -190,6 +203,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     reconciler.start();
     await api.listen({ host: options.listen.host, port: options.listen.port });
   } catch (error) {
+    await gitPushes?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     await deployer?.stop().catch(() => undefined);
     await reconciler?.stop().catch(() => undefined);
@@ -204,6 +218,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const runningReconciler = reconciler;
   const runningRouterSync = routerSync;
   const runningDataPlane = dataPlane;
+  const runningGitPushes = gitPushes;
   const address = running.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
@@ -225,6 +240,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     routerUrl: runningDataPlane.routerUrl,
     close: () =>
       (closing ??= (async () => {
+        // Pushes that follow a task are answered first, so closing the API does not wait on them.
+        await runningGitPushes.close();
         await running.close();
         await runningDeployer.stop();
         await runningReconciler.stop();

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { HOOK_CLIENT, PRE_RECEIVE_HOOK } from './hook-script.js';
+import { gitBaseEnv, runGit } from './run-git.js';
+
+/** The app a repository is for, as far as the repository store cares. */
+export interface RepositoryOwner {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** The file in a bare repository that names the app id it was made for. */
+const APP_ID_FILE = 'berth-app-id';
+
+/**
+ * The bare repositories of the apps, `<root>/<app>.git`, made on first use. Each carries
+ * Berth's pre-receive hook and the id of its app: an app destroyed and made again under the
+ * same name gets a fresh repository, never the old app's history.
+ */
+export class GitRepositories {
+  /** `<data-dir>/git`: GIT_PROJECT_ROOT of http-backend. */
+  readonly root: string;
+  /** The hook's client script, shared by every repository. */
+  readonly hookClient: string;
+  readonly #pending = new Map<string, Promise<string>>();
+  #clientWritten: Promise<void> | undefined;
+
+  constructor(options: { readonly root: string }) {
+    this.root = options.root;
+    this.hookClient = path.join(options.root, '.berth', 'pre-receive-client.cjs');
+  }
+
+  /** The repository's directory (it may not exist yet). */
+  pathOf(app: RepositoryOwner): string {
+    return path.join(this.root, `${app.name}.git`);
+  }
+
+  /** The app's repository, made (or remade for a new app of that name) when needed. */
+  ensure(app: RepositoryOwner): Promise<string> {
+    // One creation at a time per app, so two first pushes do not race on `git init`.
+    const running = this.#pending.get(app.name);
+    if (running) return running;
+    const made = this.#ensure(app).finally(() => this.#pending.delete(app.name));
+    this.#pending.set(app.name, made);
+    return made;
+  }
+
+  async #ensure(app: RepositoryOwner): Promise<string> {
+    await (this.#clientWritten ??= this.#writeClient());
+    const dir = this.pathOf(app);
+    const owner = await readFile(path.join(dir, APP_ID_FILE), 'utf8').catch(() => undefined);
+    if (owner?.trim() === app.id) return dir;
+    // Built aside and renamed into place, so a half-made repository is never served.
+    const temp = path.join(this.root, `.tmp-${randomUUID()}`);
+    try {
+      const env = gitBaseEnv(this.root);
+      await runGit(['init', '--quiet', '--bare', '--initial-branch=main', temp], { env });
+      const settings: [string, string][] = [
+        ['http.receivepack', 'true'],
+        // A push is a deploy, and force-pushing a rewritten or older history is a normal way
+        // to deploy it; releases, not the repository, are the record of what ran.
+        ['receive.denyNonFastForwards', 'false'],
+        ['receive.fsckObjects', 'true'],
+        ['gc.auto', '0'],
+      ];
+      for (const [key, value] of settings) {
+        await runGit(['--git-dir', temp, 'config', key, value], { env });
+      }
+      await rm(path.join(temp, 'hooks'), { recursive: true, force: true });
+      await mkdir(path.join(temp, 'hooks'));
+      await writeFile(path.join(temp, 'hooks', 'pre-receive'), PRE_RECEIVE_HOOK, { mode: 0o755 });
+      await writeFile(path.join(temp, APP_ID_FILE), `${app.id}\n`);
+      // Whatever is there is another app's (or a broken) repository.
+      await rm(dir, { recursive: true, force: true });
+      await rename(temp, dir);
+      return dir;
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+  }
+
+  async #writeClient(): Promise<void> {
+    await mkdir(path.dirname(this.hookClient), { recursive: true, mode: 0o700 });
+    // Written aside and renamed: a hook running right now keeps reading the old file.
+    const temp = `${this.hookClient}.${randomUUID()}`;
+    await writeFile(temp, HOOK_CLIENT, { mode: 0o644 });
+    await chmod(temp, 0o644);
+    await rename(temp, this.hookClient);
+  }
+}
