@@ -137,7 +137,8 @@ describe('git push over smart HTTP', () => {
     assert.match(pushed.stderr, /remote: build: started/);
     assert.match(pushed.stderr, /remote: rollout: done/);
     assert.match(pushed.stderr, /remote: berth: deployed gitapp\d+ release v1/);
-    process.stdout.write(`# push-to-deploy of ${app} took ${ms} ms\n`);
+    process.stdout.write(`# push-to-deploy of ${app} took ${ms} ms; the pusher saw:\n`);
+    for (const line of pushed.stderr.split('\n')) process.stdout.write(`#   ${line}\n`);
     assert.equal(await remoteSha(url, 'refs/heads/main'), sha);
     const routed = await viaRouter(api.server.routerUrl, app, '/version');
     assert.equal(routed.text, 'one');
@@ -174,6 +175,50 @@ describe('git push over smart HTTP', () => {
     assert.equal(await remoteSha(url, 'refs/heads/feature'), sha);
     const history = await api.request('GET', `/apps/${app}/deployments`, { token: alice });
     assert.deepEqual(history.body, []);
+  });
+
+  it('refuses a push whose source fails the bundle checks, before queuing anything', async () => {
+    const app = await newApp();
+    const dir = await workTree();
+    await commit(dir, { ...nodeHelloApp, 'berth.json': '{"name": ' }, 'bad berth.json');
+    const url = remote(api, alice, app);
+    const pushed = await git(['push', url, 'main'], dir);
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /remote: .*berth\.json/);
+    assert.equal(await remoteSha(url, 'refs/heads/main'), undefined);
+    const history = await api.request('GET', `/apps/${app}/deployments`, { token: alice });
+    assert.deepEqual(history.body, []);
+  });
+
+  it("gives git and its hooks a minimal environment, never the controller's", async () => {
+    const app = await newApp();
+    const dir = await workTree();
+    await commit(dir, nodeHelloApp, 'first');
+    const url = remote(api, alice, app);
+    await ok(['push', url, 'main:side'], dir);
+    // The in-process controller's environment: a canary that must not reach git.
+    process.env['BERTH_TEST_CANARY'] = 'canary-value';
+    try {
+      const hook = path.join(api.location.dataDir, 'git', `${app}.git`, 'hooks', 'pre-receive');
+      await writeFile(hook, '#!/bin/sh\nenv >&2\nexit 1\n', { mode: 0o755 });
+      await commit(dir, withVersion(nodeHelloApp, 'two'), 'second');
+      const pushed = await git(['push', url, 'main'], dir);
+      assert.notEqual(pushed.code, 0);
+      const env = new Map(
+        [...pushed.stderr.matchAll(/^remote: ([A-Z_][A-Z0-9_]*)=(.*?)\s*$/gm)].map((m) => [
+          m[1],
+          m[2],
+        ]),
+      );
+      assert.equal(env.get('REMOTE_USER'), 'alice');
+      assert.ok(env.get('BERTH_GIT_PUSH_SECRET'));
+      assert.equal(env.has('BERTH_TEST_CANARY'), false);
+      assert.equal(env.has('BERTH_MASTER_KEY'), false);
+      assert.ok(!api.logText().includes(env.get('BERTH_GIT_PUSH_SECRET') ?? '?'));
+      assert.ok(!api.logText().includes(alice));
+    } finally {
+      delete process.env['BERTH_TEST_CANARY'];
+    }
   });
 
   it('refuses a bad token with 401 and deploys nothing', async () => {
