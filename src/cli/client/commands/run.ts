@@ -20,7 +20,7 @@ export function registerRun(program: Command, context: CliContext): void {
   const run = program
     .command('run')
     .description("run a command once in the app's live release, with its config")
-    .argument('[args...]', 'APP -- COMMAND ARGS...')
+    .argument('[args...]', 'APP -- COMMAND ARGS... (berth run options go before APP)')
     .option('-a, --app <name>', 'the app')
     .option('--timeout <seconds>', 'stop the command after this long (default 600)')
     .option('--json', 'print the result as JSON')
@@ -31,13 +31,14 @@ export function registerRun(program: Command, context: CliContext): void {
         options: { app?: string; timeout?: string; json?: boolean },
         command: Command,
       ) => {
-        // What follows `--` is the command, untouched; before it, at most the app.
-        const separator = context.argv.indexOf('--');
+        // What follows `--` is the command, untouched (commander passes the `--` through, as
+        // options after the first argument); before it, at most the app.
+        const separator = args.indexOf('--');
         let before: string[];
         let argv: string[];
         if (separator >= 0) {
-          argv = context.argv.slice(separator + 1);
-          before = args.slice(0, Math.max(0, args.length - argv.length));
+          before = args.slice(0, separator);
+          argv = args.slice(separator + 1);
         } else {
           before = options.app ? [] : args.slice(0, 1);
           argv = options.app ? args : args.slice(1);
