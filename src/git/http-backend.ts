@@ -80,17 +80,26 @@ export function runHttpBackend(
   });
   // EPIPE when the CGI stops reading early (it refused the request): its answer says why.
   child.stdin.on('error', () => undefined);
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
   if (request.body) {
+    const body = request.body;
+    // A client gone mid-request: the CGI would wait for the rest of its input forever.
+    body.once('error', stop);
+    body.once('close', () => {
+      if (!body.readableEnded) stop();
+    });
     let received = 0;
-    request.body.on('data', (chunk: Buffer) => {
+    body.on('data', (chunk: Buffer) => {
       received += chunk.length;
       if (received > request.maxBodyBytes) {
         options.logger.warn({ path: request.pathInfo }, 'git request body over the limit');
-        request.body?.unpipe(child.stdin);
-        child.kill('SIGTERM');
+        // Closes the connection; 'close' then stops the CGI.
+        body.destroy();
       }
     });
-    request.body.pipe(child.stdin);
+    body.pipe(child.stdin);
   } else child.stdin.end();
 
   return new Promise((resolve, reject) => {
@@ -100,7 +109,7 @@ export function runHttpBackend(
       const end = headerEnd(head);
       if (!end) {
         if (head.length > 64 * 1024) {
-          child.kill('SIGTERM');
+          stop();
           reject(new Error('git http-backend wrote no end of headers'));
         }
         return;
@@ -120,6 +129,10 @@ export function runHttpBackend(
       const body = new PassThrough();
       body.write(head.subarray(end.at + end.length));
       child.stdout.pipe(body);
+      // The answer dropped before git finished it (the client went away): stop git too.
+      body.once('close', () => {
+        if (!child.stdout.readableEnded) stop();
+      });
       resolve({ status, headers, body });
     };
     const onEnd = () =>
