@@ -16,6 +16,8 @@ export interface PushSession {
   readonly username: string;
   /** The repository's directory. */
   readonly repository: string;
+  /** The branch whose pushes deploy. */
+  readonly deployBranch: string;
 }
 
 export interface GitPushDeploysOptions {
@@ -25,8 +27,6 @@ export interface GitPushDeploysOptions {
   readonly uploadDir: string;
   /** The largest bundle accepted, in bytes (the same limit as POST /deployments). */
   readonly bundleLimit: number;
-  /** The branch whose pushes deploy (default `main`). */
-  readonly deployBranch?: string;
   /** How often a followed task is read again (default 250 ms). */
   readonly pollMs?: number;
 }
@@ -73,12 +73,10 @@ export class GitPushDeploys {
   readonly #sessions = new Map<string, PushSession>();
   readonly #stopping = new AbortController();
   readonly #server: http.Server;
-  readonly deployBranch: string;
   #port = 0;
 
   constructor(options: GitPushDeploysOptions) {
     this.#options = options;
-    this.deployBranch = options.deployBranch ?? 'main';
     this.#server = http.createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         options.logger.error({ err: error }, 'git hook request failed');
@@ -170,17 +168,17 @@ export class GitPushDeploys {
     say: (line: string) => void,
     gone: AbortSignal,
   ): Promise<boolean> {
-    const deployRef = `refs/heads/${this.deployBranch}`;
+    const deployRef = `refs/heads/${session.deployBranch}`;
     const updates = parseUpdates(updatesText);
     let deploy: RefUpdate | undefined;
     for (const update of updates) {
       if (update.ref !== deployRef) {
-        say(`berth: ${update.ref} stored, not deployed (pushes to ${this.deployBranch} deploy)`);
+        say(`berth: ${update.ref} stored, not deployed (pushes to ${session.deployBranch} deploy)`);
         continue;
       }
       if (ZERO.test(update.newSha))
         throw new PushRefused(
-          `berth: deleting the deploy branch '${this.deployBranch}' is refused`,
+          `berth: deleting the deploy branch '${session.deployBranch}' is refused`,
         );
       deploy = update;
     }
@@ -212,7 +210,7 @@ export class GitPushDeploys {
     await mkdir(workDir, { recursive: true, mode: 0o700 });
     try {
       const file = path.join(workDir, 'bundle.tar.gz');
-      say(`berth: packing ${update.newSha.slice(0, 12)} of ${this.deployBranch}`);
+      say(`berth: packing ${update.newSha.slice(0, 12)} of ${session.deployBranch}`);
       await runGit(
         ['--git-dir', session.repository, 'archive', '--format=tar.gz', '-o', file, update.newSha],
         { env },

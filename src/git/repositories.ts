@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { InputError } from '../errors/index.js';
 import { HOOK_CLIENT, PRE_RECEIVE_HOOK } from './hook-script.js';
 import { gitBaseEnv, runGit } from './run-git.js';
 
@@ -9,6 +10,12 @@ export interface RepositoryOwner {
   readonly id: string;
   readonly name: string;
 }
+
+/** The branch whose pushes deploy, unless the app chose another. */
+export const DEFAULT_DEPLOY_BRANCH = 'main';
+
+/** A branch name Berth accepts as a deploy branch (git's own check comes after). */
+const BRANCH_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
 
 /** The file in a bare repository that names the app id it was made for. */
 const APP_ID_FILE = 'berth-app-id';
@@ -55,7 +62,10 @@ export class GitRepositories {
     const temp = path.join(this.root, `.tmp-${randomUUID()}`);
     try {
       const env = gitBaseEnv(this.root);
-      await runGit(['init', '--quiet', '--bare', '--initial-branch=main', temp], { env });
+      await runGit(
+        ['init', '--quiet', '--bare', `--initial-branch=${DEFAULT_DEPLOY_BRANCH}`, temp],
+        { env },
+      );
       const settings: [string, string][] = [
         ['http.receivepack', 'true'],
         // A push is a deploy, and force-pushing a rewritten or older history is a normal way
@@ -78,6 +88,34 @@ export class GitRepositories {
     } finally {
       await rm(temp, { recursive: true, force: true });
     }
+  }
+
+  /** The app's deploy branch (`berth.deployBranch` in its repository's config). */
+  async deployBranch(app: RepositoryOwner): Promise<string> {
+    const dir = await this.ensure(app);
+    const value = await runGit(['--git-dir', dir, 'config', '--get', 'berth.deployBranch'], {
+      env: gitBaseEnv(this.root),
+    }).catch(() => '');
+    return value.trim() || DEFAULT_DEPLOY_BRANCH;
+  }
+
+  /**
+   * Sets the app's deploy branch; HEAD follows it, so a clone checks it out. InputError when
+   * git would not accept it as a branch name.
+   */
+  async setDeployBranch(app: RepositoryOwner, branch: string): Promise<string> {
+    const env = gitBaseEnv(this.root);
+    const valid =
+      BRANCH_NAME.test(branch) &&
+      (await runGit(['check-ref-format', `refs/heads/${branch}`], { env }).then(
+        () => true,
+        () => false,
+      ));
+    if (!valid) throw new InputError(`'${branch.slice(0, 100)}' is not a valid branch name`);
+    const dir = await this.ensure(app);
+    await runGit(['--git-dir', dir, 'config', 'berth.deployBranch', branch], { env });
+    await runGit(['--git-dir', dir, 'symbolic-ref', 'HEAD', `refs/heads/${branch}`], { env });
+    return branch;
   }
 
   async #writeClient(): Promise<void> {

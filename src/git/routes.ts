@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessPolicy, AccessScope } from '../domain/access/index.js';
 import type { App } from '../domain/apps/index.js';
@@ -105,6 +106,7 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
             app: target.app,
             username: target.principal.username,
             repository,
+            deployBranch: await services.repositories.deployBranch(target.app),
           })
         : undefined;
     try {
@@ -151,10 +153,12 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
     );
     // Authenticated here, with HTTP basic auth (git's), not by the API's bearer access hook.
     const config = { access: { public: true } } as const;
+    // Not part of the JSON API's OpenAPI document: git speaks its own protocol here.
+    const schema = { hide: true } as const;
 
     api.get<{ Params: { repo: string }; Querystring: { service?: string } }>(
       '/git/:repo/info/refs',
-      { config },
+      { config, schema },
       async (request, reply) => {
         const service = request.query.service;
         if (!isService(service))
@@ -167,7 +171,7 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
     for (const service of Object.keys(SERVICES) as Service[]) {
       api.post<{ Params: { repo: string } }>(
         `/git/:repo/${service}`,
-        { config },
+        { config, schema },
         async (request, reply) => {
           const target = await authorize(request, reply, request.params.repo, service);
           if (target) return serve(request, reply, target, service, false);
@@ -175,6 +179,56 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
         },
       );
     }
+
+    const typed = api.withTypeProvider<TypeBoxTypeProvider>();
+    const GitSettings = Type.Object({
+      path: Type.String({ description: 'the repository, under the server address' }),
+      deployBranch: Type.String({ description: 'pushes to this branch deploy' }),
+    });
+    const settingsOf = async (app: App) => ({
+      path: `/git/${app.name}.git`,
+      deployBranch: await services.repositories.deployBranch(app),
+    });
+    typed.get(
+      '/api/v1/apps/:app/git',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['git'],
+          summary: "The app's git repository path and deploy branch",
+          params: Type.Object({ app: Type.String({ maxLength: 256 }) }),
+          response: { 200: GitSettings },
+        },
+      },
+      async (request) => settingsOf(appOf(request)),
+    );
+    typed.put(
+      '/api/v1/apps/:app/git',
+      {
+        config: { access: { scope: 'write', app: true } },
+        schema: {
+          tags: ['git'],
+          summary: 'Choose the branch whose pushes deploy (default main)',
+          params: Type.Object({ app: Type.String({ maxLength: 256 }) }),
+          body: Type.Object(
+            { deployBranch: Type.String({ minLength: 1, maxLength: 100 }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: GitSettings },
+        },
+      },
+      async (request) => {
+        const app = appOf(request);
+        await services.repositories.setDeployBranch(app, request.body.deployBranch);
+        return settingsOf(app);
+      },
+    );
     done();
   };
+}
+
+/** The app the access hook authorized for a route declared with `app: true`. */
+function appOf(request: FastifyRequest): App {
+  if (!request.targetApp) throw new Error("no app: the route does not declare 'app: true'");
+  return request.targetApp;
 }

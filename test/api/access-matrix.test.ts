@@ -349,6 +349,25 @@ const routes: readonly RouteCase[] = [
       body: { command: 'true' },
     }),
   },
+  {
+    method: 'GET',
+    route: '/apps/{app}/git',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/git` }),
+  },
+  {
+    method: 'PUT',
+    route: '/apps/{app}/git',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/git`,
+      body: { deployBranch: 'main' },
+    }),
+  },
 ];
 
 /** What the caller should get: the route's success status, or the error's status and code. */

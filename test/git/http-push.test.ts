@@ -190,6 +190,44 @@ describe('git push over smart HTTP', () => {
     assert.deepEqual(history.body, []);
   });
 
+  it('deploys the branch the app chose with PUT /apps/{app}/git', async () => {
+    const app = await newApp();
+    const settings = await api.request('GET', `/apps/${app}/git`, { token: alice });
+    assert.deepEqual(settings.body, { path: `/git/${app}.git`, deployBranch: 'main' });
+    for (const bad of ['-x', 'a..b', 'x.lock', 'a b', '']) {
+      const refused = await api.request('PUT', `/apps/${app}/git`, {
+        token: alice,
+        body: { deployBranch: bad },
+      });
+      assert.equal(refused.status, 400, bad);
+    }
+    const chosen = await api.request('PUT', `/apps/${app}/git`, {
+      token: alice,
+      body: { deployBranch: 'release/prod' },
+    });
+    assert.equal(chosen.status, 200, JSON.stringify(chosen.body));
+    assert.deepEqual(chosen.body, { path: `/git/${app}.git`, deployBranch: 'release/prod' });
+    const dir = await workTree();
+    const sha = await commit(dir, withVersion(nodeHelloApp, 'prod'), 'first');
+    const url = remote(api, alice, app);
+    const main = await git(['push', url, 'main'], dir);
+    assert.equal(main.code, 0, main.stderr);
+    assert.match(main.stderr, /refs\/heads\/main stored, not deployed/);
+    assert.equal((await api.request('GET', `/deployments/${app}`, { token: alice })).status, 404);
+    const prod = await git(['push', url, 'main:release/prod'], dir);
+    assert.equal(prod.code, 0, prod.stderr);
+    assert.match(prod.stderr, /remote: berth: deployed gitapp\d+ release v1/);
+    assert.equal((await viaRouter(api.server.routerUrl, app, '/version')).text, 'prod');
+    const record = (await api.request('GET', `/deployments/${app}`, { token: alice }))
+      .body as DeploymentRecord;
+    assert.deepEqual(record.source, { kind: 'git', ref: 'refs/heads/release/prod', sha });
+    // HEAD follows the deploy branch: a clone checks it out.
+    const clone = path.join(await mkdtemp(path.join(os.tmpdir(), 'berth-git-clone-')), 'c');
+    scratch.push(path.dirname(clone));
+    await ok(['clone', '--quiet', url, clone]);
+    assert.equal((await ok(['rev-parse', '--abbrev-ref', 'HEAD'], clone)).trim(), 'release/prod');
+  });
+
   it("gives git and its hooks a minimal environment, never the controller's", async () => {
     const app = await newApp();
     const dir = await workTree();
