@@ -3,6 +3,7 @@
 // redeploy under load that reuses cached layers, a failed health check, scaling with limits,
 // an out-of-memory kill, rollback without a rebuild, controller restart and image cleanup.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../../src/engine/index.js';
@@ -280,24 +281,27 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
     await eventually(
       'the limited unit runs',
       async () => {
-        const [unit] = await unitsOf('hog1');
+        // One unit only: while the formation change replaces the first one, both are listed
+        // (the old one stopping), and a request to the old one hogs nothing that is limited.
+        const units = await unitsOf('hog1');
         const containers = await engine.listContainers({
+          all: true,
           filters: { label: ['berth.app=hog1', 'berth.kind=unit'] },
         });
-        const memory = containers[0]
-          ? (await engine.getContainer(containers[0].Id).inspect()).HostConfig.Memory
-          : 0;
-        return unit?.state === 'running' && memory === 64 * 1024 * 1024;
+        if (units.length !== 1 || containers.length !== 1 || !containers[0]) return false;
+        const memory = (await engine.getContainer(containers[0].Id).inspect()).HostConfig.Memory;
+        return units[0]?.state === 'running' && memory === 64 * 1024 * 1024;
       },
       60_000,
     );
     // Straight to the limited unit, not through the router: no other unit can take it.
     const [limited] = await unitsOf('hog1');
     assert.ok(limited);
-    assert.equal(await (await fetch(`http://${limited.address}/hog`)).text(), 'hogging');
     const killed = await (async () => {
       let seen: Unit[] = [];
-      for (let i = 0; i < 400; i++) {
+      const hogging = await fetch(`http://${limited.address}/hog`);
+      assert.equal(await hogging.text(), 'hogging');
+      for (let i = 0; i < 300; i++) {
         seen = await unitsOf('hog1');
         const [unit] = seen;
         if (unit && unit.restarts >= 1) return unit;
@@ -310,7 +314,23 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
       const states = await Promise.all(
         containers.map(async (c) => {
           const info = await engine.getContainer(c.Id).inspect();
-          return { state: info.State, memory: info.HostConfig.Memory };
+          // Podman's cgroup v1 layout, for the failure message only.
+          const cgroup = `/sys/fs/cgroup/memory/libpod_parent/libpod-${c.Id}`;
+          const read = (file: string) => {
+            try {
+              return readFileSync(`${cgroup}/${file}`, 'utf8').trim();
+            } catch {
+              return '?';
+            }
+          };
+          return {
+            state: info.State,
+            memory: info.HostConfig.Memory,
+            swap: info.HostConfig.MemorySwap,
+            usage: read('memory.usage_in_bytes'),
+            limit: read('memory.limit_in_bytes'),
+            failcnt: read('memory.failcnt'),
+          };
         }),
       );
       const logs = await server.request('GET', '/apps/hog1/logs?tail=30', { token });
