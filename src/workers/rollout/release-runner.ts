@@ -64,6 +64,8 @@ export interface RolloutReport {
 const WEB = 'web';
 /** How often a unit waiting for its first connection is looked up, to see it died. */
 const UNIT_LOOK_MS = 100;
+/** Listings in a row without the unit before it counts as gone. */
+const MISSES_BEFORE_GONE = 3;
 /** Units in these states hold their index; the reconciler does not start another in their place. */
 const HOLDING: ReadonlySet<UnitStatus['state']> = new Set([
   'starting',
@@ -346,6 +348,7 @@ export class ReleaseRunner {
     const name = `${unit.processType}.${unit.index}`;
     const deadline = performance.now() + this.#o.startupTimeoutMs;
     let lookedAt = 0;
+    let missed = 0;
     // First the port: a unit may take a while to boot, so this waits for as long as the unit
     // lives, up to the startup timeout. Then the health path, with berth.json's patience.
     for (;;) {
@@ -367,6 +370,10 @@ export class ReleaseRunner {
       }
       lookedAt = performance.now();
       const [now] = (await this.#o.runtime.list({ app: unit.app })).filter((u) => u.id === unit.id);
+      // A unit missing from one listing is looked for again: an engine under load may leave a
+      // container it is still starting out of a listing.
+      missed = now ? 0 : missed + 1;
+      if (!now && missed < MISSES_BEFORE_GONE && performance.now() < deadline) continue;
       if (!now || !SERVING.has(now.state) || now.restarts > 0) {
         const exit = now?.lastExit
           ? ` (exit code ${now.lastExit.code ?? '-'}${now.lastExit.signal ? `, ${now.lastExit.signal}` : ''})`
