@@ -27,7 +27,7 @@ export interface GitPushDeploysOptions {
   readonly uploadDir: string;
   /** The largest bundle accepted, in bytes (the same limit as POST /deployments). */
   readonly bundleLimit: number;
-  /** How often a followed task is read again (default 250 ms). */
+  /** How often a followed task is read again (default 100 ms: one indexed read per push). */
   readonly pollMs?: number;
 }
 
@@ -256,7 +256,7 @@ export class GitPushDeploys {
     gone: AbortSignal,
   ): Promise<boolean> {
     const { deployments } = this.#options;
-    const pollMs = this.#options.pollMs ?? 250;
+    const pollMs = this.#options.pollMs ?? 100;
     let last: string | undefined;
     for (;;) {
       const task = await deployments.get(session.app.id, queued.id);

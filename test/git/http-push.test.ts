@@ -4,6 +4,7 @@
 // branch cannot be deleted, and a push while a deploy runs is refused.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,7 +168,9 @@ describe('git push over smart HTTP', () => {
   it('stores a push to another branch without deploying it', async () => {
     const app = await newApp();
     const dir = await workTree();
-    const sha = await commit(dir, nodeHelloApp, 'feature work');
+    // 4 MiB that does not compress: more than the API's JSON body limit, streamed through.
+    const noise = randomBytes(4 * 1024 * 1024).toString('base64');
+    const sha = await commit(dir, { ...nodeHelloApp, 'noise.txt': noise }, 'feature work');
     const url = remote(api, alice, app);
     const pushed = await git(['push', url, 'main:feature'], dir);
     assert.equal(pushed.code, 0, pushed.stderr);
