@@ -49,6 +49,7 @@ process.stdin.on('end', () => {
     },
     (response) => {
       let verdict = false;
+      let answered = false;
       let buffered = '';
       const handle = (line) => {
         if (!line) return;
@@ -59,6 +60,7 @@ process.stdin.on('end', () => {
           return;
         }
         if (typeof message.say === 'string') process.stderr.write(message.say + '\\n');
+        if (typeof message.ok === 'boolean') answered = true;
         if (message.ok === true) verdict = true;
       };
       response.setEncoding('utf8');
@@ -70,11 +72,13 @@ process.stdin.on('end', () => {
           buffered = buffered.slice(end + 1);
         }
       });
-      response.on('end', () => {
+      // 'close' comes after 'end', and also when the controller went away mid-answer.
+      response.on('close', () => {
         handle(buffered);
+        if (!answered) fail('the controller stopped answering (status ' + response.statusCode + ')');
         process.exit(response.statusCode === 200 && verdict ? 0 : 1);
       });
-      response.on('error', (error) => fail('lost the controller: ' + error.message));
+      response.on('error', () => undefined);
     },
   );
   request.on('error', (error) => fail('cannot reach the controller: ' + error.message));

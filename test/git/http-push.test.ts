@@ -343,4 +343,29 @@ describe('git push while a deploy runs', () => {
     assert.equal(record.status, 'succeeded');
     assert.equal((await viaRouter(api.server.routerUrl, name, '/version')).text, 'first');
   });
+
+  it('rejects a push whose controller stops while it waits, and says where to look', async () => {
+    const token = api.adminToken;
+    const name = 'stopping';
+    assert.equal((await api.request('POST', '/apps', { token, body: { name } })).status, 201);
+    const dir = await workTree();
+    await commit(dir, nodeHelloApp, 'first');
+    const push = git(['push', remote(api, token, name), 'main'], dir);
+    await eventually('the push queued a task', async () => {
+      const latest = await api.request('GET', `/deployments/${name}`, { token });
+      return latest.status === 204;
+    });
+    const started = Date.now();
+    await api.server.close();
+    const stoppedMs = Date.now() - started;
+    const pushed = await push;
+    assert.notEqual(pushed.code, 0);
+    assert.match(
+      pushed.stderr,
+      /remote: berth: the controller is stopping; the deployment goes on/,
+    );
+    assert.match(pushed.stderr, /pre-receive hook declined/);
+    // Closing answers the waiting push at once rather than after the deploy.
+    assert.ok(stoppedMs < 5_000, `closing took ${stoppedMs} ms`);
+  });
 });
