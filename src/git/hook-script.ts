@@ -15,7 +15,8 @@ exec "$BERTH_GIT_NODE" "$BERTH_GIT_HOOK_CLIENT"
 
 /**
  * The hook's client (CommonJS, no dependencies, run by the controller's own node): it sends
- * the ref updates from stdin and the quarantine directory to the controller's hook endpoint,
+ * the ref updates from stdin, the quarantine directory and the push options (`git push -o`) to
+ * the controller's hook endpoint,
  * with the push's one-time secret, and prints what the controller streams back (NDJSON
  * `{say}` lines, then `{ok}`) on stderr, which git relays to the pusher as `remote:` lines.
  * The exit code is the verdict: non-zero keeps every ref where it was.
@@ -34,7 +35,14 @@ process.stdin.on('end', () => {
   const port = Number(process.env.BERTH_GIT_HOOK_PORT);
   const secret = process.env.BERTH_GIT_PUSH_SECRET || '';
   if (!port || !secret) return fail('the controller did not say where to report this push');
-  const body = JSON.stringify({ updates: input, quarantine: process.env.GIT_QUARANTINE_PATH || null });
+  const pushOptions = [];
+  for (let i = 0; i < Math.min(Number(process.env.GIT_PUSH_OPTION_COUNT) || 0, 32); i++)
+    pushOptions.push(process.env['GIT_PUSH_OPTION_' + i] || '');
+  const body = JSON.stringify({
+    updates: input,
+    quarantine: process.env.GIT_QUARANTINE_PATH || null,
+    pushOptions,
+  });
   const request = http.request(
     {
       host: '127.0.0.1',

@@ -5,7 +5,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { extractBundle, readProject } from '../build/index.js';
-import { isActive, type Deployment, type DeploymentsService } from '../domain/deployments/index.js';
+import {
+  isActive,
+  type Deployment,
+  type DeploymentOptions,
+  type DeploymentsService,
+} from '../domain/deployments/index.js';
 import { BerthError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { gitBaseEnv, runGit } from './run-git.js';
@@ -135,7 +140,14 @@ export class GitPushDeploys {
         return;
       }
     }
-    const input = JSON.parse(text) as { updates?: unknown; quarantine?: unknown };
+    const input = JSON.parse(text) as {
+      updates?: unknown;
+      quarantine?: unknown;
+      pushOptions?: unknown;
+    };
+    const pushOptions = Array.isArray(input.pushOptions)
+      ? input.pushOptions.filter((o): o is string => typeof o === 'string')
+      : [];
     response.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const say = (line: string) => {
       if (!response.destroyed) response.write(`${JSON.stringify({ say: line })}\n`);
@@ -148,6 +160,7 @@ export class GitPushDeploys {
         session,
         typeof input.updates === 'string' ? input.updates : '',
         typeof input.quarantine === 'string' ? input.quarantine : undefined,
+        pushOptions,
         say,
         gone.signal,
       );
@@ -165,9 +178,16 @@ export class GitPushDeploys {
     session: PushSession,
     updatesText: string,
     quarantine: string | undefined,
+    pushOptions: readonly string[],
     say: (line: string) => void,
     gone: AbortSignal,
   ): Promise<boolean> {
+    for (const option of pushOptions) {
+      if (option !== 'autoconfigure')
+        throw new PushRefused(
+          `berth: unknown push option '${option.slice(0, 64)}' (known: autoconfigure)`,
+        );
+    }
     const deployRef = `refs/heads/${session.deployBranch}`;
     const updates = parseUpdates(updatesText);
     let deploy: RefUpdate | undefined;
@@ -183,7 +203,9 @@ export class GitPushDeploys {
       deploy = update;
     }
     if (!deploy) return true;
-    const deployment = await this.#enqueue(session, deploy, deployRef, quarantine, say);
+    const deployment = await this.#enqueue(session, deploy, deployRef, quarantine, say, {
+      autoconfigure: pushOptions.includes('autoconfigure'),
+    });
     return this.#follow(session, deployment, say, gone);
   }
 
@@ -194,6 +216,7 @@ export class GitPushDeploys {
     ref: string,
     quarantine: string | undefined,
     say: (line: string) => void,
+    options: DeploymentOptions,
   ): Promise<Deployment> {
     const objects = path.join(session.repository, 'objects');
     const env = gitBaseEnv(session.repository);
@@ -230,7 +253,7 @@ export class GitPushDeploys {
         kind: 'deploy',
         source: { kind: 'git', ref, sha: update.newSha },
         bundle: { file, bytes },
-        options: { autoconfigure: false },
+        options,
       });
       this.#options.logger.info(
         {

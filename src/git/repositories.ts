@@ -72,6 +72,8 @@ export class GitRepositories {
         // to deploy it; releases, not the repository, are the record of what ran.
         ['receive.denyNonFastForwards', 'false'],
         ['receive.fsckObjects', 'true'],
+        // `git push -o autoconfigure` reaches the hook (GIT_PUSH_OPTION_*).
+        ['receive.advertisePushOptions', 'true'],
         ['gc.auto', '0'],
       ];
       for (const [key, value] of settings) {

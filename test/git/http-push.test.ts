@@ -15,7 +15,7 @@ import {
   tokenWithScopes,
   type TestServer,
 } from '../support/api.js';
-import type { BundleFiles } from '../support/bundles.js';
+import { nodeApp, type BundleFiles } from '../support/bundles.js';
 import { eventually, viaRouter, waitForTask } from '../support/platform.js';
 import { failingBuildApp, nodeHelloApp, withVersion } from '../support/sample-apps.js';
 
@@ -191,6 +191,20 @@ describe('git push over smart HTTP', () => {
     assert.equal(await remoteSha(url, 'refs/heads/main'), undefined);
     const history = await api.request('GET', `/apps/${app}/deployments`, { token: alice });
     assert.deepEqual(history.body, []);
+  });
+
+  it('applies berth.json sample values with git push -o autoconfigure', async () => {
+    const app = await newApp();
+    const dir = await workTree();
+    await commit(dir, nodeApp, 'first');
+    const url = remote(api, alice, app);
+    const unknown = await git(['push', '-o', 'yolo', url, 'main'], dir);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /remote: berth: unknown push option 'yolo'/);
+    const pushed = await git(['push', '-o', 'autoconfigure', url, 'main'], dir);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const config = await api.request('GET', `/apps/${app}/config`, { token: alice });
+    assert.deepEqual(config.body, { GREETING: 'hello' });
   });
 
   it('deploys the branch the app chose with PUT /apps/{app}/git', async () => {
