@@ -193,7 +193,8 @@ export class GitPushDeploys {
     let deploy: RefUpdate | undefined;
     for (const update of updates) {
       if (update.ref !== deployRef) {
-        say(`berth: ${update.ref} stored, not deployed (pushes to ${session.deployBranch} deploy)`);
+        // Not "stored": the whole push is refused if the deploy branch's deploy fails.
+        say(`berth: ${update.ref}: not deployed (pushes to ${session.deployBranch} deploy)`);
         continue;
       }
       if (ZERO.test(update.newSha))

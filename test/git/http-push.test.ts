@@ -174,7 +174,7 @@ describe('git push over smart HTTP', () => {
     const url = remote(api, alice, app);
     const pushed = await git(['push', url, 'main:feature'], dir);
     assert.equal(pushed.code, 0, pushed.stderr);
-    assert.match(pushed.stderr, /remote: berth: refs\/heads\/feature stored, not deployed/);
+    assert.match(pushed.stderr, /remote: berth: refs\/heads\/feature: not deployed/);
     assert.equal(await remoteSha(url, 'refs/heads/feature'), sha);
     const history = await api.request('GET', `/apps/${app}/deployments`, { token: alice });
     assert.deepEqual(history.body, []);
@@ -229,7 +229,7 @@ describe('git push over smart HTTP', () => {
     const url = remote(api, alice, app);
     const main = await git(['push', url, 'main'], dir);
     assert.equal(main.code, 0, main.stderr);
-    assert.match(main.stderr, /refs\/heads\/main stored, not deployed/);
+    assert.match(main.stderr, /refs\/heads\/main: not deployed/);
     assert.equal((await api.request('GET', `/deployments/${app}`, { token: alice })).status, 404);
     const prod = await git(['push', url, 'main:release/prod'], dir);
     assert.equal(prod.code, 0, prod.stderr);
