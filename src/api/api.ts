@@ -12,6 +12,7 @@ import type { DeploymentsService } from '../domain/deployments/index.js';
 import type { ProcessConfigService } from '../domain/process-configs/index.js';
 import type { ReleasesService } from '../domain/releases/index.js';
 import type { IdentityService } from '../domain/identity/index.js';
+import type { KeysService } from '../domain/keys/index.js';
 import { ErrorCodes } from '../errors/index.js';
 import { gitRoutes, type GitPushDeploys, type GitRepositories } from '../git/index.js';
 import type { Logger } from '../logging/index.js';
@@ -26,6 +27,7 @@ import {
   configRoutes,
   deploymentRoutes,
   identityRoutes,
+  keyRoutes,
   releaseRoutes,
   runtimeRoutes,
   type AppDiskUsage,
@@ -46,6 +48,7 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly hub: WatcherHub;
   readonly logger: Logger;
   readonly identity: IdentityService;
+  readonly keys: KeysService;
   readonly apps: AppsService;
   readonly config: ConfigService;
   readonly audit: AuditService;
@@ -236,6 +239,7 @@ export async function buildApi(options: ApiOptions) {
         },
       );
       await api.register(identityRoutes(options));
+      await api.register(keyRoutes(options));
       await api.register(appRoutes(options));
       await api.register(configRoutes(options));
       await api.register(auditRoutes(options));

@@ -34,6 +34,9 @@ export const ErrorCodes = Object.freeze({
   RUNTIME_UNAVAILABLE: 'RUNTIME_UNAVAILABLE',
   UNIT_SPEC_INVALID: 'UNIT_SPEC_INVALID',
   UNIT_EXISTS: 'UNIT_EXISTS',
+  KEY_INVALID: 'KEY_INVALID',
+  KEY_EXISTS: 'KEY_EXISTS',
+  KEY_NOT_FOUND: 'KEY_NOT_FOUND',
 } as const);
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

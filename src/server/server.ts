@@ -10,6 +10,7 @@ import { ConfigService } from '../domain/config/index.js';
 import { ArtifactsService, artifactsState } from '../domain/artifacts/index.js';
 import { DeploymentsService, deploymentsState } from '../domain/deployments/index.js';
 import { IdentityService } from '../domain/identity/index.js';
+import { KeysService, keysState } from '../domain/keys/index.js';
 import { ProcessConfigService } from '../domain/process-configs/index.js';
 import { ReleasesService } from '../domain/releases/index.js';
 import { FormationService, formationState } from '../domain/formation/index.js';
@@ -73,6 +74,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
     );
     const identity = new IdentityService({ store });
+    const keys = new KeysService({ state: keysState(store) });
     const apps = new AppsService({ state: appsState(store) });
     const config = new ConfigService({ store, secrets });
     const audit = new AuditService({ store });
@@ -177,6 +179,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       hub,
       logger,
       identity,
+      keys,
       apps,
       config,
       audit,

@@ -12,6 +12,7 @@ export type {
   ProcessConfigTable,
   ReleaseTable,
   RouteTableRow,
+  SshKeyTable,
   AppTable,
   AuditLogTable,
   ConfigVarTable,

@@ -210,6 +210,19 @@ export interface RouteTableRow {
   updated_at: string;
 }
 
+export interface SshKeyTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** `ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256`, … */
+  type: string;
+  /** The key as an authorized_keys line without options or comment: `<type> <base64>`. */
+  public_key: string;
+  /** `SHA256:<base64 without padding>` of the key blob, as OpenSSH prints it. */
+  fingerprint: string;
+  created_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -232,4 +245,5 @@ export interface Database {
   formations: FormationTable;
   live_releases: LiveReleaseTable;
   routes: RouteTableRow;
+  ssh_keys: SshKeyTable;
 }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeApp, tarGzBundle } from '../support/bundles.js';
 import { backends } from '../support/databases.js';
+import { freshPublicKeyLine } from '../support/ssh-keys.js';
 import {
   createUserAndLogin,
   errorCode,
@@ -129,6 +130,40 @@ const routes: readonly RouteCase[] = [
         body: { name: unique(ctx, 'victim'), scopes: ['read'] },
       });
       return { path: `/tokens/${(created.body as { id: string }).id}` };
+    },
+  },
+  {
+    method: 'POST',
+    route: '/keys',
+    scope: 'write',
+    touchesApp: false,
+    okStatus: 201,
+    prepare: async (_api, _caller, ctx) => ({
+      path: '/keys',
+      body: { name: unique(ctx, 'key'), publicKey: freshPublicKeyLine() },
+    }),
+  },
+  {
+    method: 'GET',
+    route: '/keys',
+    scope: 'read',
+    touchesApp: false,
+    okStatus: 200,
+    prepare: async () => ({ path: '/keys' }),
+  },
+  {
+    method: 'DELETE',
+    route: '/keys/{id}',
+    scope: 'delete',
+    touchesApp: false,
+    okStatus: 204,
+    prepare: async (api, caller, ctx) => {
+      if (!caller.ownerToken) return { path: '/keys/00000000-0000-0000-0000-000000000000' };
+      const created = await api.request('POST', '/keys', {
+        token: caller.ownerToken,
+        body: { name: unique(ctx, 'victim'), publicKey: freshPublicKeyLine() },
+      });
+      return { path: `/keys/${(created.body as { id: string }).id}` };
     },
   },
   {

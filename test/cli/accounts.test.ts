@@ -169,13 +169,42 @@ describe('berth client: accounts, apps, tokens', () => {
     assert.match(badScope.stderr, /unknown scope 'root'/);
   });
 
-  it('says SSH keys are not available yet', async () => {
-    const result = await cli(['keys'], { env });
-    assert.equal(result.code, 1);
-    assert.match(
-      result.stderr,
-      /^error: NOT_AVAILABLE: SSH keys are not available on this server yet/,
+  it('adds, lists and removes SSH keys, and never sends a private key', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-cli-keys-'));
+    const key = path.join(dir, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', key]);
+    const fingerprint = execFileSync('ssh-keygen', ['-lf', `${key}.pub`], {
+      encoding: 'utf8',
+    }).split(' ')[1];
+
+    const added = await cli(['keys', 'add', `${key}.pub`, '--name', 'laptop'], { env });
+    assert.equal(added.code, 0, added.stderr);
+    assert.ok(added.stdout.includes(`'laptop' (ssh-ed25519 ${fingerprint})`), added.stdout);
+    const again = await cli(['keys', 'add', `${key}.pub`], { env });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^error: KEY_EXISTS: /);
+    const secret = await cli(['keys', 'add', key], { env });
+    assert.equal(secret.code, 2);
+    assert.match(secret.stderr, /is a private key: give its \.pub file/);
+    assert.doesNotMatch(secret.stderr, /PRIVATE/);
+
+    const listed = await cli(['keys', 'list', '--json'], { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    const keys = JSON.parse(listed.stdout) as { id: string; name: string; fingerprint: string }[];
+    assert.deepEqual(
+      keys.map((k) => [k.name, k.fingerprint]),
+      [['laptop', fingerprint]],
     );
+    const table = await cli(['keys'], { env });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /laptop/);
+
+    const removed = await cli(['keys', 'remove', keys[0]!.id], { env });
+    assert.equal(removed.code, 0, removed.stderr);
+    const gone = await cli(['keys', 'remove', keys[0]!.id], { env });
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^error: KEY_NOT_FOUND: /);
+    assert.deepEqual(JSON.parse((await cli(['keys', 'list', '--json'], { env })).stdout), []);
   });
 
   it('adds a berth git remote with the app, which later commands use', async () => {
@@ -262,6 +291,9 @@ describe('berth client: accounts, apps, tokens', () => {
       ['git:remote'],
       ['open'],
       ['keys'],
+      ['keys', 'add'],
+      ['keys', 'list'],
+      ['keys', 'remove'],
     ]) {
       const help = await cli([...command, '--help']);
       assert.equal(help.code, 0, `${command.join(' ')}: ${help.stderr}`);

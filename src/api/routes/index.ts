@@ -4,6 +4,7 @@ export { appRoutes, type AppDiskUsage } from './apps.js';
 export { auditRoutes } from './audit.js';
 export { configRoutes } from './config.js';
 export { identityRoutes } from './identity.js';
+export { keyRoutes } from './keys.js';
 export {
   deploymentRoutes,
   BUNDLE_CONTENT_TYPES,

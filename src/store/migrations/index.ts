@@ -5,6 +5,7 @@ import { identityMigration } from './0002-identity.js';
 import { appsConfigAuditMigration } from './0003-apps-config-audit.js';
 import { deploymentsReleasesMigration } from './0004-deployments-releases.js';
 import { formationRoutesMigration } from './0005-formation-routes.js';
+import { sshKeysMigration } from './0006-ssh-keys.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   appsConfigAuditMigration,
   deploymentsReleasesMigration,
   formationRoutesMigration,
+  sshKeysMigration,
 ]);
