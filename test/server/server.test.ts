@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { SQLITE_FILE } from '../../src/store/index.js';
+import { migrations } from '../../src/store/migrations/index.js';
 import { backends, createTestDatabase } from '../support/databases.js';
 import { reopenStore } from '../support/stores.js';
 import { runBerth, startServerProcess } from '../support/server-process.js';
@@ -18,7 +19,11 @@ for (const backend of backends) {
         const server = await startServerProcess(args, env);
         const response = await fetch(`${server.url}/api/v1/health`);
         assert.equal(response.status, 200);
-        assert.deepEqual(await response.json(), { status: 'ok', store: backend, schemaVersion: 5 });
+        assert.deepEqual(await response.json(), {
+          status: 'ok',
+          store: backend,
+          schemaVersion: migrations.at(-1)?.version,
+        });
         if (backend === 'sqlite') assert.ok(existsSync(path.join(location.dataDir, SQLITE_FILE)));
         assert.equal(await server.stop('SIGTERM'), 0);
         assert.ok(server.logs.some((l) => l['msg'] === 'berth server stopped'));
