@@ -78,7 +78,16 @@ function listeningUrl(line: string): URL | undefined {
 async function startServerProcess(dataDir: string): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [BERTH_BIN, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    [
+      BERTH_BIN,
+      'server',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--ssh-listen',
+      '127.0.0.1:0',
+    ],
     { env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -49,6 +49,8 @@ export async function startBerthServer(options: BerthServerOptions): Promise<Ber
       '127.0.0.1:0',
       '--router-listen',
       '127.0.0.1:0',
+      '--ssh-listen',
+      '127.0.0.1:0',
     ],
     { env: serverEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -17,6 +17,8 @@ command -v zip >/dev/null 2>&1 || missing+=(zip)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 command -v mkfifo >/dev/null 2>&1 || missing+=(coreutils)
+# The git-over-SSH tests run the real OpenSSH client (ssh, ssh-keygen).
+{ command -v ssh && command -v ssh-keygen; } >/dev/null 2>&1 || missing+=(openssh-client)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 # Container tests: Podman's Docker-compatible service with runc (crun refuses this machine's
 # cgroups), and debootstrap to build Berth's stack base images (no registry can be pulled from).

@@ -1,5 +1,6 @@
-// Push to deploy over git smart HTTP: one bare repository per app, served by `git http-backend`,
+// Push to deploy over git smart HTTP and SSH: one bare repository per app, served by `git http-backend`,
 // whose pre-receive hook turns a push to the deploy branch into a followed deployment task.
 export { gitRoutes, type GitRouteServices } from './routes.js';
 export { DEFAULT_DEPLOY_BRANCH, GitRepositories, type RepositoryOwner } from './repositories.js';
 export { GitPushDeploys, type GitPushDeploysOptions, type PushSession } from './push-deploys.js';
+export { GitSshServer, parseGitCommand, type GitSshServices } from './ssh-server.js';

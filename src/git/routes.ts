@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import type { AccessPolicy, AccessScope } from '../domain/access/index.js';
+import type { AccessPolicy } from '../domain/access/index.js';
 import type { App } from '../domain/apps/index.js';
 import type { IdentityService, Principal } from '../domain/identity/index.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors/index.js';
@@ -9,7 +9,13 @@ import type { Logger } from '../logging/index.js';
 import { runHttpBackend } from './http-backend.js';
 import type { GitPushDeploys } from './push-deploys.js';
 import type { GitRepositories } from './repositories.js';
-import { gitBaseEnv } from './run-git.js';
+import {
+  authorizeGit,
+  GIT_SERVICES,
+  gitProcessEnv,
+  isGitService,
+  type GitService,
+} from './services.js';
 
 export interface GitRouteServices {
   readonly identity: IdentityService;
@@ -19,17 +25,6 @@ export interface GitRouteServices {
   readonly logger: Logger;
   /** The largest request body passed to git, in bytes (default 1 GiB). */
   readonly maxPushBytes?: number;
-}
-
-/** The two smart-HTTP services and the scope each needs. */
-const SERVICES = {
-  'git-upload-pack': 'read',
-  'git-receive-pack': 'write',
-} as const satisfies Record<string, AccessScope>;
-type Service = keyof typeof SERVICES;
-
-function isService(value: unknown): value is Service {
-  return value === 'git-upload-pack' || value === 'git-receive-pack';
 }
 
 /** An answer git prints: status, plain text, and for 401 the challenge it answers. */
@@ -60,7 +55,7 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
     request: FastifyRequest,
     reply: FastifyReply,
     repo: string,
-    service: Service,
+    service: GitService,
   ): Promise<{ principal: Principal; app: App } | undefined> => {
     const token = basicPassword(request.headers.authorization);
     if (!token) {
@@ -70,12 +65,7 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
     try {
       const principal = await services.identity.authenticateToken(token);
       request.principal = principal;
-      const name = repo.endsWith('.git') ? repo.slice(0, -4) : repo;
-      const app = await services.access.authorize(principal, {
-        scope: SERVICES[service],
-        app: name,
-      });
-      if (!app) throw new Error('no app');
+      const app = await authorizeGit(services.access, principal, repo, service);
       return { principal, app };
     } catch (error) {
       const status =
@@ -96,19 +86,15 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
     request: FastifyRequest,
     reply: FastifyReply,
     target: { principal: Principal; app: App },
-    service: Service,
+    service: GitService,
     advertise: boolean,
   ) => {
-    const repository = await services.repositories.ensure(target.app);
-    const session =
-      service === 'git-receive-pack' && !advertise
-        ? services.pushes.openSession({
-            app: target.app,
-            username: target.principal.username,
-            repository,
-            deployBranch: await services.repositories.deployBranch(target.app),
-          })
-        : undefined;
+    const receive = service === 'git-receive-pack' && !advertise;
+    const processEnv = await gitProcessEnv(
+      services,
+      { app: target.app, username: target.principal.username },
+      receive,
+    );
     try {
       const base = `/${target.app.name}.git`;
       const header = (name: string) => {
@@ -130,18 +116,14 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
         },
         {
           projectRoot: services.repositories.root,
-          baseEnv: {
-            ...gitBaseEnv(services.repositories.root),
-            BERTH_GIT_HOOK_CLIENT: services.repositories.hookClient,
-          },
-          ...(session ? { extraEnv: session.env } : {}),
+          baseEnv: processEnv.env,
           logger: services.logger,
         },
       );
-      if (session) answer.body.once('close', session.end);
+      if (receive) answer.body.once('close', processEnv.end);
       return reply.code(answer.status).headers(answer.headers).send(answer.body);
     } catch (error) {
-      session?.end();
+      processEnv.end();
       throw error;
     }
   };
@@ -161,14 +143,14 @@ export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
       { config, schema },
       async (request, reply) => {
         const service = request.query.service;
-        if (!isService(service))
+        if (!isGitService(service))
           return refuse(reply, 404, 'berth: only smart HTTP is served (git 1.6.6 or newer)');
         const target = await authorize(request, reply, request.params.repo, service);
         if (target) return serve(request, reply, target, service, true);
         return reply;
       },
     );
-    for (const service of Object.keys(SERVICES) as Service[]) {
+    for (const service of Object.keys(GIT_SERVICES) as GitService[]) {
       api.post<{ Params: { repo: string } }>(
         `/git/:repo/${service}`,
         { config, schema },

@@ -26,7 +26,7 @@ import {
   directoryArtifacts,
   imageArtifacts,
 } from '../workers/index.js';
-import { GitPushDeploys, GitRepositories } from '../git/index.js';
+import { GitPushDeploys, GitRepositories, GitSshServer } from '../git/index.js';
 import { startDataPlane, type DataPlaneHandle } from './data-plane.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
@@ -42,6 +42,8 @@ export interface RunningServer {
   readonly apiUrl: string;
   /** The router's address (apps answer there by Host), with the port actually bound. */
   readonly routerUrl: string;
+  /** Git over SSH (`ssh://git@HOST:PORT`), with the port actually bound. */
+  readonly sshUrl: string;
   /** Stops accepting requests, lets in-flight ones finish, stops the stream, closes the store. */
   close(): Promise<void>;
 }
@@ -69,6 +71,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   let routerSync: RouterSync | undefined;
   let dataPlane: DataPlaneHandle | undefined;
   let gitPushes: GitPushDeploys | undefined;
+  let gitSsh: GitSshServer | undefined;
+  let sshAddress: AddressInfo | undefined;
   try {
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
@@ -174,6 +178,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       bundleLimit: options.bundleLimit,
     });
     await gitPushes.start();
+    const repositories = new GitRepositories({ root: path.join(options.dataDir, 'git') });
     api = await buildApi({
       store,
       hub,
@@ -196,7 +201,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       bundleLimit: options.bundleLimit,
       version: berthVersion(),
       git: {
-        repositories: new GitRepositories({ root: path.join(options.dataDir, 'git') }),
+        repositories,
         pushes: gitPushes,
       },
     });
@@ -205,7 +210,18 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     deployer.start();
     reconciler.start();
     await api.listen({ host: options.listen.host, port: options.listen.port });
+    gitSsh = new GitSshServer({
+      keys,
+      identity,
+      access,
+      repositories,
+      pushes: gitPushes,
+      logger: logger.child({ component: 'ssh' }),
+      hostKeyFile: path.join(options.dataDir, 'ssh_host_ed25519_key'),
+    });
+    sshAddress = await gitSsh.listen(options.sshListen.host, options.sshListen.port);
   } catch (error) {
+    await gitSsh?.close().catch(() => undefined);
     await gitPushes?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     await deployer?.stop().catch(() => undefined);
@@ -222,6 +238,9 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const runningRouterSync = routerSync;
   const runningDataPlane = dataPlane;
   const runningGitPushes = gitPushes;
+  const runningGitSsh = gitSsh;
+  const sshHost = sshAddress.family === 'IPv6' ? `[${sshAddress.address}]` : sshAddress.address;
+  const sshUrl = `ssh://git@${sshHost}:${sshAddress.port}`;
   const address = running.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const apiUrl = `http://${host}:${address.port}`;
@@ -229,6 +248,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     {
       url: apiUrl,
       routerUrl: runningDataPlane.routerUrl,
+      sshUrl,
       schemaVersion: store.schemaVersion,
       store: store.dialect,
     },
@@ -241,9 +261,11 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     hub,
     apiUrl,
     routerUrl: runningDataPlane.routerUrl,
+    sshUrl,
     close: () =>
       (closing ??= (async () => {
         // Pushes that follow a task are answered first, so closing the API does not wait on them.
+        await runningGitSsh.close();
         await runningGitPushes.close();
         await running.close();
         await runningDeployer.stop();

@@ -376,6 +376,7 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
         'data-dir': server.location.dataDir,
         listen: '127.0.0.1:0',
         'router-listen': '127.0.0.1:0',
+        'ssh-listen': '127.0.0.1:0',
         runtime: 'container',
         'engine-socket': testEngineSocket(),
       },

@@ -81,6 +81,7 @@ export async function startTestServer(
       'data-dir': location.dataDir,
       listen: '127.0.0.1:0',
       'router-listen': '127.0.0.1:0',
+      'ssh-listen': '127.0.0.1:0',
       ...(location.databaseUrl ? { 'database-url': location.databaseUrl } : {}),
       ...(engineSocket ? { runtime: 'container', 'engine-socket': engineSocket } : {}),
     },

@@ -24,9 +24,10 @@ export function startServerProcess(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
   const routerArgs = args.includes('--router-listen') ? [] : ['--router-listen', '127.0.0.1:0'];
+  const sshArgs = args.includes('--ssh-listen') ? [] : ['--ssh-listen', '127.0.0.1:0'];
   const child = spawn(
     process.execPath,
-    [BERTH_BIN, 'server', '--listen', '127.0.0.1:0', ...routerArgs, ...args],
+    [BERTH_BIN, 'server', '--listen', '127.0.0.1:0', ...routerArgs, ...sshArgs, ...args],
     {
       env: { ...process.env, BERTH_UNIT_PORTS: testUnitPorts(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
