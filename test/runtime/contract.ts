@@ -355,7 +355,9 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       assert.equal(result.timedOut, true);
       assert.equal(result.exitCode, null);
       assert.equal(result.signal, 'SIGKILL');
-      assert.ok(Date.now() - began < 10_000, 'the timeout ends it; nothing waits for the process');
+      // The process would sleep forever: any bound shows the timeout ended it. A loaded container
+      // engine takes seconds for create, start, kill and remove.
+      assert.ok(Date.now() - began < 30_000, 'the timeout ends it; nothing waits for the process');
     });
 
     it('leaves units running on destroy, and a new driver adopts them', async () => {

@@ -90,12 +90,11 @@ export async function runOneOffContainer(options: OneOffContainerOptions): Promi
     for (;;) {
       const info = await container.inspect();
       if (!info.State.Running) break;
-      if (options.signal.aborted || Date.now() >= deadline) {
+      if (ended === undefined && (options.signal.aborted || Date.now() >= deadline)) {
         timedOut = !options.signal.aborted;
         ended = timedOut ? `timed out after ${spec.timeoutMs} ms` : 'aborted';
+        // The loop sees it stop: no wait() call, which Podman answers late under load.
         await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-        await container.wait().catch(() => undefined);
-        break;
       }
       await sleep(POLL_MS);
     }
