@@ -5,6 +5,7 @@ import { runApiBench } from './api.js';
 import { runChangesBench } from './changes.js';
 import { runContainerBench } from './container.js';
 import { runDeployApiBench } from './deploy-api.js';
+import { runPushBench } from './push.js';
 import { runRuntimeBench } from './runtime.js';
 
 /** A benchmark prints a readable report through `print` and returns its figures for --json. */
@@ -31,6 +32,10 @@ const benchmarks: Readonly<Record<string, Benchmark>> = Object.freeze({
     description:
       'deploy latency against its floor, and the builtin router against direct (process runtime)',
     run: runRuntimeBench,
+  },
+  push: {
+    description: 'git push → answering, against berth deploy of the same directory and the floor',
+    run: runPushBench,
   },
   container: {
     description:

@@ -28,7 +28,7 @@ export interface RuntimeFigures {
 }
 
 /** A dependency-free Node app whose answer names its marker, so each deploy is a new build. */
-function appFiles(marker: string): Record<string, string> {
+export function appFiles(marker: string): Record<string, string> {
   return {
     'package.json': JSON.stringify({ name: 'bench', scripts: { start: 'node server.js' } }),
     'server.js':
@@ -39,7 +39,7 @@ function appFiles(marker: string): Record<string, string> {
 }
 
 /** The floor of one deploy: extract the bundle, spawn the app, wait for its first response. */
-async function floorOnce(dir: string, bundle: Buffer, marker: string): Promise<number> {
+export async function floorOnce(dir: string, bundle: Buffer, marker: string): Promise<number> {
   const port = await freePort();
   const started = performance.now();
   const target = await mkdtemp(path.join(dir, 'floor-'));
