@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { timingSafeEqual } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AccessPolicy, Caller } from '../domain/access/index.js';
@@ -43,6 +43,18 @@ export function parseGitCommand(
   return { service: match[1] as GitService, app: match[2] as string };
 }
 
+/** Tries: ssh2 1.17's generator makes a key its own parser refuses about once in 500 (seen). */
+const HOST_KEY_TRIES = 10;
+
+/** A new ed25519 key pair that ssh2 can read back. */
+function generateHostKey(): { private: string } {
+  for (let tried = 0; tried < HOST_KEY_TRIES; tried++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error(`could not generate an SSH host key ssh2 can read in ${HOST_KEY_TRIES} tries`);
+}
+
 /** The host key, generated into `file` (0600) the first time. */
 async function loadOrCreateHostKey(file: string): Promise<Buffer> {
   const existing = await readFile(file).catch((error: NodeJS.ErrnoException) => {
@@ -50,12 +62,17 @@ async function loadOrCreateHostKey(file: string): Promise<Buffer> {
     throw error;
   });
   if (existing) return existing;
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
+  const pair = generateHostKey();
+  // Written whole under a temporary name, then linked into place: of two controllers starting
+  // on one data dir, one links and both use its key, and neither reads a half-written file.
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(temporary, pair.private, { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': of two controllers starting on one data dir, one writes and both use its key.
-    await writeFile(file, pair.private, { mode: 0o600, flag: 'wx' });
+    await link(temporary, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await rm(temporary, { force: true });
   }
   return readFile(file);
 }
