@@ -165,11 +165,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     });
     const admin = await identity.ensureAdmin({ dataDir: options.dataDir });
     if (admin.created) {
-      // Printed once, at creation, as the contract asks; it is also in the 0600 file.
-      logger.info(
-        { token: admin.token, file: admin.tokenFile },
-        'created user admin; its API token (shown once) is in the file',
-      );
+      // Only where it is: a log line is copied to places a 0600 file is not.
+      logger.info({ file: admin.tokenFile }, 'created user admin; its API token is in the file');
     }
     gitPushes = new GitPushDeploys({
       deployments,
