@@ -8,6 +8,7 @@ import { quote, visible } from '../quote.js';
 import { looksLikeTar } from './archive-format.js';
 import { entryRatioGuard, isSystemError, type BundleWriter } from './bundle-writer.js';
 import { normaliseEntryPath } from './entry-path.js';
+import { checkExtendedHeader } from './tar-extended-header.js';
 import { TarEntryQueue } from './tar-entry-queue.js';
 import { describeBytes, type BundleLimits } from './limits.js';
 
@@ -48,6 +49,14 @@ export async function extractTar(
   const entries = new TarEntryQueue();
   parser.on('entry', (entry: ReadEntry) => entries.push(entry));
   parser.on('ignoredEntry', (entry: ReadEntry) => entries.fail(ignoredEntryError(entry)));
+  // Emitted with the header's raw text before the entry it describes.
+  parser.on('meta', (text: string) => {
+    try {
+      checkExtendedHeader(text);
+    } catch (error) {
+      entries.fail(error);
+    }
+  });
   parser.on('error', (error: Error) => entries.fail(parserError(error, compressed)));
   parser.on('end', () => entries.close());
   let sawEndOfArchive = false;

@@ -1,0 +1,228 @@
+// The classes of hostile input a probe of issue 12 found, kept refused: each through the HTTP API
+// of a real server. One SQLite server for all of them (the rules do not depend on the store),
+// so the file stays fast; nothing here deploys anything.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { rawTar, rawTarGz, rawZip, type RawTarEntry } from '../build/support/archives.js';
+import {
+  createUserAndLogin,
+  errorCode,
+  startTestServer,
+  type ApiResponse,
+  type TestServer,
+} from '../support/api.js';
+
+/** A pax record: `<length> <key>=<value>\n`, the length counting the whole record in bytes. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let length = Buffer.byteLength(body);
+  while (String(length).length + Buffer.byteLength(body) !== length) {
+    length = String(length).length + Buffer.byteLength(body);
+  }
+  return `${length}${body}`;
+}
+
+function message(response: ApiResponse): string {
+  return (response.body as { error?: { message?: string } } | undefined)?.error?.message ?? '';
+}
+
+function reason(response: ApiResponse): string | undefined {
+  return (response.body as { error?: { reason?: string } } | undefined)?.error?.reason;
+}
+
+/** A project that passes every check at the door, so only the hostile part can be refused. */
+const procfile: RawTarEntry = { name: 'Procfile', body: 'web: ./server\n' };
+
+describe('hostile input through the API: refused at the door', () => {
+  let api: TestServer;
+  let alice: string;
+  let bob: string;
+
+  after(() => api?.close());
+
+  before(async () => {
+    api = await startTestServer('sqlite');
+    alice = await createUserAndLogin(api, 'alice');
+    bob = await createUserAndLogin(api, 'bob');
+    for (const [token, name] of [
+      [alice, 'shop'],
+      [bob, 'blog'],
+    ] as const) {
+      const created = await api.request('POST', '/apps', { token, body: { name } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    }
+  });
+
+  async function assertNothingQueued(app: string): Promise<void> {
+    const latest = await api.request('GET', `/deployments/${app}`, { token: alice });
+    assert.equal(latest.status, 404, JSON.stringify(latest.body));
+  }
+
+  async function upload(data: Buffer, contentType: string, query = ''): Promise<ApiResponse> {
+    return api.request('POST', `/deployments/shop${query}`, {
+      token: alice,
+      raw: { data, contentType },
+    });
+  }
+
+  describe('the initial admin token', () => {
+    it('is not in the log of the first start, which names only its file', () => {
+      const log = api.logText();
+      assert.ok(!log.includes(api.adminToken), 'the admin token is in the log');
+      const line = log.split('\n').find((l) => l.includes('created user admin'));
+      assert.match(line ?? '', /initial-admin-token/);
+    });
+  });
+
+  describe('bundle entries', () => {
+    it('refuses a tar entry whose pax path holds a NUL byte (BUNDLE_INVALID, INVALID_PATH)', async () => {
+      const pax = paxRecord('path', 'evil\0name.txt');
+      const tar = rawTarGz([
+        procfile,
+        { name: 'PaxHeader/evil', type: 'x', body: pax },
+        { name: 'placeholder.txt', body: 'hi' },
+      ]);
+      const response = await upload(tar, 'application/gzip');
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(errorCode(response), 'BUNDLE_INVALID');
+      assert.equal(reason(response), 'INVALID_PATH');
+      assert.match(message(response), /NUL/);
+      await assertNothingQueued('shop');
+    });
+
+    it('refuses a GNU long name holding a NUL byte', async () => {
+      const tar = rawTarGz([
+        procfile,
+        { name: '././@LongLink', type: 'L', body: 'evil\0name.txt\0' },
+        { name: 'placeholder.txt', body: 'hi' },
+      ]);
+      const response = await upload(tar, 'application/gzip');
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(reason(response), 'INVALID_PATH');
+      await assertNothingQueued('shop');
+    });
+
+    for (const [what, name, expected] of [
+      ['a ../ path', '../x', 'PATH_ESCAPES'],
+      ['a nested ../ path', 'a/../../x', 'PATH_ESCAPES'],
+      ['an absolute path', '/etc/x', 'ABSOLUTE_PATH'],
+    ] as const) {
+      it(`refuses ${what} in a tar and in a zip (${expected})`, async () => {
+        const tar = await upload(rawTarGz([procfile, { name, body: 'x' }]), 'application/gzip');
+        assert.equal(tar.status, 400, JSON.stringify(tar.body));
+        assert.equal(reason(tar), expected);
+        const zip = await upload(
+          rawZip([
+            { name: 'Procfile', body: 'web: ./server\n' },
+            { name, body: 'x' },
+          ]),
+          'application/zip',
+        );
+        assert.equal(zip.status, 400, JSON.stringify(zip.body));
+        assert.equal(reason(zip), expected);
+        await assertNothingQueued('shop');
+      });
+    }
+
+    it('refuses a symlink pointing outside, in a tar and in a zip (LINK_ENTRY)', async () => {
+      const tar = await upload(
+        rawTarGz([procfile, { name: 'passwd', type: '2', linkname: '/etc/passwd' }]),
+        'application/gzip',
+      );
+      assert.equal(tar.status, 400, JSON.stringify(tar.body));
+      assert.equal(reason(tar), 'LINK_ENTRY');
+      const zip = await upload(
+        rawZip([
+          { name: 'Procfile', body: 'web: ./server\n' },
+          { name: 'up', body: '../../..', mode: 0o120777 },
+        ]),
+        'application/zip',
+      );
+      assert.equal(zip.status, 400, JSON.stringify(zip.body));
+      assert.equal(reason(zip), 'LINK_ENTRY');
+      await assertNothingQueued('shop');
+    });
+
+    it('refuses an uncompressed tar holding the same ../ entry', async () => {
+      const response = await upload(
+        rawTar([procfile, { name: '../x', body: 'x' }]),
+        'application/octet-stream',
+      );
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(reason(response), 'PATH_ESCAPES');
+    });
+  });
+
+  describe('names and tokens', () => {
+    it('refuses an over-long app name with 400 INVALID_NAME', async () => {
+      const response = await api.request('POST', '/apps', {
+        token: alice,
+        body: { name: `a${'b'.repeat(300)}` },
+      });
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.ok(['INVALID_NAME', 'INVALID_INPUT'].includes(errorCode(response) ?? ''));
+    });
+
+    it('answers 401 to a malformed, an unknown, an expired and a revoked token', async () => {
+      const malformed = await api.request('GET', '/apps', { token: 'not-a-token' });
+      assert.equal(malformed.status, 401);
+      assert.equal(errorCode(malformed), 'TOKEN_INVALID');
+      const unknown = await api.request('GET', '/apps', { token: `berth_${'A'.repeat(43)}` });
+      assert.equal(unknown.status, 401);
+
+      const expiring = await api.request('POST', '/tokens', {
+        token: alice,
+        body: {
+          name: 'soon',
+          scopes: ['read'],
+          expiresAt: new Date(Date.now() + 1500).toISOString(),
+        },
+      });
+      assert.equal(expiring.status, 201, JSON.stringify(expiring.body));
+      const revoked = await api.request('POST', '/tokens', {
+        token: alice,
+        body: { name: 'gone', scopes: ['read'] },
+      });
+      const { id, token } = revoked.body as { id: string; token: string };
+      assert.equal((await api.request('DELETE', `/tokens/${id}`, { token: alice })).status, 204);
+      const afterRevoke = await api.request('GET', '/apps', { token });
+      assert.equal(afterRevoke.status, 401);
+      assert.equal(errorCode(afterRevoke), 'TOKEN_REVOKED');
+
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      const expired = await api.request('GET', '/apps', {
+        token: (expiring.body as { token: string }).token,
+      });
+      assert.equal(expired.status, 401);
+      assert.equal(errorCode(expired), 'TOKEN_EXPIRED');
+    });
+
+    it("answers 403 to a token without the scope and to another user's app", async () => {
+      const created = await api.request('POST', '/tokens', {
+        token: alice,
+        body: { name: 'read only', scopes: ['read'] },
+      });
+      const readOnly = (created.body as { token: string }).token;
+      const write = await api.request('PATCH', '/apps/shop/config', {
+        token: readOnly,
+        body: { A: 'b' },
+      });
+      assert.equal(write.status, 403);
+      assert.equal(errorCode(write), 'SCOPE_REQUIRED');
+
+      for (const [method, path] of [
+        ['GET', '/apps/blog'],
+        ['GET', '/apps/blog/config'],
+        ['PATCH', '/apps/blog/config'],
+        ['DELETE', '/apps/blog'],
+      ] as const) {
+        const response = await api.request(method, path, {
+          token: alice,
+          ...(method === 'PATCH' ? { body: { A: 'b' } } : {}),
+        });
+        assert.equal(response.status, 403, `${method} ${path}: ${JSON.stringify(response.body)}`);
+        assert.equal(errorCode(response), 'ACCESS_DENIED');
+      }
+    });
+  });
+});
