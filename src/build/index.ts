@@ -11,6 +11,7 @@ export {
 } from './intake/index.js';
 export {
   ADDONS,
+  autoconfigureSamples,
   BERTH_JSON_MAX_BYTES,
   ENV_KEY_PATTERN,
   HEALTHCHECK_DEFAULTS,
@@ -50,10 +51,12 @@ export {
   type BuildCommandResult,
   type BuildFailureReason,
   type BuildResult,
+  type BuildJail,
   type BuildSlugOptions,
 } from './builder/index.js';
 export {
   APP_DIR,
+  APP_USER,
   appImageRepository,
   buildImage,
   DEFAULT_DOCKERIGNORE,
@@ -62,10 +65,12 @@ export {
   GENERATED_DOCKERFILE,
   generateDockerfile,
   imageExists,
+  isRootUser,
   LOCAL_BASE_IMAGES,
   OFFICIAL_BASE_IMAGES,
   removeImage,
   resolveBaseImages,
+  ROOT_USER_WARNING,
   tagImage,
   type BaseImages,
   type BuildImageOptions,

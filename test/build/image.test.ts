@@ -18,10 +18,12 @@ import {
   defaultBaseImages,
   generateDockerfile,
   imageExists,
+  isRootUser,
   LOCAL_BASE_IMAGES,
   OFFICIAL_BASE_IMAGES,
   removeImage,
   resolveBaseImages,
+  ROOT_USER_WARNING,
   Stacks,
   tagImage,
   type BaseImages,
@@ -119,6 +121,12 @@ async function rejectsWithFailure(
   return error;
 }
 
+/** The step every generated Dockerfile starts with: the app's user, its home and /app. */
+const CREATE_USER =
+  'RUN ["/bin/sh","-c","groupadd --gid 10001 app && ' +
+  'useradd --uid 10001 --gid 10001 --home-dir /home/app --create-home --shell /bin/sh app && ' +
+  'install -d -o 10001 -g 10001 /app"]';
+
 describe('generated Dockerfiles', () => {
   const images: BaseImages = { node: 'node:20-slim', python: 'python:3.12-slim' };
 
@@ -141,12 +149,14 @@ describe('generated Dockerfiles', () => {
     const instructions = text?.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
     assert.deepEqual(instructions, [
       'FROM node:20-slim',
+      CREATE_USER,
       'WORKDIR /app',
+      'USER 10001:10001',
       'ENV NODE_ENV=production',
-      'COPY ["package.json","package-lock.json","./"]',
-      'COPY ["vendor/greet","./vendor/greet"]',
+      'COPY --chown=10001:10001 ["package.json","package-lock.json","./"]',
+      'COPY --chown=10001:10001 ["vendor/greet","./vendor/greet"]',
       'RUN ["npm","ci","--no-audit","--no-fund","--include=dev"]',
-      'COPY . .',
+      'COPY --chown=10001:10001 . .',
       'RUN ["npm","run","build"]',
       'RUN ["npm","prune","--omit=dev","--no-audit","--no-fund"]',
     ]);
@@ -156,18 +166,21 @@ describe('generated Dockerfiles', () => {
   it('node without dependencies installs nothing; a lock-less one runs npm install', async () => {
     const bare = await project({ 'package.json': '{"scripts":{"start":"node index.js"}}' });
     const text = (await generateDockerfile(bare, Stacks.node, images)) ?? '';
-    assert.doesNotMatch(text, /RUN|package\.json/);
+    assert.doesNotMatch(text, /RUN \["npm|package\.json/);
     const unlocked = await project({ 'package.json': '{"dependencies":{"a":"file:a"}}' });
     assert.match(
       (await generateDockerfile(unlocked, Stacks.node, images)) ?? '',
-      /COPY \["package\.json","\.\/"\]\nRUN \["npm","install","--no-audit","--no-fund"\]\n/,
+      /COPY --chown=10001:10001 \["package\.json","\.\/"\]\nRUN \["npm","install","--no-audit","--no-fund"\]\n/,
     );
   });
 
   it('python: a venv without pip when nothing is installed, pip install when requirements name something', async () => {
     const empty = await project({ 'requirements.txt': '# nothing yet\n' });
     const bare = (await generateDockerfile(empty, Stacks.python, images)) ?? '';
-    assert.match(bare, /^FROM python:3\.12-slim$/m);
+    assert.match(
+      bare,
+      /^FROM python:3\.12-slim\nRUN .*useradd.*\nWORKDIR \/app\nUSER 10001:10001\n/m,
+    );
     assert.match(bare, /RUN \["python3","-m","venv","--clear","--without-pip","\/app\/\.venv"\]/);
     assert.doesNotMatch(bare, /pip"?,"install/);
     assert.match(bare, /^ENV PATH=\/app\/\.venv\/bin:\$PATH$/m);
@@ -175,14 +188,19 @@ describe('generated Dockerfiles', () => {
     const text = (await generateDockerfile(named, Stacks.python, images)) ?? '';
     assert.match(
       text,
-      /COPY \["requirements\.txt","\.\/"\]\nRUN \["\/app\/\.venv\/bin\/pip","install",.*"-r","requirements\.txt"\]\nCOPY \. \./,
+      /COPY --chown=10001:10001 \["requirements\.txt","\.\/"\]\nRUN \["\/app\/\.venv\/bin\/pip","install",.*"-r","requirements\.txt"\]\nCOPY --chown=10001:10001 \. \./,
     );
   });
 
   it('a Procfile app copies its code onto the node image', async () => {
     const dir = await project({ Procfile: 'web: ./run.sh\n' });
     const text = (await generateDockerfile(dir, Stacks.procfile, images)) ?? '';
-    assert.match(text, /^FROM node:20-slim\nWORKDIR \/app\nCOPY \. \.\n$/m);
+    assert.ok(
+      text.endsWith(
+        `FROM node:20-slim\n${CREATE_USER}\nWORKDIR /app\nUSER 10001:10001\nCOPY --chown=10001:10001 . .\n`,
+      ),
+      text,
+    );
   });
 
   it('refuses an image name that would add an instruction', async () => {
@@ -209,6 +227,15 @@ describe('base images', () => {
     }
   });
 
+  it('root is no USER, root or uid 0, with or without a group', () => {
+    for (const user of ['', ' ', 'root', 'root:root', '0', '0:0', '00', 'root:1000']) {
+      assert.equal(isRootUser(user), true, JSON.stringify(user));
+    }
+    for (const user of ['10001:10001', '1000', 'node', 'app:app', '0x', 'rooted']) {
+      assert.equal(isRootUser(user), false, JSON.stringify(user));
+    }
+  });
+
   it('app images live in berth/<app>', () => {
     assert.equal(appImageRepository('shop'), 'berth/shop');
     assert.throws(() => appImageRepository('Shop:1'), TypeError);
@@ -227,6 +254,14 @@ describe('buildImage on a real engine', () => {
     assert.equal(built.steps, 4);
     assert.ok(built.lines.some((line) => /^STEP 1\/4: FROM|^Step 1\/4 : FROM/.test(line)));
     assert.ok(!existsSync(join(dir, '.berth')), 'no Dockerfile is generated for it');
+    // No USER line: it builds and runs, and the build says so.
+    assert.equal(built.user, '');
+    assert.equal(built.runsAsRoot, true);
+    assert.equal(built.lines.at(-1), ROOT_USER_WARNING);
+    assert.equal(
+      ROOT_USER_WARNING,
+      'warning: the image runs as root; add a USER line with a non-root user to its Dockerfile',
+    );
     const { code, output } = await runImage(built.tag);
     assert.equal(code, 0, output);
     assert.match(output, /hello from a Dockerfile v20\./);
@@ -238,6 +273,16 @@ describe('buildImage on a real engine', () => {
     assert.equal(await imageExists(engine, other), false);
     assert.equal(await imageExists(engine, built.tag), true, 'removing a name keeps the image');
     await removeImage(engine, other); // already gone: not an error
+  });
+
+  it('an own Dockerfile with a non-root USER builds without the warning', async () => {
+    const dir = await project({ Dockerfile: `FROM ${baseImages.node}\nUSER 1000:1000\n` });
+    const built = await build(dir, Stacks.dockerfile);
+    assert.equal(built.user, '1000:1000');
+    assert.equal(built.runsAsRoot, false);
+    assert.ok(!built.lines.some((line) => line.startsWith('warning:')), built.lines.join('\n'));
+    const { output } = await runImage(built.tag, ['sh', '-c', 'echo "uid=$(id -u)"']);
+    assert.equal(output.trim(), 'uid=1000');
   });
 
   it('builds a node app without a Dockerfile from the generated one, leaving out node_modules', async () => {
@@ -258,6 +303,13 @@ console.log('node_modules sent: ' + fs.existsSync('node_modules'));`,
     assert.equal(code, 0, output);
     assert.match(output, /env=production cwd=\/app/);
     assert.match(output, /node_modules sent: false/);
+    const image = await engine.getImage(built.tag).inspect();
+    assert.equal(image.Config.User, '10001:10001');
+    const who = await runImage(built.tag, ['sh', '-c', 'id; echo "home=$HOME"; touch /app/x']);
+    assert.equal(who.code, 0, who.output);
+    assert.match(who.output, /^uid=10001\(app\) gid=10001\(app\) groups=10001\(app\)/);
+    assert.match(who.output, /home=\/home\/app/);
+    assert.ok(!built.lines.some((line) => line.startsWith('warning:')), built.lines.join('\n'));
     const inImage = await runImage(built.tag, [
       'node',
       '-e',
@@ -292,17 +344,35 @@ console.log('node_modules sent: ' + fs.existsSync('node_modules'));`,
       `first build ${firstMs} ms (${first.cachedSteps}/${first.steps} cached), ` +
         `code-only rebuild ${Date.now() - started} ms (${second.cachedSteps}/${second.steps} cached)`,
     );
-    // FROM, WORKDIR, ENV, COPY manifests, COPY vendor/greet, RUN npm install, COPY . .
-    assert.equal(first.steps, 7);
-    assert.equal(second.steps, 7);
-    // WORKDIR and ENV may be cached from other builds; the install step is new the first time.
-    assert.ok(first.cachedSteps <= 2, `first build: ${first.cachedSteps} cached`);
-    assert.equal(second.cachedSteps, 5, second.lines.join('\n'));
+    // FROM, RUN useradd, WORKDIR, USER, ENV, COPY manifests, COPY vendor/greet,
+    // RUN npm install, COPY . .
+    assert.equal(first.steps, 9);
+    assert.equal(second.steps, 9);
+    // The user, WORKDIR, USER and ENV may be cached from other builds; the install step is new
+    // the first time.
+    assert.ok(first.cachedSteps <= 4, `first build: ${first.cachedSteps} cached`);
+    assert.equal(second.cachedSteps, 7, second.lines.join('\n'));
     assert.ok(first.lines.some((line) => /npm.*install/.test(line)));
     assert.notEqual(second.imageId, first.imageId);
     const { code, output } = await runImage(second.tag, ['node', 'index.js']);
     assert.equal(code, 0, output);
     assert.match(output, /hello v2/);
+    // npm ran as the app's user: what it installed is the user's, as is the code.
+    const owners = await runImage(second.tag, [
+      'stat',
+      '-c',
+      '%u:%g %n',
+      '/app',
+      '/app/node_modules',
+      '/app/node_modules/greet',
+      '/app/index.js',
+    ]);
+    assert.deepEqual(owners.output.trim().split(/\r?\n/), [
+      '10001:10001 /app',
+      '10001:10001 /app/node_modules',
+      '10001:10001 /app/node_modules/greet',
+      '10001:10001 /app/index.js',
+    ]);
   });
 
   it('builds a python app into an image whose python3 is the venv', async () => {
@@ -315,10 +385,11 @@ console.log('node_modules sent: ' + fs.existsSync('node_modules'));`,
     const { code, output } = await runImage(built.tag, [
       'python3',
       '-c',
-      'import sys, os; print("prefix=" + sys.prefix); print("main=" + str(os.path.exists("main.py")))',
+      'import sys, os; print("prefix=" + sys.prefix); print("main=" + str(os.path.exists("main.py"))); print("uid=%d venv-owner=%d" % (os.getuid(), os.stat(sys.prefix).st_uid))',
     ]);
     assert.equal(code, 0, output);
     assert.match(output, /prefix=\/app\/\.venv/);
+    assert.match(output, /uid=10001 venv-owner=10001/);
     assert.match(output, /main=True/);
   });
 

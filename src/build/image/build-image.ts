@@ -57,6 +57,23 @@ export interface BuiltImage {
   readonly steps: number;
   /** Of those, the ones the engine took from its layer cache. */
   readonly cachedSteps: number;
+  /** The image's USER ('' when it declares none), which its containers run as. */
+  readonly user: string;
+  /** True when that user is root (no USER, or USER root or 0): allowed, and warned about. */
+  readonly runsAsRoot: boolean;
+}
+
+/** The warning a build logs for an image whose processes would run as root. */
+export const ROOT_USER_WARNING =
+  'warning: the image runs as root; add a USER line with a non-root user to its Dockerfile';
+
+/**
+ * Whether an image's Config.User is root. A name other than root is taken at its word: the
+ * image's /etc/passwd could map it to uid 0, which only running the image would tell.
+ */
+export function isRootUser(user: string): boolean {
+  const name = user.trim().split(':')[0] ?? '';
+  return name === '' || name === 'root' || /^0+$/.test(name);
 }
 
 /**
@@ -64,7 +81,8 @@ export interface BuiltImage {
  * Dockerfile, or with one generated for its stack (written to `.berth/Dockerfile`). Rejects
  * with BuildFailure: IMAGE_BUILD_FAILED with the last output lines when a step fails,
  * TIMED_OUT or ABORTED when the limit or the signal stopped it, which closes the request, and
- * the engine then stops the build. A failed build never leaves `tag` naming its image.
+ * the engine then stops the build. A failed build never leaves `tag` naming its image. An
+ * image that runs as root (an app's own Dockerfile without USER) builds, with a warning line.
  */
 export async function buildImage(options: BuildImageOptions): Promise<BuiltImage> {
   const { engine, dir, stack, tag } = options;
@@ -107,12 +125,17 @@ export async function buildImage(options: BuildImageOptions): Promise<BuiltImage
         progress.lastLines,
       );
     }
+    const user = image.Config.User ?? '';
+    const runsAsRoot = isRootUser(user);
+    if (runsAsRoot) options.log?.(ROOT_USER_WARNING);
     return Object.freeze({
       tag,
       imageId: image.Id,
       sizeBytes: image.Size,
       steps: progress.steps,
       cachedSteps: progress.cachedSteps,
+      user,
+      runsAsRoot,
     });
   } catch (error) {
     throw await failureOf(error, { engine, tag, timeoutMs, stop: stop.signal, progress });

@@ -9,6 +9,25 @@ export const APP_DIR = '/app';
 const VENV = `${APP_DIR}/${VENV_DIR}`;
 
 /**
+ * The user a generated image runs as, and installs its dependencies as: numeric, so that the
+ * engine needs no passwd lookup to know it is not root, and high, so that it is no user of the
+ * host's or of the base image's (node's images have `node` at 1000).
+ */
+export const APP_USER = Object.freeze({ uid: 10001, gid: 10001, name: 'app', home: '/home/app' });
+const OWNER = `${APP_USER.uid}:${APP_USER.gid}`;
+
+/**
+ * Creates the app's user and group with a home (npm's and pip's caches go there) and the app
+ * directory owned by them. One constant script, nothing of the app's in it, and the same for
+ * every app on a base image: the engine caches the layer once.
+ */
+const CREATE_APP_USER = [
+  `groupadd --gid ${APP_USER.gid} ${APP_USER.name}`,
+  `useradd --uid ${APP_USER.uid} --gid ${APP_USER.gid} --home-dir ${APP_USER.home} --create-home --shell /bin/sh ${APP_USER.name}`,
+  `install -d -o ${APP_USER.uid} -g ${APP_USER.gid} ${APP_DIR}`,
+].join(' && ');
+
+/**
  * What a build context leaves out when the app brings no .dockerignore: installed packages
  * (rebuilt inside the image for its platform), version control, and Berth's own files.
  */
@@ -33,7 +52,8 @@ const HEADER = [
  * The Dockerfile Berth builds a project of `stack` with, or undefined when none is generated:
  * a `dockerfile` app brings its own, a `static` site is served by the router without an image.
  * The dependency manifests are copied and installed before the rest of the code, so a deploy
- * that changes only code reuses the engine's cached dependency layer.
+ * that changes only code reuses the engine's cached dependency layer. Everything after the
+ * user is made runs as APP_USER, and the files copied in are its own.
  */
 export async function generateDockerfile(
   dir: string,
@@ -50,13 +70,13 @@ export async function generateDockerfile(
       return lines(await pythonDockerfile(dir, baseImages.python));
     case Stacks.procfile:
     case Stacks.unknown:
-      return lines([from(baseImages.node), `WORKDIR ${APP_DIR}`, 'COPY . .']);
+      return lines([...asAppUser(baseImages.node), copyAll()]);
   }
 }
 
 async function nodeDockerfile(dir: string, image: string): Promise<string[]> {
   const steps = await nodeBuildSteps(dir);
-  const out = [from(image), `WORKDIR ${APP_DIR}`, 'ENV NODE_ENV=production'];
+  const out = [...asAppUser(image), 'ENV NODE_ENV=production'];
   if (steps.install) {
     out.push(copy(['package.json', ...steps.lockFiles], './'));
     // file: dependencies are folders of the bundle that npm needs before the rest is copied.
@@ -68,7 +88,7 @@ async function nodeDockerfile(dir: string, image: string): Promise<string[]> {
     const argv = steps.build ? [...steps.install.argv, '--include=dev'] : steps.install.argv;
     out.push(run(argv));
   }
-  out.push('COPY . .');
+  out.push(copyAll());
   if (steps.build) {
     out.push(run(steps.build.argv));
     if (steps.install) out.push(run(['npm', 'prune', '--omit=dev', '--no-audit', '--no-fund']));
@@ -79,15 +99,25 @@ async function nodeDockerfile(dir: string, image: string): Promise<string[]> {
 async function pythonDockerfile(dir: string, image: string): Promise<string[]> {
   const steps = await pythonBuildSteps(dir);
   const pip = `${VENV}/bin/pip`;
-  const out = [from(image), `WORKDIR ${APP_DIR}`, run(['python3', ...steps.venvArgs, VENV])];
+  const out = [...asAppUser(image), run(['python3', ...steps.venvArgs, VENV])];
   if (steps.install === 'requirements' && steps.pipArgs) {
     out.push(copy(['requirements.txt'], './'), run([pip, ...steps.pipArgs]));
   }
-  out.push('COPY . .');
+  out.push(copyAll());
   // pyproject.toml installs the project itself, so it needs the code copied first.
   if (steps.install === 'project' && steps.pipArgs) out.push(run([pip, ...steps.pipArgs]));
   out.push(`ENV VIRTUAL_ENV=${VENV}`, `ENV PATH=${VENV}/bin:$PATH`);
   return out;
+}
+
+/** FROM the base image, then the app's user, its directory, and USER for the rest. */
+function asAppUser(image: string): string[] {
+  return [
+    from(image),
+    run(['/bin/sh', '-c', CREATE_APP_USER]),
+    `WORKDIR ${APP_DIR}`,
+    `USER ${OWNER}`,
+  ];
 }
 
 function from(image: string): string {
@@ -98,7 +128,11 @@ function from(image: string): string {
 
 /** COPY in its JSON form, so paths with spaces or quotes stay one argument each. */
 function copy(sources: readonly string[], destination: string): string {
-  return `COPY ${JSON.stringify([...sources, destination])}`;
+  return `COPY --chown=${OWNER} ${JSON.stringify([...sources, destination])}`;
+}
+
+function copyAll(): string {
+  return `COPY --chown=${OWNER} . .`;
 }
 
 /** RUN in its exec form: an argument vector, no shell between Berth and the command. */

@@ -7,11 +7,13 @@ export {
   resolveBaseImages,
   type BaseImages,
 } from './base-images.js';
-export { APP_DIR, DEFAULT_DOCKERIGNORE, generateDockerfile } from './dockerfile.js';
+export { APP_DIR, APP_USER, DEFAULT_DOCKERIGNORE, generateDockerfile } from './dockerfile.js';
 export {
   buildImage,
   DEFAULT_IMAGE_BUILD_TIMEOUT_MS,
   GENERATED_DOCKERFILE,
+  isRootUser,
+  ROOT_USER_WARNING,
   type BuildImageOptions,
   type BuiltImage,
 } from './build-image.js';
