@@ -86,3 +86,14 @@ export function PageOf<T extends TSchema>(entry: T) {
     entries: Type.Array(entry),
   });
 }
+
+/**
+ * `?allowRuntimeKeys=true`: the owner means to set LD_PRELOAD, LD_LIBRARY_PATH or NODE_OPTIONS
+ * (refusedKeyRule in src/domain/config). PORT and BERTH_* stay refused.
+ */
+export const AllowRuntimeKeysQuery = Type.Object(
+  {
+    allowRuntimeKeys: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+  },
+  { additionalProperties: false },
+);

@@ -45,6 +45,11 @@ export const BundleErrorReasons = Object.freeze({
   BERTH_JSON_SCHEMA: 'BERTH_JSON_SCHEMA',
   /** berth.json asks for access to the host: privileged mode, host ports, mounts, networking. */
   BERTH_JSON_HOST_ACCESS: 'BERTH_JSON_HOST_ACCESS',
+  /**
+   * berth.json's `env` names a key Berth owns (PORT, BERTH_*), or would set a runtime key
+   * (LD_PRELOAD, …) from a sample with autoconfigure; the rule is refusedKeyRule's.
+   */
+  BERTH_JSON_ENV_REFUSED: 'BERTH_JSON_ENV_REFUSED',
   /** The Procfile is too large, or has a line that is not `type: command`. */
   PROCFILE_INVALID: 'PROCFILE_INVALID',
   /** The Procfile declares no process. */

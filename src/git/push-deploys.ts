@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { extractBundle, readProject } from '../build/index.js';
+import { autoconfigureSamples, extractBundle, readProject } from '../build/index.js';
 import {
   isActive,
   type Deployment,
@@ -247,7 +247,8 @@ export class GitPushDeploys {
       const source = path.join(workDir, 'source');
       await mkdir(source);
       await extractBundle({ archivePath: file, destination: source });
-      await readProject(source);
+      const project = await readProject(source);
+      if (options.autoconfigure) autoconfigureSamples(project.env);
       const deployment = await this.#options.deployments.enqueue({
         appId: session.app.id,
         appName: session.app.name,

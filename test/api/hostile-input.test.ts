@@ -153,6 +153,104 @@ describe('hostile input through the API: refused at the door', () => {
     });
   });
 
+  describe('config keys Berth owns or that change how a process starts', () => {
+    async function config(): Promise<Record<string, unknown>> {
+      const reply = await api.request('GET', '/apps/shop/config', { token: alice });
+      return reply.body as Record<string, unknown>;
+    }
+
+    for (const key of ['PORT', 'BERTH_APP', 'BERTH_ANYTHING']) {
+      it(`refuses ${key} in a config patch with 400 and the rule, even with allowRuntimeKeys`, async () => {
+        for (const query of ['', '?allowRuntimeKeys=true']) {
+          const response = await api.request('PATCH', `/apps/shop/config${query}`, {
+            token: alice,
+            body: { FINE: 'yes', [key]: '1' },
+          });
+          assert.equal(response.status, 400, JSON.stringify(response.body));
+          assert.equal(errorCode(response), 'INVALID_INPUT');
+          assert.match(message(response), new RegExp(`"${key}" is refused: PORT and every BERTH_`));
+        }
+        assert.deepEqual(await config(), {});
+      });
+    }
+
+    for (const key of ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'NODE_OPTIONS']) {
+      it(`refuses ${key} in a config patch unless the owner passes allowRuntimeKeys`, async () => {
+        const refused = await api.request('PATCH', '/apps/shop/config', {
+          token: alice,
+          body: { [key]: '/tmp/x' },
+        });
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.match(message(refused), /allowRuntimeKeys=true/);
+        assert.deepEqual(await config(), {});
+
+        const allowed = await api.request('PATCH', '/apps/shop/config?allowRuntimeKeys=true', {
+          token: alice,
+          body: { [key]: '/tmp/x' },
+        });
+        assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+        const unset = await api.request('PATCH', '/apps/shop/config', {
+          token: alice,
+          body: { [key]: null },
+        });
+        assert.equal(unset.status, 200, 'a refused key may always be unset');
+        assert.deepEqual(await config(), {});
+      });
+    }
+
+    it('refuses them in per-process-type config the same way', async () => {
+      for (const [vars, query] of [
+        [{ PORT: '80' }, '?allowRuntimeKeys=true'],
+        [{ BERTH_UNIT: 'x' }, ''],
+        [{ NODE_OPTIONS: '--require /tmp/evil.js' }, ''],
+      ] as const) {
+        const response = await api.request('PUT', `/deployments/configs/shop${query}`, {
+          token: alice,
+          body: { web: vars },
+        });
+        assert.equal(response.status, 400, JSON.stringify(response.body));
+        assert.match(message(response), /is refused: /);
+      }
+      const get = await api.request('GET', '/deployments/configs/shop', { token: alice });
+      assert.deepEqual(get.body, {});
+      const allowed = await api.request('PUT', '/deployments/configs/shop?allowRuntimeKeys=true', {
+        token: alice,
+        body: { web: { NODE_OPTIONS: '--max-old-space-size=256' } },
+      });
+      assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+      const cleared = await api.request('PUT', '/deployments/configs/shop', {
+        token: alice,
+        body: { web: {} },
+      });
+      assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+    });
+
+    it('refuses berth.json samples of them with autoconfigure before queuing, leaving no key', async () => {
+      for (const [key, query] of [
+        ['LD_PRELOAD', '?autoconfigure=true'],
+        ['NODE_OPTIONS', '?autoconfigure=true'],
+        ['BERTH_RELEASE', '?autoconfigure=true'],
+        // PORT can never be config, so declaring it at all would fail every deploy.
+        ['PORT', ''],
+      ] as const) {
+        const berthJson = JSON.stringify({
+          env: { GREETING: { value: 'hi' }, [key]: { value: '/tmp/evil.so' } },
+        });
+        const response = await upload(
+          rawTarGz([procfile, { name: 'berth.json', body: berthJson }]),
+          'application/gzip',
+          query,
+        );
+        assert.equal(response.status, 400, `${key}: ${JSON.stringify(response.body)}`);
+        assert.equal(errorCode(response), 'BUNDLE_INVALID');
+        assert.equal(reason(response), 'BERTH_JSON_ENV_REFUSED');
+        assert.match(message(response), new RegExp(`'${key}' is refused: `));
+      }
+      await assertNothingQueued('shop');
+      assert.deepEqual(await config(), {});
+    });
+  });
+
   describe('names and tokens', () => {
     it('refuses an over-long app name with 400 INVALID_NAME', async () => {
       const response = await api.request('POST', '/apps', {

@@ -136,6 +136,24 @@ describe('berth client: accounts, apps, tokens', () => {
     assert.match(gone.stderr, /^error: APP_NOT_FOUND: .*shop/);
   });
 
+  it('sets LD_PRELOAD only with --allow-runtime-keys, and PORT never', async () => {
+    assert.equal((await cli(['apps', 'create', 'keys1'], { env })).code, 0);
+    const refused = await cli(['config', 'set', 'keys1', 'LD_PRELOAD=/tmp/x.so'], { env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: INVALID_INPUT: config key "LD_PRELOAD" is refused: /);
+    assert.match(refused.stderr, /--allow-runtime-keys/);
+    const allowed = await cli(
+      ['config', 'set', 'keys1', '--allow-runtime-keys', 'LD_PRELOAD=/tmp/x.so'],
+      { env },
+    );
+    assert.equal(allowed.code, 0, allowed.stderr);
+    const port = await cli(['config', 'set', 'keys1', '--allow-runtime-keys', 'PORT=80'], { env });
+    assert.equal(port.code, 1);
+    assert.match(port.stderr, /"PORT" is refused: PORT and every BERTH_\* variable/);
+    const got = await cli(['config', 'keys1', '--json'], { env });
+    assert.deepEqual(JSON.parse(got.stdout), { LD_PRELOAD: '/tmp/x.so' });
+  });
+
   it('creates, lists and revokes tokens; the value is shown once', async () => {
     const created = await cli(
       ['tokens', 'create', 'ci', '--scope', 'read', '--scope', 'write', '--json'],

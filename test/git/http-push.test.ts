@@ -207,6 +207,25 @@ describe('git push over smart HTTP', () => {
     assert.deepEqual(config.body, { GREETING: 'hello' });
   });
 
+  it('refuses -o autoconfigure of a berth.json sample for LD_PRELOAD before queuing', async () => {
+    const app = await newApp();
+    const dir = await workTree();
+    const berthJson = JSON.stringify({
+      env: { GREETING: { value: 'hi' }, LD_PRELOAD: { value: '/tmp/evil.so' } },
+    });
+    await commit(dir, { ...nodeApp, 'berth.json': berthJson }, 'preload');
+    const url = remote(api, alice, app);
+    const pushed = await git(['push', '-o', 'autoconfigure', url, 'main'], dir);
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /remote: berth\.json: env variable 'LD_PRELOAD' is refused: /);
+    assert.match(pushed.stderr, /\[remote rejected\] main -> main/);
+    assert.equal(await remoteSha(url, 'refs/heads/main'), undefined);
+    const history = await api.request('GET', `/apps/${app}/deployments`, { token: alice });
+    assert.deepEqual(history.body, []);
+    const config = await api.request('GET', `/apps/${app}/config`, { token: alice });
+    assert.deepEqual(config.body, {});
+  });
+
   it('deploys the branch the app chose with PUT /apps/{app}/git', async () => {
     const app = await newApp();
     const settings = await api.request('GET', `/apps/${app}/git`, { token: alice });

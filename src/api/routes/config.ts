@@ -3,7 +3,7 @@ import type { ConfigService } from '../../domain/config/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
 import { appOf, principalOf } from '../access-hook.js';
-import { AppParams, ConfigMap } from '../schemas.js';
+import { AllowRuntimeKeysQuery, AppParams, ConfigMap } from '../schemas.js';
 
 /** GET/PATCH /apps/{app}/config. Values are shown only to tokens that may write them. */
 export function configRoutes(services: {
@@ -37,13 +37,16 @@ export function configRoutes(services: {
           tags: ['config'],
           summary: 'Set (string) and unset (null) config vars in one change',
           params: AppParams,
+          querystring: AllowRuntimeKeysQuery,
           body: ConfigMap,
           response: { 200: ConfigMap },
         },
       },
       async (request) => {
         const app = appOf(request);
-        const { changed } = await services.config.patch(app.id, request.body);
+        const { changed } = await services.config.patch(app.id, request.body, {
+          allowRuntimeKeys: request.query.allowRuntimeKeys === 'true',
+        });
         // A config change to an app that has been released makes a new release.
         if (changed) {
           const serving = await services.rollouts.get(app.id);

@@ -5,12 +5,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { extractBundle, readProject } from '../../build/index.js';
+import { autoconfigureSamples, extractBundle, readProject } from '../../build/index.js';
 import type { AccessPolicy } from '../../domain/access/index.js';
 import type { App, AppsService } from '../../domain/apps/index.js';
 import {
   isActive,
   type Deployment,
+  type DeploymentOptions,
   type DeploymentsService,
 } from '../../domain/deployments/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
@@ -23,7 +24,7 @@ import {
 } from '../../errors/index.js';
 import { appOf, principalOf } from '../access-hook.js';
 import { pageOf } from '../paging.js';
-import { AppParams, PageOf, PageQuery } from '../schemas.js';
+import { AllowRuntimeKeysQuery, AppParams, PageOf, PageQuery } from '../schemas.js';
 
 /** Content types a bundle may be sent as. */
 export const BUNDLE_CONTENT_TYPES = [
@@ -123,13 +124,19 @@ async function receiveBundle(body: Readable, file: string, limit: number): Promi
 /**
  * Checks the archive and the project structure now, so a bad bundle is a 400 saying what was
  * wrong (BundleError is an InputError with code BUNDLE_INVALID and a reason), and nothing is
- * queued. The deployer extracts again: it may run on another controller.
+ * queued; with autoconfigure, so is a sample no config may hold. The deployer extracts again:
+ * it may run on another controller.
  */
-async function checkBundle(file: string, workDir: string): Promise<void> {
+async function checkBundle(
+  file: string,
+  workDir: string,
+  options: DeploymentOptions,
+): Promise<void> {
   const source = path.join(workDir, 'source');
   await mkdir(source, { recursive: true });
   await extractBundle({ archivePath: file, destination: source });
-  await readProject(source);
+  const project = await readProject(source);
+  if (options.autoconfigure) autoconfigureSamples(project.env);
 }
 
 /** POST/GET/DELETE /deployments/{app}, the listing, per-process configs, app task history. */
@@ -203,14 +210,15 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
               'missing bundle: the request body is empty',
               ErrorCodes.BUNDLE_INVALID,
             );
-          await checkBundle(file, workDir);
+          const options = { autoconfigure: request.query.autoconfigure === 'true' };
+          await checkBundle(file, workDir, options);
           const deployment = await deployments.enqueue({
             appId: app.id,
             appName: app.name,
             kind: 'deploy',
             source: { kind: 'bundle', ref: null, sha: null },
             bundle: { file, bytes },
-            options: { autoconfigure: request.query.autoconfigure === 'true' },
+            options,
           });
           const location = `/api/v1/deployments/${app.name}`;
           return reply
@@ -348,6 +356,7 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
           summary:
             'Replace per-process-type config; 200 {processType: changed}; 204 while a task runs',
           params: AppParams,
+          querystring: AllowRuntimeKeysQuery,
           body: ProcessConfigs,
           response: { 200: Type.Record(Type.String(), Type.Boolean()), 204: Type.Null() },
         },
@@ -356,7 +365,11 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
         const app = appOf(request);
         const latest = await deployments.latest(app.id);
         if (latest && isActive(latest.status)) return reply.code(204).send();
-        return reply.send(await services.processConfigs.put(app.id, request.body));
+        return reply.send(
+          await services.processConfigs.put(app.id, request.body, {
+            allowRuntimeKeys: request.query.allowRuntimeKeys === 'true',
+          }),
+        );
       },
     );
 

@@ -1,4 +1,4 @@
-import { CONFIG_KEY_PATTERN } from '../../domain/config/index.js';
+import { CONFIG_KEY_PATTERN, isPlatformKey, refusedKeyRule } from '../../domain/config/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
 import { locateJsonSyntaxError } from './json-syntax.js';
@@ -238,6 +238,8 @@ function parseEnv(value: unknown): Record<string, EnvVarSpec> {
           `holds only letters, digits and '_', and has at most 256 characters`,
       );
     }
+    // Declaring one would fail every deploy (a required key no config may hold).
+    if (isPlatformKey(key)) throw envRefused(key);
     const field = `env.${key}`;
     const spec = expectObject(raw, field);
     rejectUnknownFields(spec, ['description', 'value', 'required'], field);
@@ -274,6 +276,32 @@ function parseEnv(value: unknown): Record<string, EnvVarSpec> {
   });
   // fromEntries defines own properties, so a key like "__proto__" stays a plain key.
   return Object.fromEntries(specs);
+}
+
+function envRefused(key: string): BundleError {
+  const rule = refusedKeyRule(key, { allowRuntimeKeys: false }) ?? 'refused';
+  return new BundleError(
+    BundleErrorReasons.BERTH_JSON_ENV_REFUSED,
+    `berth.json: env variable ${quote(key)} is refused: ${rule}`,
+  );
+}
+
+/**
+ * The sample values autoconfigure would set, checked as a config patch's keys are: a runtime
+ * key (LD_PRELOAD, …) is never set from a sample, only by its owner. Throws BundleError
+ * (BERTH_JSON_ENV_REFUSED), so an upload or push is refused before it is queued.
+ */
+export function autoconfigureSamples(
+  env: Readonly<Record<string, EnvVarSpec>>,
+): Record<string, string> {
+  const samples: [string, string][] = [];
+  for (const [key, spec] of Object.entries(env)) {
+    if (spec.value === undefined) continue;
+    if (refusedKeyRule(key, { allowRuntimeKeys: false }) !== undefined) throw envRefused(key);
+    samples.push([key, spec.value]);
+  }
+  // fromEntries defines own properties, so a key like "__proto__" stays a plain key.
+  return Object.fromEntries(samples);
 }
 
 function parseHealthcheck(value: unknown): Healthcheck {

@@ -1,7 +1,7 @@
 // Project reading: what an extracted bundle declares (berth.json, Procfile) and which stack it
 // is, turned into metadata, processes with per-process errors, env, add-ons and a formation.
 export { readProject } from './read-project.js';
-export { BERTH_JSON_MAX_BYTES, ENV_KEY_PATTERN } from './berth-json.js';
+export { autoconfigureSamples, BERTH_JSON_MAX_BYTES, ENV_KEY_PATTERN } from './berth-json.js';
 export { PROCFILE_MAX_BYTES } from './procfile.js';
 export { MAX_COMMAND_LENGTH } from './process-rules.js';
 export {

@@ -11,6 +11,47 @@ export const ConfigLimits = Object.freeze({
   maxVarsPerApp: 500,
 });
 
+/** Keys Berth sets in every process itself (PORT, BERTH_APP, …): never config. */
+export function isPlatformKey(key: string): boolean {
+  return key === 'PORT' || key.startsWith('BERTH_');
+}
+
+/**
+ * Keys that change how every process of the app starts (the dynamic loader, Node itself): a
+ * sample value or a typo must not set them, only the app's owner saying so (allowRuntimeKeys).
+ */
+export const RUNTIME_KEYS: readonly string[] = Object.freeze([
+  'LD_PRELOAD',
+  'LD_LIBRARY_PATH',
+  'NODE_OPTIONS',
+]);
+
+/** How a caller sets keys: allowRuntimeKeys is the owner's explicit flag, off by default. */
+export interface KeyPolicy {
+  readonly allowRuntimeKeys: boolean;
+}
+
+/** The flag's name in the API (`?allowRuntimeKeys=true`) and the CLI, quoted by messages. */
+export const ALLOW_RUNTIME_KEYS_FLAG =
+  '?allowRuntimeKeys=true (berth config set --allow-runtime-keys)';
+
+/**
+ * Why `key` may not be set under `policy`, or undefined when it may. The one rule for every
+ * path a key arrives by: a config patch, per-process-type config, berth.json samples.
+ */
+export function refusedKeyRule(key: string, policy: KeyPolicy): string | undefined {
+  if (isPlatformKey(key)) {
+    return 'PORT and every BERTH_* variable are set by Berth in each process and cannot be config';
+  }
+  if (RUNTIME_KEYS.includes(key) && !policy.allowRuntimeKeys) {
+    return (
+      `${RUNTIME_KEYS.join(', ')} change how every process of the app starts; the app's owner ` +
+      `sets them explicitly, with ${ALLOW_RUNTIME_KEYS_FLAG}`
+    );
+  }
+  return undefined;
+}
+
 /** A patch: a string sets the key, null unsets it. */
 export type ConfigPatch = Readonly<Record<string, string | null>>;
 
@@ -40,9 +81,13 @@ function describe(value: unknown): string {
 
 /**
  * Checks a patch before anything is written; throws InputError naming the first offending key
- * and rule. Messages name keys and sizes, never a value.
+ * and rule. Messages name keys and sizes, never a value. A refused key may still be unset, so
+ * one set before the rule existed can be removed.
  */
-export function validatePatch(changes: ConfigPatch): ValidPatch {
+export function validatePatch(
+  changes: ConfigPatch,
+  policy: KeyPolicy = { allowRuntimeKeys: false },
+): ValidPatch {
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
     throw new InputError('a config patch must be an object of keys to values (null unsets)');
   }
@@ -72,6 +117,10 @@ export function validatePatch(changes: ConfigPatch): ValidPatch {
       throw new InputError(
         `the value of config key ${quoteKey(key)} must be a string, or null to unset it; got ${describe(value)}`,
       );
+    }
+    const refused = refusedKeyRule(key, policy);
+    if (refused !== undefined) {
+      throw new InputError(`config key ${quoteKey(key)} is refused: ${refused}`);
     }
     const bytes = Buffer.byteLength(value, 'utf8');
     if (bytes > ConfigLimits.maxValueBytes) {

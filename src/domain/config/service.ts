@@ -1,7 +1,7 @@
 import { ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Store } from '../../store/index.js';
-import { byKey, ConfigLimits, validatePatch, type ConfigPatch } from './rules.js';
+import { byKey, ConfigLimits, validatePatch, type ConfigPatch, type KeyPolicy } from './rules.js';
 import { configState } from './state.js';
 
 /** One config var as stored: its key and its sealed value. */
@@ -101,10 +101,15 @@ export class ConfigService {
   /**
    * Sets (string) and unsets (null) keys in one transaction, after checking the whole patch
    * (InputError, nothing written). Setting a key to the value it has writes nothing, so no
-   * change event follows; unsetting a key that is not set is not an error.
+   * change event follows; unsetting a key that is not set is not an error. LD_PRELOAD and the
+   * other runtime keys are set only with `allowRuntimeKeys` (see refusedKeyRule).
    */
-  async patch(appId: string, changes: ConfigPatch): Promise<ConfigPatchResult> {
-    const { sets, unsets } = validatePatch(changes);
+  async patch(
+    appId: string,
+    changes: ConfigPatch,
+    policy: KeyPolicy = { allowRuntimeKeys: false },
+  ): Promise<ConfigPatchResult> {
+    const { sets, unsets } = validatePatch(changes, policy);
     // Sealed before the transaction: it is pure, and the transaction (SQLite's write lock)
     // stays short. A retried transaction reuses these envelopes.
     const sealed = sets.map(([key, value]) => ({

@@ -1,5 +1,10 @@
 import { InputError } from '../../errors/index.js';
-import { CONFIG_KEY_PATTERN, ConfigLimits } from '../config/index.js';
+import {
+  CONFIG_KEY_PATTERN,
+  ConfigLimits,
+  refusedKeyRule,
+  type KeyPolicy,
+} from '../config/index.js';
 
 /** Process types (`web`, `worker`, `release-tasks`): they name units, so they stay DNS-safe. */
 export const PROCESS_TYPE_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
@@ -46,7 +51,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function validateVars(processType: string, vars: unknown): ValidProcessConfig {
+function validateVars(processType: string, vars: unknown, policy: KeyPolicy): ValidProcessConfig {
   const where = `process type ${quote(processType)}`;
   if (!isPlainObject(vars)) {
     throw new InputError(
@@ -72,6 +77,10 @@ function validateVars(processType: string, vars: unknown): ValidProcessConfig {
       throw new InputError(
         `the value of config key ${quote(key)} of ${where} must be a string; got ${describe(value)}`,
       );
+    }
+    const refused = refusedKeyRule(key, policy);
+    if (refused !== undefined) {
+      throw new InputError(`config key ${quote(key)} of ${where} is refused: ${refused}`);
     }
     const bytes = Buffer.byteLength(value, 'utf8');
     if (bytes > ProcessConfigLimits.maxValueBytes) {
@@ -102,7 +111,10 @@ function validateVars(processType: string, vars: unknown): ValidProcessConfig {
  * Checks a whole PUT before anything is written; throws InputError naming the first offending
  * process type or key and the rule. Messages never hold a value. Result sorted by type.
  */
-export function validateProcessConfigs(configs: ProcessConfigs): ValidProcessConfig[] {
+export function validateProcessConfigs(
+  configs: ProcessConfigs,
+  policy: KeyPolicy = { allowRuntimeKeys: false },
+): ValidProcessConfig[] {
   if (!isPlainObject(configs)) {
     throw new InputError(
       'process configs must be an object of process types to objects of keys to values',
@@ -124,7 +136,7 @@ export function validateProcessConfigs(configs: ProcessConfigs): ValidProcessCon
           `characters`,
       );
     }
-    valid.push(validateVars(processType, vars));
+    valid.push(validateVars(processType, vars, policy));
   }
   return valid.sort((a, b) => byCodeUnit(a.processType, b.processType));
 }

@@ -1,6 +1,7 @@
 import { ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Store } from '../../store/index.js';
+import type { KeyPolicy } from '../config/index.js';
 import {
   byCodeUnit,
   decodeVars,
@@ -94,8 +95,12 @@ export class ProcessConfigService {
    * writes in one transaction. Returns, per type given, whether its config changed; a map
    * equal to the stored one writes nothing, so no change event follows.
    */
-  async put(appId: string, configs: ProcessConfigs): Promise<Record<string, boolean>> {
-    const valid = validateProcessConfigs(configs);
+  async put(
+    appId: string,
+    configs: ProcessConfigs,
+    policy: KeyPolicy = { allowRuntimeKeys: false },
+  ): Promise<Record<string, boolean>> {
+    const valid = validateProcessConfigs(configs, policy);
     // Sealed before the transaction: it is pure, and the transaction stays short. A retried
     // transaction reuses these envelopes.
     const sealed = valid.map((config) => ({

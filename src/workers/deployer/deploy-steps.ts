@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  autoconfigureSamples,
   BuildFailure,
   BundleError,
   buildImage,
@@ -92,13 +93,23 @@ export function validateStep(services: DeployStepServices): DeployStep {
       }
 
       const current = await services.config.get(app.id, { reveal: false });
-      const samples: Record<string, string> = {};
+      let offered: Record<string, string> = {};
+      try {
+        // Checked at the door too; a task queued before the rule existed meets it here.
+        if (deployment.options.autoconfigure) offered = autoconfigureSamples(project.env);
+      } catch (error) {
+        if (error instanceof BundleError) throw new StepFailure(`invalid bundle: ${error.message}`);
+        throw error;
+      }
+      const applied: [string, string][] = [];
       const missing: string[] = [];
       for (const [key, spec] of Object.entries(project.env)) {
-        if (key in current) continue;
-        if (deployment.options.autoconfigure && spec.value !== undefined) samples[key] = spec.value;
+        if (Object.hasOwn(current, key)) continue;
+        const sample = Object.hasOwn(offered, key) ? offered[key] : undefined;
+        if (sample !== undefined) applied.push([key, sample]);
         else if (spec.required) missing.push(key);
       }
+      const samples = Object.fromEntries(applied);
       if (missing.length > 0) {
         throw new StepFailure(
           `required config vars are not set: ${missing.sort().join(', ')} (set them, or deploy with ` +

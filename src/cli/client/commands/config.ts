@@ -8,6 +8,13 @@ import { withExamples, type CliContext } from '../context.js';
 
 type ConfigMap = Record<string, string | null>;
 
+interface SetOptions {
+  readonly app?: string;
+  readonly json?: boolean;
+  /** Sent as ?allowRuntimeKeys=true: the owner means to set LD_PRELOAD and the like. */
+  readonly allowRuntimeKeys?: boolean;
+}
+
 const KEY = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 
 function printConfig(config: ConfigMap, json: boolean): void {
@@ -51,8 +58,12 @@ export function registerConfig(program: Command, context: CliContext): void {
       .description('set config vars (a new release when the app runs)')
       .argument('<args...>', '[APP] KEY=VALUE ...')
       .option('-a, --app <name>', 'the app')
+      .option(
+        '--allow-runtime-keys',
+        'allow LD_PRELOAD, LD_LIBRARY_PATH and NODE_OPTIONS, which change how every process starts',
+      )
       .option('--json', 'print the new config as JSON')
-      .action(async (args: string[], options: { app?: string; json?: boolean }) => {
+      .action(async (args: string[], options: SetOptions) => {
         const { app, items } = await appAndItems(options.app, args, (a) => a.includes('='));
         if (items.length === 0) throw new UsageError('config set needs KEY=VALUE pairs');
         const patch: Record<string, string> = {};
@@ -63,11 +74,13 @@ export function registerConfig(program: Command, context: CliContext): void {
           patch[key] = item.slice(at + 1);
         }
         const client = await context.client();
-        const result = await client.patch<ConfigMap>(`${appPath(app)}/config`, patch);
+        const query = options.allowRuntimeKeys ? '?allowRuntimeKeys=true' : '';
+        const result = await client.patch<ConfigMap>(`${appPath(app)}/config${query}`, patch);
         if (options.json) return printJson(result);
         line(`set ${Object.keys(patch).join(', ')} on ${app}`);
       }),
     'berth config set shop GREETING=hello',
+    "berth config set shop --allow-runtime-keys NODE_OPTIONS='--max-old-space-size=512'",
   );
 
   withExamples(
