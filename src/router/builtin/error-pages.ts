@@ -11,6 +11,7 @@ const TITLES: Readonly<Record<number, string>> = Object.freeze({
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 });
 
 function escapeHtml(text: string): string {

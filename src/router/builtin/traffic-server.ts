@@ -4,6 +4,7 @@ import { hostKey, routeFor, type CompiledTable } from './compiled-table.js';
 import { sendErrorOnSocket, sendErrorPage } from './error-pages.js';
 import { requestIdOf } from './forwarded-headers.js';
 import { proxyRequest, type ProxyContext } from './proxy.js';
+import { checkRequest } from './request-checks.js';
 import { serveStatic } from './static-files.js';
 import { proxyUpgrade } from './websocket.js';
 
@@ -18,8 +19,15 @@ export interface TrafficContext extends ProxyContext {
 /**
  * The HTTP server for apps' traffic: routes by Host header to a unit (proxied) or a static
  * site (served). No per-request logging: a busy router would spend its time writing logs.
+ * Requests RFC 9112 asks to refuse get a 400 before routing (request-checks.ts).
  */
 export function createTrafficServer(context: TrafficContext): http.Server {
+  /**
+   * Connections a request was refused on. Node reads pipelined requests ahead and emits them
+   * before the refusal's answer is out; nothing after a malformed request can be trusted to be
+   * framed as it looks, so none of them is served.
+   */
+  const refused = new WeakSet<Socket>();
   const server = http.createServer(
     {
       // Longer than typical clients' idle pools and load balancers' (60 s), so the router is
@@ -30,7 +38,17 @@ export function createTrafficServer(context: TrafficContext): http.Server {
       noDelay: true,
     },
     (req, res) => {
+      const socket = req.socket;
+      // Left unanswered: node closes the connection once the refusal is out.
+      if (refused.has(socket)) return;
       const requestId = requestIdOf(req);
+      const fault = checkRequest(req);
+      if (fault !== undefined) {
+        refused.add(socket);
+        res.shouldKeepAlive = false;
+        sendErrorPage(res, fault.status, fault.message, requestId);
+        return;
+      }
       const route = routeFor(context.current(), req.headers.host);
       if (route === undefined) {
         const host =
@@ -47,8 +65,11 @@ export function createTrafficServer(context: TrafficContext): http.Server {
     },
   );
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    const route = routeFor(context.current(), req.headers.host);
-    if (route === undefined) {
+    const fault = checkRequest(req);
+    const route = fault === undefined ? routeFor(context.current(), req.headers.host) : undefined;
+    if (fault !== undefined) {
+      sendErrorOnSocket(socket, fault.status, fault.message);
+    } else if (route === undefined) {
       const host = req.headers.host === undefined ? '(no Host header)' : hostKey(req.headers.host);
       sendErrorOnSocket(socket, 404, `no app at ${host}`);
     } else if (route.kind === 'static') {
