@@ -1,6 +1,8 @@
 // The container runtime against a real Podman engine through its Docker API: the shared
 // driver contract, then what only containers do (limits, labels, networks, engine faults).
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Engine } from '../../src/engine/index.js';
 import { ErrorCodes } from '../../src/errors/index.js';
@@ -14,7 +16,8 @@ import {
   type UnitSpec,
 } from '../../src/runtime/index.js';
 import { buildTestImage, connectTestEngine } from '../support/engine.js';
-import { driverContract, waitUntilListening } from './contract.js';
+import { DEFAULT_PIDS_LIMIT } from '../../src/runtime/container/index.js';
+import { driverContract, eventually, waitUntilListening } from './contract.js';
 import { CONTRACT_IMAGE, containerFixture } from './support/container-fixture.js';
 
 driverContract('container', () => containerFixture({ portRange: { from: 31_000, to: 31_999 } }));
@@ -68,6 +71,13 @@ describe('container runtime', () => {
     assert.deepEqual(info.HostConfig.Binds ?? [], []);
     const securityOptions = (info.HostConfig.SecurityOpt ?? []) as string[];
     assert.ok(securityOptions.includes('no-new-privileges'), securityOptions.join(', '));
+    // Podman 4.3 lists CapDrop ['ALL'] as the capabilities it dropped: every default one.
+    const dropped = (info.HostConfig.CapDrop ?? []) as string[];
+    for (const cap of ['CHOWN', 'DAC_OVERRIDE', 'NET_BIND_SERVICE', 'NET_RAW', 'SETUID']) {
+      assert.ok(dropped.includes(cap) || dropped.includes('ALL'), `${cap}: ${dropped.join()}`);
+    }
+    assert.deepEqual(info.HostConfig.CapAdd ?? [], []);
+    assert.equal(info.HostConfig.PidsLimit, DEFAULT_PIDS_LIMIT);
     const portBindings = (info.HostConfig.PortBindings ?? {}) as Record<
       string,
       { HostIp: string }[]
@@ -81,6 +91,181 @@ describe('container runtime', () => {
     const [listed] = await driver.list({ app });
     assert.deepEqual(listed?.limits, { memoryBytes: 96 * 1024 * 1024, cpus: 0.25 });
     await driver.stop(unit.id, { graceMs: 1000 });
+  });
+
+  /** Runs a shell line as a one-off of a new app on `on` (default the suite's driver). */
+  const runLine = async (line: string | string[], on: RuntimeDriver = driver) => {
+    const app = newApp();
+    return on.run(
+      {
+        id: `${app}-run-1`,
+        app,
+        release: 1,
+        command: typeof line === 'string' ? { kind: 'shell', line } : { kind: 'exec', argv: line },
+        artifact: fixture.artifact,
+        env: {},
+        timeoutMs: 30_000,
+      },
+      () => undefined,
+      new AbortController().signal,
+    );
+  };
+
+  it('leaves a root image’s root without capabilities: it cannot chown, nor bind a low port', async () => {
+    const result = await runLine(
+      'grep -E "^Cap(Prm|Eff|Bnd|Amb)" /proc/self/status; echo "uid=$(id -u)"; ' +
+        'touch /tmp/f; chown 1:1 /tmp/f 2>/dev/null || echo chown-refused; ' +
+        `node -e "require('net').createServer().listen(80).on('error', (e) => console.log('bind 80: ' + e.code))"`,
+    );
+    assert.equal(result.exitCode, 0, result.output);
+    assert.deepEqual(result.output.trim().split('\n'), [
+      'CapPrm:\t0000000000000000',
+      'CapEff:\t0000000000000000',
+      'CapBnd:\t0000000000000000',
+      'CapAmb:\t0000000000000000',
+      'uid=0',
+      'chown-refused',
+      'bind 80: EACCES',
+    ]);
+  });
+
+  it('stops a fork loop at the pids limit: spawning fails with EAGAIN, the machine is untouched', async (t) => {
+    const limited = new RuntimeDriver(
+      new ContainerDriver({ engine, root: fixture.root, pidsLimit: 64 }),
+    );
+    await limited.init();
+    try {
+      // Node's own threads count too: the loop gets fewer than 64 children.
+      const script = `
+const { spawn } = require('child_process');
+let started = 0;
+const next = () => {
+  if (started >= 500) return done('none');
+  const child = spawn('sleep', ['60']);
+  child.once('spawn', () => { started++; next(); });
+  child.once('error', (e) => done(e.code));
+};
+const done = (code) => {
+  const max = require('fs').readFileSync('/sys/fs/cgroup/pids/pids.max', 'utf8').trim();
+  console.log(JSON.stringify({ started, code, max }));
+  process.exit(0);
+};
+next();`;
+      const result = await runLine(['node', '-e', script], limited);
+      assert.equal(result.exitCode, 0, result.output);
+      const outcome = JSON.parse(result.output.trim().split('\n').at(-1) ?? '') as {
+        started: number;
+        code: string;
+        max: string;
+      };
+      t.diagnostic(`a limit of 64: ${outcome.started} children started, then ${outcome.code}`);
+      assert.equal(outcome.code, 'EAGAIN', result.output);
+      assert.equal(outcome.max, '64');
+      assert.ok(outcome.started > 20 && outcome.started < 64, result.output);
+    } finally {
+      await limited.destroy();
+    }
+  });
+
+  it('grants NET_BIND_SERVICE, and only that, to a unit published below port 1024', async () => {
+    const low = new RuntimeDriver(
+      new ContainerDriver({ engine, root: fixture.root, portRange: { from: 990, to: 999 } }),
+    );
+    await low.init();
+    const app = newApp();
+    try {
+      const unit = await low.start(spec(app));
+      assert.ok(unit.address.port < 1024);
+      await waitUntilListening(unit);
+      const info = await engine.getContainer(containerName(unit.id)).inspect();
+      // Podman lists what it dropped of its defaults: all of them but the one granted.
+      const dropped = (info.HostConfig.CapDrop ?? []) as string[];
+      assert.ok(!dropped.includes('NET_BIND_SERVICE'), dropped.join());
+      assert.ok(dropped.includes('CHOWN') && dropped.includes('SETUID'), dropped.join());
+      await low.stop(unit.id, { graceMs: 1000 });
+    } finally {
+      await low.destroy();
+    }
+  });
+
+  it('removeApp stops and removes every container of the app, its network and its logs; other apps stay', async () => {
+    const app = newApp();
+    const other = newApp();
+    const web = await driver.start(spec(app));
+    const worker = await driver.start(spec(app, { id: `${app}-worker-1`, processType: 'worker' }));
+    const neighbour = await driver.start(spec(other));
+    await Promise.all([web, worker, neighbour].map((unit) => waitUntilListening(unit)));
+    const oneOff = driver.run(
+      {
+        id: `${app}-run-1`,
+        app,
+        release: 1,
+        command: { kind: 'shell', line: 'echo one-off started; sleep 60' },
+        artifact: fixture.artifact,
+        env: {},
+        timeoutMs: 60_000,
+      },
+      () => undefined,
+      new AbortController().signal,
+    );
+    await eventually('the one-off runs', async () => {
+      const running = await engine.listContainers({
+        filters: { label: [`${ContainerLabels.app}=${app}`, `${ContainerLabels.kind}=one-off`] },
+      });
+      return running.length === 1 ? true : undefined;
+    });
+    // A stray container of the app's (a controller crashed before it removed it).
+    const rootValue = (await engine.getContainer(containerName(web.id)).inspect()).Config.Labels[
+      ContainerLabels.root
+    ];
+    assert.ok(rootValue);
+    const stray = await engine.createContainer({
+      Image: CONTRACT_IMAGE,
+      Cmd: ['sleep', '60'],
+      Labels: {
+        [ContainerLabels.root]: rootValue,
+        [ContainerLabels.app]: app,
+        [ContainerLabels.kind]: 'one-off',
+      },
+    });
+    await stray.start();
+    await eventually('the app has logs', async () =>
+      (await driver.readLogs({ app })).length > 0 ? true : undefined,
+    );
+    const logDir = path.join(fixture.root, 'logs', app);
+    assert.ok(existsSync(logDir));
+
+    const started = Date.now();
+    await driver.removeApp(app);
+    const tookMs = Date.now() - started;
+    const left = await engine.listContainers({
+      all: true,
+      filters: { label: [`${ContainerLabels.app}=${app}`] },
+    });
+    assert.deepEqual(left, []);
+    assert.deepEqual(await driver.list({ app }), []);
+    assert.equal(existsSync(logDir), false);
+    assert.deepEqual(await driver.readLogs({ app }), []);
+    await assert.rejects(engine.getNetwork(appNetworkName(app)).inspect(), /no such network|404/i);
+    const ended = await oneOff.catch((error: unknown) => error);
+    assert.ok(
+      ended instanceof Error || (ended as { exitCode: number | null }).exitCode !== 0,
+      'the one-off did not run on',
+    );
+    assert.ok(tookMs < 15_000, `removeApp took ${tookMs} ms`);
+    // The other app's unit runs on, and an app of the same name starts empty.
+    assert.deepEqual(
+      (await driver.list({ app: other })).map((u) => u.state),
+      ['running'],
+    );
+    await driver.removeApp(app); // nothing left: not an error
+    const again = await driver.start(spec(app));
+    await waitUntilListening(again);
+    const [listed] = await driver.list({ app });
+    assert.equal(listed?.restarts, 0);
+    await driver.removeApp(app);
+    await driver.removeApp(other);
+    assert.deepEqual(await driver.list({ app: other }), []);
   });
 
   it('refuses a unit whose container name another container holds, and leaves that one alone', async () => {

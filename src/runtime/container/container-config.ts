@@ -31,9 +31,14 @@ export function envList(env: Readonly<Record<string, string>>): string[] {
   return Object.entries(env).map(([key, value]) => `${key}=${value}`);
 }
 
+/** Ports below this need CAP_NET_BIND_SERVICE to be bound (Linux's default). */
+const FIRST_UNPRIVILEGED_PORT = 1024;
+
 export interface HostSettings {
   readonly network: string;
   readonly limits: UnitLimits | undefined;
+  /** The most processes and threads the container may hold at once (a fork bomb's ceiling). */
+  readonly pidsLimit: number;
   readonly readOnlyRootFilesystem: boolean;
   /** Loopback port published to the same port inside, or none (one-offs). */
   readonly publish?: { readonly host: string; readonly port: number };
@@ -41,16 +46,23 @@ export interface HostSettings {
 
 /**
  * The host side of a Berth container: its app's network, limits, and what it may not do. No
- * privileged mode, no host mounts, no new privileges, no engine restart policy (the driver
- * restarts units with its own backoff), and an init that forwards signals and reaps children.
+ * privileged mode, no host mounts, no new privileges, no capabilities at all (even a root
+ * image's root is then an ordinary user: no chown of others' files, no raw sockets, no
+ * mounts), a ceiling on processes, no engine restart policy (the driver restarts units with
+ * its own backoff), and an init that forwards signals and reaps children.
  */
 export function hostConfigOf(settings: HostSettings): ContainerCreateOptions['HostConfig'] {
   const { limits, publish } = settings;
+  // Unit ports are high; a port range configured below 1024 needs the one capability to bind.
+  const lowPort = publish !== undefined && publish.port < FIRST_UNPRIVILEGED_PORT;
   return {
     NetworkMode: settings.network,
     Init: true,
     Privileged: false,
     SecurityOpt: ['no-new-privileges'],
+    CapDrop: ['ALL'],
+    ...(lowPort ? { CapAdd: ['NET_BIND_SERVICE'] } : {}),
+    PidsLimit: settings.pidsLimit,
     RestartPolicy: { Name: 'no' },
     ...(publish
       ? {

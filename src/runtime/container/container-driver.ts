@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerInfo } from 'dockerode';
@@ -20,6 +20,7 @@ import {
 } from '../driver.js';
 import { PortAllocator, type PortRange } from '../ports/index.js';
 import { LogFollows, readLogLines } from '../unit-logs/index.js';
+import { removeAppContainers, removeAppNetwork } from './app-removal.js';
 import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
 import { appNetworkName, containerName, Labels, rootLabel, unitLabels } from './labels.js';
 import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js';
@@ -40,13 +41,24 @@ export interface ContainerDriverOptions {
   readonly logFileLimitBytes?: number;
   /** Units get a read-only root file system (and a small tmpfs on /tmp). */
   readonly readOnlyRootFilesystem?: boolean;
+  /**
+   * The most processes and threads one unit or one-off may hold at once; default
+   * DEFAULT_PIDS_LIMIT. A fork loop stops there (fork fails with EAGAIN) instead of taking the
+   * machine's.
+   */
+  readonly pidsLimit?: number;
 }
+
+/** Generous for a web app (Node holds about a dozen threads, a worker pool some dozens). */
+export const DEFAULT_PIDS_LIMIT = 512;
 
 /** How long to wait before following the engine's events again after the stream broke. */
 const EVENTS_RETRY_MS = 1000;
 const POLL_MS = 25;
 /** How long the engine may take to act on SIGKILL before stop() gives up waiting. */
 const KILL_WAIT_MS = 10_000;
+/** removeApp's grace: the caller stopped the app's units with its own grace before. */
+const REMOVE_GRACE_MS = 2000;
 
 /** What the driver holds of a unit it has seen, beyond the engine's view. */
 interface TrackedUnit {
@@ -111,13 +123,15 @@ export class ContainerDriver implements Driver {
   readonly #ports: PortAllocator;
   readonly #logFileLimitBytes: number;
   readonly #readOnly: boolean;
+  readonly #pidsLimit: number;
   /** Labels every container of this root, so the driver sees only its own. */
   readonly #root: string;
   readonly #units = new Map<string, TrackedUnit>();
   readonly #stopping = new Map<string, Promise<void>>();
   readonly #starting = new Set<string>();
   readonly #follows = new LogFollows();
-  readonly #runs = new Set<AbortController>();
+  /** One-offs running: their abort, their app, and their end (once the container is gone). */
+  readonly #runs = new Map<AbortController, { readonly app: string; ended: Promise<unknown> }>();
   /** Networks known to exist; forgotten when a create fails, so the next start looks again. */
   readonly #networks = new Set<string>();
   #events: Readable | undefined;
@@ -131,6 +145,10 @@ export class ContainerDriver implements Driver {
     this.#ports = new PortAllocator(options.portRange ?? { from: 30_000, to: 39_999 }, this.#host);
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#readOnly = options.readOnlyRootFilesystem ?? false;
+    this.#pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    if (!Number.isInteger(this.#pidsLimit) || this.#pidsLimit < 1) {
+      throw new TypeError(`pidsLimit must be a positive whole number, not ${this.#pidsLimit}`);
+    }
     this.#root = rootLabel(options.root);
   }
 
@@ -196,6 +214,7 @@ export class ContainerDriver implements Driver {
         HostConfig: hostConfigOf({
           network: appNetworkName(spec.app),
           limits: spec.limits,
+          pidsLimit: this.#pidsLimit,
           readOnlyRootFilesystem: this.#readOnly,
           publish: { host: this.#host, port },
         }),
@@ -362,13 +381,15 @@ export class ContainerDriver implements Driver {
     const forward = () => aborted.abort();
     signal.addEventListener('abort', forward, { once: true });
     if (signal.aborted) aborted.abort();
-    this.#runs.add(aborted);
+    const running = { app: spec.app, ended: Promise.resolve() as Promise<unknown> };
+    this.#runs.set(aborted, running);
     try {
-      return await runOneOffContainer({
+      const result = runOneOffContainer({
         engine: this.#engine,
         spec,
         image,
         network: appNetworkName(spec.app),
+        pidsLimit: this.#pidsLimit,
         readOnlyRootFilesystem: this.#readOnly,
         rootLabel: this.#root,
         logFile: this.#layout.logFile(spec.app, spec.id),
@@ -376,10 +397,36 @@ export class ContainerDriver implements Driver {
         onLine,
         signal: aborted.signal,
       });
+      running.ended = result.catch(() => undefined);
+      return await result;
     } finally {
       signal.removeEventListener('abort', forward);
       this.#runs.delete(aborted);
     }
+  }
+
+  /**
+   * Removes all of an app this runtime root holds: its one-offs aborted, its units stopped
+   * (SIGTERM, REMOVE_GRACE_MS, SIGKILL) and their containers removed, whatever else the engine
+   * holds labelled for the app and this root removed too, then its network and its log files.
+   * The caller has taken the app's traffic away first; its images are the build's to remove.
+   */
+  async removeApp(app: string): Promise<void> {
+    const runs = [...this.#runs].filter(([, run]) => run.app === app);
+    for (const [abort] of runs) abort.abort();
+    const ids = new Set((await this.#containers(app)).map((info) => labelsOf(info)[Labels.unit]));
+    for (const tracked of this.#units.values()) if (tracked.app === app) ids.add(tracked.id);
+    await Promise.all(
+      [...ids]
+        .filter((id) => id !== undefined)
+        .map((id) => this.stop(id, { graceMs: REMOVE_GRACE_MS })),
+    );
+    // A one-off's own cleanup removes its container; it must end before its log file goes.
+    await Promise.all(runs.map(([, run]) => run.ended));
+    await removeAppContainers(this.#engine, this.#root, app);
+    this.#networks.delete(appNetworkName(app));
+    await removeAppNetwork(this.#engine, appNetworkName(app));
+    await rm(this.#layout.appLogDir(app), { recursive: true, force: true });
   }
 
   /** Lets go of the engine's events and the log streams; containers keep running. */
@@ -388,7 +435,7 @@ export class ContainerDriver implements Driver {
     clearTimeout(this.#eventsRetry);
     this.#events?.destroy();
     this.#follows.endAll();
-    for (const run of this.#runs) run.abort();
+    for (const run of this.#runs.keys()) run.abort();
     await Promise.allSettled(this.#stopping.values());
     for (const tracked of this.#units.values()) {
       clearTimeout(tracked.timer);
@@ -518,7 +565,13 @@ export class ContainerDriver implements Driver {
       if (engineErrorStatus(error) !== 404) throw error;
     }
     try {
-      await this.#engine.createNetwork({ Name: name, Labels: { [Labels.app]: app } });
+      await this.#engine.createNetwork({
+        Name: name,
+        Labels: { [Labels.root]: this.#root, [Labels.app]: app },
+        // Podman's compat API isolates a new bridge from the others by default (4.3, seen);
+        // said here so that no default can change it. Docker isolates its bridges anyway.
+        Options: { isolate: 'true' },
+      });
     } catch (error) {
       // Another start of the same app made it first (Docker says 409, Podman 500).
       await this.#engine

@@ -1,4 +1,8 @@
 // The container runtime: units as containers on a Docker or Podman engine through the Docker
 // Engine API, labelled so a restarted controller adopts them, restarted by the driver itself.
-export { ContainerDriver, type ContainerDriverOptions } from './container-driver.js';
+export {
+  ContainerDriver,
+  DEFAULT_PIDS_LIMIT,
+  type ContainerDriverOptions,
+} from './container-driver.js';
 export { appNetworkName, containerName, Labels as ContainerLabels } from './labels.js';

@@ -13,6 +13,7 @@ export interface OneOffContainerOptions {
   readonly spec: OneOffSpec;
   readonly image: string;
   readonly network: string;
+  readonly pidsLimit: number;
   readonly readOnlyRootFilesystem: boolean;
   readonly rootLabel: string;
   readonly logFile: string;
@@ -55,6 +56,7 @@ export async function runOneOffContainer(options: OneOffContainerOptions): Promi
       HostConfig: hostConfigOf({
         network: options.network,
         limits: undefined,
+        pidsLimit: options.pidsLimit,
         readOnlyRootFilesystem: options.readOnlyRootFilesystem,
       }),
     });
