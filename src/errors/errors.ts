@@ -37,6 +37,7 @@ export const ErrorCodes = Object.freeze({
   KEY_INVALID: 'KEY_INVALID',
   KEY_EXISTS: 'KEY_EXISTS',
   KEY_NOT_FOUND: 'KEY_NOT_FOUND',
+  SINGLE_TENANT_RUNTIME: 'SINGLE_TENANT_RUNTIME',
 } as const);
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

@@ -78,6 +78,13 @@ export interface AppTable {
   updated_at: string;
 }
 
+/** The uid each app's processes run as on the process runtime; rows outlive their app. */
+export interface AppUnixIdTable {
+  uid: number;
+  app_id: string;
+  created_at: string;
+}
+
 export interface ConfigVarTable {
   app_id: string;
   key: string;
@@ -234,6 +241,7 @@ export interface Database {
   users: UserTable;
   api_tokens: ApiTokenTable;
   apps: AppTable;
+  app_unix_ids: AppUnixIdTable;
   config_vars: ConfigVarTable;
   audit_log: AuditLogTable;
   artifacts: ArtifactTable;

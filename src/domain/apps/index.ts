@@ -6,5 +6,7 @@ export {
   type App,
   type AppsState,
   type AppsServiceOptions,
+  type Tenancy,
+  APP_UID_BASE,
 } from './service.js';
 export { appsState } from './state.js';

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
+import {
+  ConflictError,
+  ErrorCodes,
+  ForbiddenError,
+  InputError,
+  NotFoundError,
+} from '../../errors/index.js';
 import { isUniqueViolation } from '../../store/index.js';
 
 /** An application: a name, an owner, and (later) releases, formation and add-ons. */
@@ -7,6 +13,11 @@ export interface App {
   readonly id: string;
   readonly name: string;
   readonly ownerId: string;
+  /**
+   * The unprivileged uid (and gid) the process runtime runs the app's builds, units and
+   * one-offs as: given once, never 0, never given to another app, even after this one is gone.
+   */
+  readonly uid: number;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -14,9 +25,20 @@ export interface App {
 /** App names: DNS labels of at most 39 characters, so `<app>.<domain>` always works. */
 export const APP_NAME_PATTERN = /^[a-z][a-z0-9-]{0,38}$/;
 
+/**
+ * The first app uid. Far above Debian's ordinary users (1000–59999), its reserved range
+ * (60000–64999) and nobody (65534), and below the subordinate id ranges rootless containers
+ * are usually given (from 100000 in steps of 65536, taken after the first few users).
+ */
+export const APP_UID_BASE = 400_000;
+
 /** What the apps service needs from the store. */
 export interface AppsState {
-  insert(app: App): Promise<void>;
+  /**
+   * Inserts the app with the next unused uid (the highest ever given plus one, or
+   * APP_UID_BASE), in one transaction, and returns that uid.
+   */
+  insert(app: Omit<App, 'uid'>, firstUid: number): Promise<number>;
   findByName(name: string): Promise<App | undefined>;
   findById(id: string): Promise<App | undefined>;
   /** Apps ordered by name; only the owner's when an owner is given. */
@@ -24,19 +46,37 @@ export interface AppsState {
   delete(id: string): Promise<boolean>;
 }
 
+/**
+ * Who may own apps: `multi` where the runtime keeps apps apart (a uid each, containers),
+ * `single` where it cannot (a process runtime whose controller cannot switch users): there all
+ * apps belong to one user, so that no user's app can read another's.
+ */
+export type Tenancy = 'multi' | 'single';
+
 export interface AppsServiceOptions {
   readonly state: AppsState;
   readonly clock?: () => Date;
+  /** Default `multi`. */
+  readonly tenancy?: Tenancy;
 }
+
+/** Two controllers taking the same next uid at once: one insert fails and tries again. */
+const UID_ATTEMPTS = 5;
 
 /** Creating, finding and destroying apps. Who may do so is decided by the access policy. */
 export class AppsService {
   readonly #state: AppsState;
   readonly #clock: () => Date;
+  readonly #tenancy: Tenancy;
 
   constructor(options: AppsServiceOptions) {
     this.#state = options.state;
     this.#clock = options.clock ?? (() => new Date());
+    this.#tenancy = options.tenancy ?? 'multi';
+  }
+
+  get tenancy(): Tenancy {
+    return this.#tenancy;
   }
 
   async create(ownerId: string, name: string): Promise<App> {
@@ -46,16 +86,33 @@ export class AppsService {
         ErrorCodes.INVALID_NAME,
       );
     }
+    if (this.#tenancy === 'single') await this.#requireSoleOwner(ownerId);
     const now = this.#clock().toISOString();
-    const app: App = { id: randomUUID(), name, ownerId, createdAt: now, updatedAt: now };
-    try {
-      await this.#state.insert(app);
-    } catch (error) {
-      if (isUniqueViolation(error))
-        throw new ConflictError(`an app named '${name}' already exists`, ErrorCodes.APP_EXISTS);
-      throw error;
+    const app = { id: randomUUID(), name, ownerId, createdAt: now, updatedAt: now };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const uid = await this.#state.insert(app, APP_UID_BASE);
+        return { ...app, uid };
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (await this.#state.findByName(name))
+          throw new ConflictError(`an app named '${name}' already exists`, ErrorCodes.APP_EXISTS);
+        // The name is free, so the uid was taken by a concurrent create: take the next one.
+        if (attempt >= UID_ATTEMPTS) throw error;
+      }
     }
-    return app;
+  }
+
+  async #requireSoleOwner(ownerId: string): Promise<void> {
+    const others = (await this.#state.list(undefined)).filter((app) => app.ownerId !== ownerId);
+    if (others.length > 0) {
+      throw new ForbiddenError(
+        'this server runs apps as processes of its own user, so it holds the apps of one user ' +
+          'only: another user has apps here. Run berth server as root (each app then gets a ' +
+          'user of its own) or with --runtime container to host several users',
+        ErrorCodes.SINGLE_TENANT_RUNTIME,
+      );
+    }
   }
 
   /** The app with this name; NotFoundError when there is none. */

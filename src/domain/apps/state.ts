@@ -2,22 +2,35 @@ import type { Selectable } from 'kysely';
 import type { AppTable, Store } from '../../store/index.js';
 import type { App, AppsState } from './service.js';
 
-function toApp(row: Selectable<AppTable>): App {
+function toApp(row: Selectable<AppTable> & { uid: number | null }): App {
+  if (row.uid === null) throw new Error(`app ${row.id} has no unix id`);
   return {
     id: row.id,
     name: row.name,
     ownerId: row.owner_id,
+    uid: Number(row.uid),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
 
-/** The apps table, for the apps service. */
+/** The apps table (with each app's uid from app_unix_ids), for the apps service. */
 export function appsState(store: Store): AppsState {
+  const apps = () =>
+    store.db
+      .selectFrom('apps')
+      .leftJoin('app_unix_ids', 'app_unix_ids.app_id', 'apps.id')
+      .selectAll('apps')
+      .select('app_unix_ids.uid');
   return {
-    async insert(app) {
-      await store.transact((tx) =>
-        tx
+    insert(app, firstUid) {
+      return store.transact(async (tx) => {
+        const highest = await tx
+          .selectFrom('app_unix_ids')
+          .select((eb) => eb.fn.max('uid').as('uid'))
+          .executeTakeFirst();
+        const uid = highest?.uid == null ? firstUid : Math.max(firstUid, Number(highest.uid) + 1);
+        await tx
           .insertInto('apps')
           .values({
             id: app.id,
@@ -26,28 +39,25 @@ export function appsState(store: Store): AppsState {
             created_at: app.createdAt,
             updated_at: app.updatedAt,
           })
-          .execute(),
-      );
+          .execute();
+        await tx
+          .insertInto('app_unix_ids')
+          .values({ uid, app_id: app.id, created_at: app.createdAt })
+          .execute();
+        return uid;
+      });
     },
     async findByName(name) {
-      const row = await store.db
-        .selectFrom('apps')
-        .selectAll()
-        .where('name', '=', name)
-        .executeTakeFirst();
+      const row = await apps().where('apps.name', '=', name).executeTakeFirst();
       return row && toApp(row);
     },
     async findById(id) {
-      const row = await store.db
-        .selectFrom('apps')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const row = await apps().where('apps.id', '=', id).executeTakeFirst();
       return row && toApp(row);
     },
     async list(ownerId) {
-      let query = store.db.selectFrom('apps').selectAll().orderBy('name');
-      if (ownerId !== undefined) query = query.where('owner_id', '=', ownerId);
+      let query = apps().orderBy('apps.name');
+      if (ownerId !== undefined) query = query.where('apps.owner_id', '=', ownerId);
       return (await query.execute()).map(toApp);
     },
     async delete(id) {

@@ -6,6 +6,7 @@ import { appsConfigAuditMigration } from './0003-apps-config-audit.js';
 import { deploymentsReleasesMigration } from './0004-deployments-releases.js';
 import { formationRoutesMigration } from './0005-formation-routes.js';
 import { sshKeysMigration } from './0006-ssh-keys.js';
+import { appUnixIdsMigration } from './0007-app-unix-ids.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   deploymentsReleasesMigration,
   formationRoutesMigration,
   sshKeysMigration,
+  appUnixIdsMigration,
 ]);
