@@ -40,6 +40,16 @@ export interface UnitLimits {
   readonly cpus?: number;
 }
 
+/**
+ * Whom an app's processes run as, where a runtime keeps apps apart by operating-system user
+ * (the process runtime as root): the app's own uid (its gid is the same number), and its id,
+ * which names its private directories (never its name, which a new app may take again).
+ */
+export interface AppAccount {
+  readonly appId: string;
+  readonly uid: number;
+}
+
 /** One unit: one instance of one process type of one release of an app. */
 export interface UnitSpec {
   /** Unique in the runtime, chosen by the caller: `^[a-z0-9][a-z0-9-]{0,99}$`. */
@@ -58,6 +68,8 @@ export interface UnitSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly restart: RestartPolicy;
   readonly limits?: UnitLimits;
+  /** Required by a runtime that isolates apps by user; ignored by the others. */
+  readonly account?: AppAccount;
 }
 
 /**
@@ -125,8 +137,12 @@ export interface OneOffSpec {
   readonly command: UnitCommand;
   readonly artifact: UnitArtifact;
   readonly env: Readonly<Record<string, string>>;
-  /** Killed (the whole process group) after this long. */
+  /** Killed (every process it started) after this long. */
   readonly timeoutMs: number;
+  /** As in UnitSpec. */
+  readonly account?: AppAccount;
+  /** As a unit's; the process runtime enforces them on one-offs too. */
+  readonly limits?: UnitLimits;
 }
 
 export interface OneOffResult {
@@ -165,5 +181,11 @@ export interface Driver {
     onLine: (line: LogLine) => void,
     signal: AbortSignal,
   ): Promise<OneOffResult>;
+  /**
+   * Removes everything of an app from the runtime: every unit stopped, every process the app
+   * left killed, its logs and private files deleted, so that a new app of the same name starts
+   * empty. Resolves once all of it is gone; removing an app the runtime never saw is no error.
+   */
+  removeApp(app: string, account?: AppAccount): Promise<void>;
   destroy(): Promise<void>;
 }

@@ -2,6 +2,7 @@
 // enforcing its lifecycle, one folder per driver; all outside those folders is driver-agnostic.
 export {
   DEFAULT_RESTART_POLICY,
+  type AppAccount,
   type Driver,
   type LogLine,
   type LogQuery,
@@ -25,10 +26,20 @@ export {
 } from './spec-rules.js';
 export { checkHealth, type HealthCheckOptions, type HealthCheckResult } from './health-check.js';
 export {
+  AppSandboxes,
+  Cgroup,
+  DEFAULT_PROCESS_CAPS,
+  detectCgroups,
+  detectIsolation,
   ProcessDriver,
+  processesOfUid,
   RuntimeLayout,
+  type CgroupSupport,
   type PortRange,
+  type ProcessCaps,
   type ProcessDriverOptions,
+  type ProcessIsolation,
+  type ProcessJail,
 } from './process/index.js';
 export {
   ContainerDriver,

@@ -1,4 +1,6 @@
+import { ErrorCodes, InputError } from '../errors/index.js';
 import type {
+  AppAccount,
   Driver,
   LogLine,
   LogQuery,
@@ -92,6 +94,17 @@ export class RuntimeDriver implements Driver {
     this.#assertReady();
     validateOneOffSpec(spec);
     return await this.#driver.run(spec, onLine, signal);
+  }
+
+  async removeApp(app: string, account?: AppAccount): Promise<void> {
+    this.#assertReady();
+    if (!/^[a-z0-9][a-z0-9-]{0,99}$/.test(app)) {
+      throw new InputError(
+        `app ${JSON.stringify(app)} is not an app name`,
+        ErrorCodes.UNIT_SPEC_INVALID,
+      );
+    }
+    return await this.#driver.removeApp(app, account);
   }
 
   /** Destroys the driver once, after any init in flight; later calls share the first. */

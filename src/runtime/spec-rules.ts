@@ -1,5 +1,5 @@
 import { ErrorCodes, InputError } from '../errors/index.js';
-import type { OneOffSpec, UnitArtifact, UnitCommand, UnitSpec } from './driver.js';
+import type { AppAccount, OneOffSpec, UnitArtifact, UnitCommand, UnitSpec } from './driver.js';
 
 /** A unit's or one-off's id: it names files and process records, so it is kept plain. */
 export const UNIT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -58,6 +58,15 @@ function checkCommand(command: UnitCommand): void {
   }
 }
 
+function checkAccount(account: AppAccount | undefined): void {
+  if (account === undefined) return;
+  if (!Number.isInteger(account.uid) || account.uid < 1 || account.uid > 0xfffffffe) {
+    invalid(`account uid must be a whole number from 1 to ${0xfffffffe}`);
+  }
+  if (account.uid === process.getuid?.()) invalid("account uid is the controller's own");
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(account.appId)) invalid('account appId is not an id');
+}
+
 function checkArtifact(artifact: UnitArtifact, command: UnitCommand): void {
   if (command.kind === 'image' && artifact.kind !== 'image') {
     invalid(`the image's own command needs an image artifact, not a ${artifact.kind}`);
@@ -74,6 +83,7 @@ export function validateUnitSpec(spec: UnitSpec): void {
   checkEnv(spec.env);
   checkCommand(spec.command);
   checkArtifact(spec.artifact, spec.command);
+  checkAccount(spec.account);
 }
 
 /** Throws InputError (UNIT_SPEC_INVALID) unless a driver may be handed the spec as it is. */
@@ -87,4 +97,5 @@ export function validateOneOffSpec(spec: OneOffSpec): void {
   checkEnv(spec.env);
   checkCommand(spec.command);
   checkArtifact(spec.artifact, spec.command);
+  checkAccount(spec.account);
 }

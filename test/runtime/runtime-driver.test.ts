@@ -33,6 +33,9 @@ function recordingDriver(failInits = 0): Driver & { calls: string[] } {
     async run() {
       throw new Error('not used');
     },
+    async removeApp() {
+      calls.push('removeApp');
+    },
     async destroy() {
       calls.push('destroy');
     },

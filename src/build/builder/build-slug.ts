@@ -26,6 +26,20 @@ export interface BuildSlugOptions {
    * are passed on. Defaults to process.env; tests pass their own.
    */
   readonly controllerEnv?: NodeJS.ProcessEnv;
+  /**
+   * The app's sandbox, where the runtime keeps apps apart: every command runs through `wrap`
+   * (the app's own uid, its control group), with `env` (the app's HOME and TMPDIR) over the
+   * rest. Whatever a command leaves running is the jail owner's to end.
+   */
+  readonly jail?: BuildJail;
+}
+
+/** Where a build's commands run; the process runtime's AppSandboxes makes these. */
+export interface BuildJail {
+  wrap(argv: readonly string[]): [string, ...string[]];
+  readonly env: Readonly<Record<string, string>>;
+  /** The PATH the jailed commands can use (folders they cannot reach left out). */
+  reachablePath(value: string): string;
 }
 
 /** One command that ran. */
@@ -61,7 +75,12 @@ export async function buildSlug(options: BuildSlugOptions): Promise<BuildResult>
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   const plan = await planBuild(dir, options.stack);
-  const env = buildEnv(options.controllerEnv ?? process.env, options.env ?? {});
+  const env = buildEnv(options.controllerEnv ?? process.env, {
+    ...options.env,
+    ...options.jail?.env,
+  });
+  if (options.jail && env['PATH'] !== undefined)
+    env['PATH'] = options.jail.reachablePath(env['PATH']);
   const commands: BuildCommandResult[] = [];
   for (const command of plan) {
     if (options.signal.aborted) {
@@ -79,6 +98,7 @@ export async function buildSlug(options: BuildSlugOptions): Promise<BuildResult>
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       log: options.log,
+      ...(options.jail ? { wrap: (argv: readonly string[]) => options.jail!.wrap(argv) } : {}),
     });
     commands.push({
       name: command.name,

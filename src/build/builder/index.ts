@@ -4,6 +4,7 @@ export {
   buildSlug,
   type BuildCommandResult,
   type BuildResult,
+  type BuildJail,
   type BuildSlugOptions,
 } from './build-slug.js';
 export { BuildFailure, BuildFailureReasons, type BuildFailureReason } from './build-failure.js';

@@ -20,6 +20,8 @@ export interface CommandContext {
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
+  /** Puts the command inside the app's sandbox (its own uid, control group); none by default. */
+  readonly wrap?: (argv: readonly string[]) => [string, ...string[]];
 }
 
 /** How long a process group has between SIGTERM and SIGKILL. */
@@ -44,7 +46,7 @@ export async function runCommand(command: BuildCommand, context: CommandContext)
     last.push(line);
     context.log(line);
   };
-  const [file, ...args] = command.argv;
+  const [file, ...args] = context.wrap ? context.wrap(command.argv) : command.argv;
   // detached: the child calls setsid(), so it leads a new process group whose id is its pid.
   const child = spawn(file, args, {
     cwd: context.cwd,

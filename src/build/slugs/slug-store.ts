@@ -60,6 +60,11 @@ export class SlugStore {
     await writeFile(this.#marker(appId, artifactId), `${JSON.stringify(details)}\n`);
   }
 
+  /** Removes every slug of an app (it was destroyed). */
+  async removeApp(appId: string): Promise<void> {
+    await rm(path.join(this.#root, appId), { recursive: true, force: true });
+  }
+
   /** Removes a slug whose build failed. */
   async discard(appId: string, artifactId: string): Promise<void> {
     await rm(this.#marker(appId, artifactId), { force: true });

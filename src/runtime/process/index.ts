@@ -3,3 +3,13 @@
 export { ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
 export { RuntimeLayout } from './layout.js';
 export type { PortRange } from '../ports/index.js';
+export {
+  AppSandboxes,
+  DEFAULT_PROCESS_CAPS,
+  detectIsolation,
+  processesOfUid,
+  type ProcessCaps,
+  type ProcessIsolation,
+  type ProcessJail,
+} from './app-sandbox.js';
+export { Cgroup, detectCgroups, type CgroupLimits, type CgroupSupport } from './cgroups.js';

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { LogLine, OneOffResult, OneOffSpec } from '../driver.js';
 import { LineSplitter, OutputTail, type RotatingLogFile } from '../unit-logs/index.js';
+import type { ProcessJail } from './app-sandbox.js';
 import { sendSignal } from './proc-table.js';
 import { commandArgv, unitEnvironment } from './unit-env.js';
 
@@ -8,24 +9,30 @@ import { commandArgv, unitEnvironment } from './unit-env.js';
 const PIPE_DRAIN_MS = 1000;
 
 /**
- * Runs a one-off process in its own group, as a direct child of the controller: it is not
- * supervised, and it ends (the whole group, by SIGKILL) on timeout, on abort, or when its main
- * process exits, so nothing it started outlives it.
+ * Runs a one-off process in its own group (and, where the jail has one, its own control
+ * group), as a direct child of the controller: it is not supervised, and it ends (the whole
+ * group and everything in its control group, by SIGKILL) on timeout, on abort, or when its
+ * main process exits, so nothing it started outlives it, not even what left the group.
  */
 export function runOneOff(
   spec: OneOffSpec,
   cwd: string,
+  jail: ProcessJail,
   log: RotatingLogFile,
   onLine: (line: LogLine) => void,
   signal: AbortSignal,
 ): Promise<OneOffResult> {
-  const [file = '', ...args] = commandArgv(spec.command);
-  const env = unitEnvironment(spec.env, {
-    app: spec.app,
-    release: spec.release,
-    processType: 'run',
-    unitId: spec.id,
-  });
+  const [file, ...args] = jail.wrap(commandArgv(spec.command));
+  const env = unitEnvironment(
+    { ...jail.env, ...spec.env },
+    {
+      app: spec.app,
+      release: spec.release,
+      processType: 'run',
+      unitId: spec.id,
+    },
+  );
+  if (env['PATH'] !== undefined) env['PATH'] = jail.reachablePath(env['PATH']);
   const output = new OutputTail();
   const write = (stream: LogLine['stream'], text: string): void => {
     const line: LogLine = {
@@ -53,6 +60,7 @@ export function runOneOff(
     });
     const killGroup = () => {
       if (child.pid !== undefined) sendSignal(-child.pid, 'SIGKILL');
+      void jail.cgroup?.killAll();
     };
     const timer = setTimeout(() => {
       timedOut = true;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, ErrorCodes, InputError } from '../../errors/index.js';
@@ -13,6 +14,8 @@ import type {
   UnitSpec,
   UnitStatus,
 } from '../driver.js';
+import type { AppAccount } from '../driver.js';
+import { AppSandboxes, type ProcessJail } from './app-sandbox.js';
 import { RuntimeLayout } from './layout.js';
 import { LogFollows, readLogLines, RotatingLogFile } from '../unit-logs/index.js';
 import { runOneOff } from './one-off.js';
@@ -39,6 +42,12 @@ export interface ProcessDriverOptions {
   readonly logFileLimitBytes?: number;
   /** The Node that runs supervisors; default the controller's own (process.execPath). */
   readonly nodePath?: string;
+  /**
+   * How apps are kept apart (see AppSandboxes); default none: every unit runs as the
+   * controller's user, as a library user of the driver would expect. The server passes the
+   * machine's (detectIsolation), so that a root controller runs each app as a user of its own.
+   */
+  readonly sandboxes?: AppSandboxes;
 }
 
 /** The supervisor, next to this module in src/ and in dist/ alike. */
@@ -76,7 +85,9 @@ async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise
  * supervisor of its own (supervisor.js), detached from the controller like Podman's conmon.
  * The supervisor restarts the unit, writes its log and its record, and outlives the
  * controller; a new driver on the same root adopts the units by reading their records.
- * Limits (memory, CPUs) are not enforced by this runtime.
+ * With sandboxes that isolate by user, each app's processes run as its own uid in control
+ * groups that enforce the formation's memory and CPU and a pids cap (AppSandboxes), and
+ * stopping a unit kills everything in its group.
  */
 export class ProcessDriver implements Driver {
   readonly kind = 'process';
@@ -91,6 +102,7 @@ export class ProcessDriver implements Driver {
   readonly #starting = new Set<string>();
   /** Followers to end on destroy(). */
   readonly #follows = new LogFollows();
+  readonly #sandboxes: AppSandboxes;
 
   constructor(options: ProcessDriverOptions) {
     this.#layout = new RuntimeLayout(options.root);
@@ -98,6 +110,18 @@ export class ProcessDriver implements Driver {
     this.#ports = new PortAllocator(options.portRange ?? { from: 20_000, to: 29_999 }, this.#host);
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#nodePath = options.nodePath ?? process.execPath;
+    this.#sandboxes =
+      options.sandboxes ??
+      new AppSandboxes({
+        isolation: { kind: 'none', reason: 'no isolation was asked for' },
+        appsRoot: path.join(options.root, 'apps'),
+        scopeKey: options.root,
+      });
+  }
+
+  /** How this driver keeps apps apart. */
+  get sandboxes(): AppSandboxes {
+    return this.#sandboxes;
   }
 
   async init(): Promise<void> {
@@ -125,14 +149,20 @@ export class ProcessDriver implements Driver {
     try {
       await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
       await rm(this.#layout.stopFile(spec.id), { force: true });
-      const pid = this.#spawnSupervisor(spec, cwd, port);
-      return await this.#awaitStarted(spec.id, pid);
+      const jail = await this.#sandboxes.jail(spec.id, spec.account, spec.limits);
+      try {
+        const pid = this.#spawnSupervisor(spec, cwd, port, jail);
+        return await this.#awaitStarted(spec.id, pid);
+      } catch (error) {
+        await jail.release().catch(() => undefined);
+        throw error;
+      }
     } finally {
       this.#ports.release(port);
     }
   }
 
-  #spawnSupervisor(spec: UnitSpec, cwd: string, port: number): number {
+  #spawnSupervisor(spec: UnitSpec, cwd: string, port: number, jail: ProcessJail): number {
     const unit: RecordedUnit = {
       id: spec.id,
       app: spec.app,
@@ -142,10 +172,12 @@ export class ProcessDriver implements Driver {
       command: spec.command,
       artifactPath: cwd,
       restart: spec.restart,
+      // Reported only where the control group enforces them.
+      ...(jail.cgroup && spec.limits ? { limits: spec.limits } : {}),
     };
     const plan = {
       unit,
-      argv: commandArgv(spec.command),
+      argv: jail.wrap(commandArgv(spec.command)),
       cwd,
       host: this.#host,
       port,
@@ -154,14 +186,21 @@ export class ProcessDriver implements Driver {
       logFile: this.#layout.logFile(spec.app, spec.id),
       logFileLimitBytes: this.#logFileLimitBytes,
       defaultGraceMs: DEFAULT_GRACE_MS,
+      cgroup: jail.cgroup
+        ? { procsFiles: jail.cgroup.procsFiles, oomFile: jail.cgroup.oomFile }
+        : null,
     };
-    const env = unitEnvironment(spec.env, {
-      app: spec.app,
-      release: spec.release,
-      processType: spec.processType,
-      unitId: spec.id,
-      port,
-    });
+    const env = unitEnvironment(
+      { ...jail.env, ...spec.env },
+      {
+        app: spec.app,
+        release: spec.release,
+        processType: spec.processType,
+        unitId: spec.id,
+        port,
+      },
+    );
+    if (env['PATH'] !== undefined) env['PATH'] = jail.reachablePath(env['PATH']);
     // Secrets reach the supervisor only through its environment, never a file; the
     // supervisor's own environment holds nothing else.
     const supervisor = spawn(this.#nodePath, [SUPERVISOR_FILE], {
@@ -226,6 +265,8 @@ export class ProcessDriver implements Driver {
       if (!gone) sendSignal(-latest.pgid, 'SIGKILL');
       await waitFor(async () => !(await groupAlive(latest.pgid)), STOP_MARGIN_MS);
     }
+    // Whatever left the process group is still in the unit's control group.
+    await this.#sandboxes.cgroupOf(unitId)?.remove();
     await rm(this.#layout.recordFile(unitId), { force: true });
     await rm(this.#layout.stopFile(unitId), { force: true });
   }
@@ -271,11 +312,20 @@ export class ProcessDriver implements Driver {
       this.#layout.logFile(spec.app, spec.id),
       this.#logFileLimitBytes,
     );
+    const jail = await this.#sandboxes.jail(spec.id, spec.account, spec.limits);
     try {
-      return await runOneOff(spec, cwd, log, onLine, signal);
+      return await runOneOff(spec, cwd, jail, log, onLine, signal);
     } finally {
       log.close();
+      await jail.release();
     }
+  }
+
+  async removeApp(app: string, account?: AppAccount): Promise<void> {
+    const units = (await this.#observeAll()).filter((unit) => unit.record.unit.app === app);
+    await Promise.all(units.map((unit) => this.stop(unit.record.unit.id, { graceMs: 0 })));
+    if (account) await this.#sandboxes.removeApp(account);
+    await rm(this.#layout.appLogDir(app), { recursive: true, force: true });
   }
 
   /** Ends log followers; units keep running under their supervisors. */

@@ -28,6 +28,7 @@ import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timer
  *   argv: string[]; cwd: string; host: string; port: number;
  *   recordFile: string; stopFile: string; logFile: string; logFileLimitBytes: number;
  *   defaultGraceMs: number;
+ *   cgroup: { procsFiles: string[]; oomFile: string } | null;
  * }} SupervisorPlan
  * @typedef {{ pid: number; pgid: number; startTime: string | null }} ChildInfo
  */
@@ -61,6 +62,20 @@ function readStartTime(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The state letter of /proc/<pid>/stat ('R', 'S', 'Z', …), or null when there is no such process.
+ * @param {number} pid
+ * @returns {string | null}
+ */
+function processState(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
   } catch {
     return null;
   }
@@ -106,6 +121,52 @@ function signalGroup(pgid, signal) {
     process.kill(-pgid, signal);
   } catch {
     // Already gone.
+  }
+}
+
+/**
+ * The pids in the unit's control group (none without one): everything the unit started,
+ * whatever session or process group it moved to. Kept in step with cgroups.ts.
+ * @returns {number[]}
+ */
+function cgroupPids() {
+  if (!plan.cgroup) return [];
+  /** @type {Set<number>} */
+  const pids = new Set();
+  for (const file of plan.cgroup.procsFiles) {
+    try {
+      for (const line of fs.readFileSync(file, 'utf8').split('\n'))
+        if (line) pids.add(Number(line));
+    } catch {
+      // removed, or never made
+    }
+  }
+  // A zombie is over, even if an init that never reaps leaves it listed.
+  return [...pids].filter((pid) => processState(pid) !== 'Z');
+}
+
+/** @param {NodeJS.Signals} signal */
+function signalCgroup(signal) {
+  for (const pid of cgroupPids()) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
+ * How many processes of the group the memory limit has killed (`oom_kill N`).
+ * @returns {number}
+ */
+function oomKills() {
+  if (!plan.cgroup) return 0;
+  try {
+    const text = fs.readFileSync(plan.cgroup.oomFile, 'utf8');
+    return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
 
@@ -209,6 +270,10 @@ let runStartedAt = Date.now();
 /** @type {NodeJS.Timeout | undefined} */
 let restartTimer;
 let stopping = false;
+/** oom_kill of the unit's group when the current process started. */
+let oomKillsAtLaunch = 0;
+/** Whether the last exit was a kill by the memory limit. */
+let killedByMemoryLimit = false;
 
 /** Writes the record whole (tmp + rename), so readers never see half of it. */
 function save() {
@@ -231,6 +296,7 @@ function save() {
 
 function launch() {
   state = 'starting';
+  oomKillsAtLaunch = oomKills();
   const [file = '', ...args] = plan.argv;
   const proc = spawn(file, args, {
     cwd: plan.cwd,
@@ -281,16 +347,28 @@ function launch() {
 function onExit(proc, code, signal, reason) {
   if (proc !== child) return;
   child = null;
-  lastExit = { code, signal, at: new Date().toISOString(), ...(reason ? { reason } : {}) };
-  system(reason ?? `exited (${signal ? `signal ${signal}` : `code ${code}`})`);
+  killedByMemoryLimit = !stopping && oomKills() > oomKillsAtLaunch;
+  const why = reason ?? (killedByMemoryLimit ? 'oom' : undefined);
+  lastExit = { code, signal, at: new Date().toISOString(), ...(why ? { reason: why } : {}) };
+  system(
+    reason ??
+      (killedByMemoryLimit
+        ? 'killed: out of memory'
+        : `exited (${signal ? `signal ${signal}` : `code ${code}`})`),
+  );
   if (stopping) return; // the stop loop finishes the job
   // What the unit left behind would hold its port and files: it goes with it.
   if (childInfo) signalGroup(childInfo.pgid, 'SIGKILL');
+  signalCgroup('SIGKILL');
   childInfo = null;
   if (Date.now() - runStartedAt >= policy.resetAfterMs) consecutive = 0;
   if (consecutive >= policy.maxRestarts) {
     state = 'crashed';
-    system(`crashed: exited ${consecutive + 1} times in a row, not restarting`);
+    system(
+      killedByMemoryLimit
+        ? `crashed: out of memory, killed at its memory limit (exited ${consecutive + 1} times in a row), not restarting`
+        : `crashed: exited ${consecutive + 1} times in a row, not restarting`,
+    );
     save();
     // Nothing left to supervise; the record keeps saying `crashed` until stop().
     process.exit(0);
@@ -329,16 +407,22 @@ function stop() {
     const pgid = childInfo?.pgid;
     if (pgid !== undefined && !termSent) {
       signalGroup(pgid, 'SIGTERM');
+      signalCgroup('SIGTERM');
       termSent = true;
     }
-    if (child === null && (pgid === undefined || !groupAlive(pgid))) {
+    if (Date.now() >= deadline) {
+      if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+      signalCgroup('SIGKILL');
+    }
+    // Processes that left the unit's group (setsid) are still in its control group.
+    const ended = child === null && (pgid === undefined || !groupAlive(pgid));
+    if (ended && cgroupPids().length === 0) {
       clearInterval(timer);
       state = 'stopped';
       system('stopped');
       save();
       process.exit(0);
     }
-    if (Date.now() >= deadline && pgid !== undefined) signalGroup(pgid, 'SIGKILL');
   };
   const timer = setInterval(poll, STOP_POLL_MS);
   poll();
@@ -351,6 +435,7 @@ process.on('SIGHUP', () => undefined);
 process.on('uncaughtException', (error) => {
   system(`supervisor failed: ${error.message}`);
   if (childInfo) signalGroup(childInfo.pgid, 'SIGKILL');
+  signalCgroup('SIGKILL');
   process.exit(70);
 });
 

@@ -1,5 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
-import type { RestartPolicy, UnitCommand, UnitExit, UnitState, UnitStatus } from '../driver.js';
+import type {
+  RestartPolicy,
+  UnitCommand,
+  UnitExit,
+  UnitLimits,
+  UnitState,
+  UnitStatus,
+} from '../driver.js';
 import type { RuntimeLayout } from './layout.js';
 import { processAlive, unitGroupAlive } from './proc-table.js';
 
@@ -13,6 +20,8 @@ export interface RecordedUnit {
   readonly command: UnitCommand;
   readonly artifactPath: string;
   readonly restart: RestartPolicy;
+  /** The limits its control group enforces; absent where none does. */
+  readonly limits?: UnitLimits;
 }
 
 /** A process named by its pid and its start time (field 22 of /proc/<pid>/stat). */
@@ -103,6 +112,7 @@ export async function observe(record: UnitRecord): Promise<ObservedUnit> {
     startedAt: record.startedAt,
     restarts: record.restarts,
     ...(record.lastExit ? { lastExit: record.lastExit } : {}),
+    ...(unit.limits ? { limits: unit.limits } : {}),
   };
   return { record, supervisorAlive, orphanGroup, status };
 }
