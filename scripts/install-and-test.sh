@@ -13,8 +13,13 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The bundle tests build archives with the real tools users have.
 command -v zip >/dev/null 2>&1 || missing+=(zip)
-# Python apps build in a venv with pip, which needs ensurepip (Debian's python3-venv).
+# Python apps build in a venv with pip, which needs ensurepip (Debian's python3-venv). Apps
+# run as users of their own, who cannot reach a python under root's home (pyenv): the system's
+# python3 must have it too.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 command -v mkfifo >/dev/null 2>&1 || missing+=(coreutils)
 # The git-over-SSH tests run the real OpenSSH client (ssh, ssh-keygen).

@@ -30,6 +30,7 @@ import {
   keyRoutes,
   releaseRoutes,
   runtimeRoutes,
+  type AppDestroyer,
   type AppDiskUsage,
   type RuntimeRouteServices,
 } from './routes/index.js';
@@ -58,6 +59,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly processConfigs: ProcessConfigService;
   /** Disk usage of an app's builds, shown by GET /apps/{app}. */
   readonly diskUsage?: AppDiskUsage;
+  /** Destroys apps whole; without it, DELETE /apps/{app} removes the row alone. */
+  readonly destroyer?: AppDestroyer;
   /** Where uploaded bundles wait while they are checked. */
   readonly uploadDir: string;
   /** Largest bundle accepted, in bytes (default 256 MiB). */

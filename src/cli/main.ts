@@ -106,6 +106,9 @@ async function runServer(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Everything the controller (and the router it starts) makes is its own unless it says
+  // otherwise: SQLite's files, uploads, repositories. Apps reach only what is handed to them.
+  process.umask(0o077);
   const server = await startServer(options, logger);
   const forgetPid = await writeControllerPid(options.dataDir);
   return new Promise<number>((resolve) => {

@@ -9,7 +9,13 @@ import {
   stopRouterProcess,
 } from '../router/index.js';
 import { connectEngine, type Engine } from '../engine/index.js';
-import { ContainerDriver, ProcessDriver, RuntimeDriver } from '../runtime/index.js';
+import {
+  AppSandboxes,
+  ContainerDriver,
+  detectIsolation,
+  ProcessDriver,
+  RuntimeDriver,
+} from '../runtime/index.js';
 import type { DataPlane } from '../workers/index.js';
 import type { ServerOptions } from './options.js';
 
@@ -21,6 +27,8 @@ export interface DataPlaneHandle {
   readonly runtime: RuntimeDriver;
   /** The container engine, on the container runtime: releases are built into images there. */
   readonly engine: Engine | undefined;
+  /** The process runtime's isolation of apps, where it is the runtime: builds run in it too. */
+  readonly sandboxes: AppSandboxes | undefined;
   readonly router: DataPlane;
   /** Where apps answer, e.g. http://127.0.0.1:7180. */
   readonly routerUrl: string;
@@ -36,11 +44,27 @@ function containersRoot(dataDir: string): string {
   return path.join(dataDir, 'containers');
 }
 
+/**
+ * How the process runtime of a data dir keeps apps apart: as users of their own (with
+ * control groups where the machine has them) when the controller is root, else not at all.
+ */
+async function processSandboxes(dataDir: string): Promise<AppSandboxes> {
+  return new AppSandboxes({
+    isolation: await detectIsolation(),
+    appsRoot: path.join(dataDir, 'apps'),
+    scopeKey: runtimeRoot(dataDir),
+  });
+}
+
 /** The runtime the options name, initialised: the process runtime, or containers on an engine. */
 async function openRuntime(
   options: ServerOptions,
   logger: Logger,
-): Promise<{ runtime: RuntimeDriver; engine: Engine | undefined }> {
+): Promise<{
+  runtime: RuntimeDriver;
+  engine: Engine | undefined;
+  sandboxes: AppSandboxes | undefined;
+}> {
   if (options.runtime === 'container') {
     const connection = await connectEngine({ socket: options.engineSocket });
     logger.info(
@@ -56,13 +80,36 @@ async function openRuntime(
       }),
     );
     await runtime.init();
-    return { runtime, engine: connection.engine };
+    return { runtime, engine: connection.engine, sandboxes: undefined };
+  }
+  const sandboxes = await processSandboxes(options.dataDir);
+  const isolation = sandboxes.isolation;
+  if (isolation.kind === 'users') {
+    logger.info(
+      {
+        cgroups: isolation.cgroups.kind,
+        ...(isolation.cgroups.kind === 'none' ? { reason: isolation.cgroups.reason } : {}),
+      },
+      isolation.cgroups.kind === 'none'
+        ? 'apps run as users of their own; without control groups, memory and CPU limits are not enforced'
+        : 'apps run as users of their own, in control groups that enforce their limits',
+    );
+  } else {
+    logger.warn(
+      { reason: isolation.reason },
+      "single-tenant: apps run as the controller's own user, so this server holds the apps of " +
+        'one user only; run it as root, or with --runtime container, to host several users',
+    );
   }
   const runtime = new RuntimeDriver(
-    new ProcessDriver({ root: runtimeRoot(options.dataDir), portRange: options.unitPorts }),
+    new ProcessDriver({
+      root: runtimeRoot(options.dataDir),
+      portRange: options.unitPorts,
+      sandboxes,
+    }),
   );
   await runtime.init();
-  return { runtime, engine: undefined };
+  return { runtime, engine: undefined, sandboxes };
 }
 
 function routerDir(dataDir: string): string {
@@ -78,7 +125,7 @@ export async function startDataPlane(
   options: ServerOptions,
   logger: Logger,
 ): Promise<DataPlaneHandle> {
-  const { runtime, engine } = await openRuntime(options, logger);
+  const { runtime, engine, sandboxes } = await openRuntime(options, logger);
   const dir = routerDir(options.dataDir);
   const listen = options.routerListen;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
@@ -108,6 +155,7 @@ export async function startDataPlane(
     return {
       runtime,
       engine,
+      sandboxes,
       routerUrl: `http://${health.listen}`,
       router: {
         generation: async () => (await client.health()).generation,
@@ -137,7 +185,11 @@ export async function stopDataPlane(
   graceMs: number,
   engineSocket?: string,
 ): Promise<{ units: number; router: boolean }> {
-  const runtimes = [new RuntimeDriver(new ProcessDriver({ root: runtimeRoot(dataDir) }))];
+  const runtimes = [
+    new RuntimeDriver(
+      new ProcessDriver({ root: runtimeRoot(dataDir), sandboxes: await processSandboxes(dataDir) }),
+    ),
+  ];
   if (existsSync(containersRoot(dataDir))) {
     const { engine } = await connectEngine({ socket: engineSocket });
     runtimes.push(

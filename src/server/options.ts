@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -94,6 +95,17 @@ const DOMAIN =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /**
+ * `~/.berth`; for root, `/var/lib/berth` unless `~/.berth` already holds a Berth. A root
+ * controller runs each app as a user of its own, which must be able to pass through the data
+ * dir's parents to reach its releases, and root's home is private (0700) on most systems.
+ */
+export function defaultDataDir(): string {
+  const home = path.join(os.homedir(), '.berth');
+  if (process.getuid?.() !== 0 || existsSync(home)) return home;
+  return '/var/lib/berth';
+}
+
+/**
  * Turns flags (which win) and BERTH_* environment variables into ServerOptions, applying the
  * defaults of shared/CONTRACT.md.
  */
@@ -105,7 +117,7 @@ export function compileServerOptions(
     const value = flags[flag] ?? env[envName(flag)];
     return value === undefined || value === '' ? fallback : value;
   };
-  const dataDir = path.resolve(get('data-dir', path.join(os.homedir(), '.berth')));
+  const dataDir = path.resolve(get('data-dir', defaultDataDir()));
   const databaseUrl = get('database-url', '') || undefined;
   if (databaseUrl !== undefined) {
     let protocol = '';

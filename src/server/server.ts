@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ArtifactStore, SlugStore } from '../build/index.js';
+import { rm } from 'node:fs/promises';
+import { ArtifactStore, removeAppImages, SlugStore } from '../build/index.js';
 import { buildApi } from '../api/index.js';
 import { ChangeStream, WatcherHub } from '../changes/index.js';
 import { AccessPolicy } from '../domain/access/index.js';
-import { AppsService, appsState } from '../domain/apps/index.js';
+import { AppsService, appsState, type App } from '../domain/apps/index.js';
 import { AuditService } from '../domain/audit/index.js';
 import { ConfigService } from '../domain/config/index.js';
 import { ArtifactsService, artifactsState } from '../domain/artifacts/index.js';
@@ -18,6 +19,7 @@ import { RolloutsService, rolloutsState } from '../domain/rollouts/index.js';
 import { RoutesService, routesState } from '../domain/routes/index.js';
 import {
   AppLocks,
+  AppTeardown,
   Deployer,
   Reconciler,
   ReleaseRunner,
@@ -27,9 +29,11 @@ import {
   imageArtifacts,
 } from '../workers/index.js';
 import { GitPushDeploys, GitRepositories, GitSshServer } from '../git/index.js';
+import { assertReachableByApps, secureDataDir } from './data-dir.js';
 import { startDataPlane, type DataPlaneHandle } from './data-plane.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
+import { detectIsolation } from '../runtime/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { redactDatabaseUrl, type ServerOptions } from './options.js';
 import { berthVersion } from './version.js';
@@ -56,7 +60,12 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   const storeLabel = options.databaseUrl
     ? redactDatabaseUrl(options.databaseUrl)
     : `sqlite in ${options.dataDir}`;
+  // Before anything starts: apps that run as users of their own must reach their releases.
+  if (options.runtime === 'process' && (await detectIsolation()).kind === 'users') {
+    await assertReachableByApps(options.dataDir);
+  }
   logger.info({ store: storeLabel, dataDir: options.dataDir }, 'opening the store');
+  await secureDataDir(options.dataDir);
   const store = await openStore({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
@@ -77,9 +86,17 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
     );
+    // The data plane first: whether this runtime keeps apps apart decides who may own apps.
+    dataPlane = await startDataPlane(options, logger);
+    const runtime = dataPlane.runtime;
+    const engine = dataPlane.engine;
+    const sandboxes = dataPlane.sandboxes;
     const identity = new IdentityService({ store });
     const keys = new KeysService({ state: keysState(store) });
-    const apps = new AppsService({ state: appsState(store) });
+    const apps = new AppsService({
+      state: appsState(store),
+      tenancy: sandboxes?.isolation.kind === 'none' ? 'single' : 'multi',
+    });
     const config = new ConfigService({ store, secrets });
     const audit = new AuditService({ store });
     const access = new AccessPolicy({ apps });
@@ -99,9 +116,6 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     });
     const rollouts = new RolloutsService({ state: rolloutsState(store) });
     const routes = new RoutesService({ state: routesState(store) });
-    dataPlane = await startDataPlane(options, logger);
-    const runtime = dataPlane.runtime;
-    const engine = dataPlane.engine;
     // Slugs (process runtime) and image build contexts (container runtime) never mix.
     const slugs = new SlugStore({
       root: path.join(options.dataDir, engine ? 'build-contexts' : 'apps'),
@@ -158,6 +172,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         runner,
         buildTimeoutMs: options.buildTimeoutMs,
         ...(engine ? { imageEngine: engine } : {}),
+        ...(sandboxes ? { buildJails: sandboxes } : {}),
       }),
       leaseMs: options.deployLeaseMs,
       stepDelayMs: options.deployStepDelayMs,
@@ -176,6 +191,28 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     });
     await gitPushes.start();
     const repositories = new GitRepositories({ root: path.join(options.dataDir, 'git') });
+    const teardown = new AppTeardown({
+      apps,
+      runner,
+      byName: [
+        {
+          what: 'git repository',
+          remove: (app) => rm(repositories.pathOf(app), { recursive: true, force: true }),
+        },
+        ...(engine
+          ? [
+              {
+                what: 'images',
+                remove: async (app: App) => {
+                  await removeAppImages(engine, app.name);
+                },
+              },
+            ]
+          : []),
+      ],
+      byId: [{ what: 'slugs', remove: (app) => slugs.removeApp(app.id) }],
+      logger,
+    });
     api = await buildApi({
       store,
       hub,
@@ -194,6 +231,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       runtime,
       runEnvironment: { of: (app, release) => runner.oneOffEnvironment(app, release) },
       diskUsage: { of: (app) => runner.diskUsage(app) },
+      destroyer: teardown,
       uploadDir: path.join(options.dataDir, 'uploads'),
       bundleLimit: options.bundleLimit,
       version: berthVersion(),
@@ -202,6 +240,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         pushes: gitPushes,
       },
     });
+    // Again, for what the store, the router and the SSH key made with the caller's umask.
+    await secureDataDir(options.dataDir);
     await stream.start();
     routerSync.start();
     deployer.start();

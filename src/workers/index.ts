@@ -4,3 +4,4 @@ export * from './deployer/index.js';
 export * from './reconciler/index.js';
 export * from './rollout/index.js';
 export * from './router-sync/index.js';
+export * from './teardown/index.js';

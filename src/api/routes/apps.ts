@@ -19,11 +19,18 @@ export interface AppDiskUsage {
   of(app: App): Promise<{ images: number; bytes: number } | undefined>;
 }
 
+/** Destroys an app with everything it kept (units, logs, files, repository, images). */
+export interface AppDestroyer {
+  destroy(app: App): Promise<void>;
+}
+
 /** POST/GET /apps, GET/DELETE /apps/{app}. */
 export function appRoutes(services: {
   apps: AppsService;
   access: AccessPolicy;
   diskUsage?: AppDiskUsage;
+  /** Default: the row alone (config cascades), for servers without a runtime. */
+  destroyer?: AppDestroyer;
 }): FastifyPluginCallbackTypebox {
   return (api, _options, done) => {
     api.post(
@@ -86,13 +93,14 @@ export function appRoutes(services: {
         config: { access: { scope: 'delete', app: true } },
         schema: {
           tags: ['apps'],
-          summary: 'Destroy an app and its config',
+          summary:
+            'Destroy an app: its units, processes, logs, files, git repository, images, config and releases',
           params: AppParams,
           response: { 204: Type.Null() },
         },
       },
       async (request, reply) => {
-        await services.apps.destroy(appOf(request));
+        await (services.destroyer ?? services.apps).destroy(appOf(request));
         return reply.code(204).send();
       },
     );

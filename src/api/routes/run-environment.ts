@@ -1,6 +1,6 @@
 import type { App } from '../../domain/apps/index.js';
 import type { Release } from '../../domain/releases/index.js';
-import type { UnitArtifact } from '../../runtime/index.js';
+import type { AppAccount, UnitArtifact, UnitLimits } from '../../runtime/index.js';
 
 /**
  * Where a release's build is and the environment its processes get (config, per-type config
@@ -10,5 +10,10 @@ export interface RunEnvironment {
   of(
     app: App,
     release: Release,
-  ): Promise<{ artifact: UnitArtifact; env: Readonly<Record<string, string>> }>;
+  ): Promise<{
+    artifact: UnitArtifact;
+    env: Readonly<Record<string, string>>;
+    account: AppAccount;
+    limits: UnitLimits;
+  }>;
 }

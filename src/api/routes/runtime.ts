@@ -262,6 +262,8 @@ export function runtimeRoutes(services: RuntimeRouteServices): FastifyPluginCall
                 : { kind: 'exec', argv: command },
             artifact: environment.artifact,
             env: environment.env,
+            account: environment.account,
+            limits: environment.limits,
             timeoutMs: (timeoutSeconds ?? 600) * 1000,
           },
           () => undefined,

@@ -12,6 +12,7 @@ import {
   extractBundle,
   readProject,
   type ArtifactStore,
+  type BuildJail,
   type SlugStore,
   type Stack,
 } from '../../build/index.js';
@@ -35,6 +36,20 @@ export interface DeployStepServices {
   readonly buildTimeoutMs: number;
   /** Set on container runtimes: releases are images built on this engine, not slugs. */
   readonly imageEngine?: Engine;
+  /**
+   * Set on the process runtime: where a build runs as the app's own user (the slug becomes
+   * the app's) and what it leaves is ended afterwards. Absent: builds run as the controller.
+   */
+  readonly buildJails?: BuildJails;
+}
+
+/** Makes the jail a slug build runs in; the process runtime's AppSandboxes is one. */
+export interface BuildJails {
+  buildJail(
+    buildId: string,
+    account: { readonly appId: string; readonly uid: number },
+    dir: string,
+  ): Promise<BuildJail & { release(): Promise<void> }>;
 }
 
 function formatBytes(bytes: number): string {
@@ -138,7 +153,7 @@ export function buildStep(services: DeployStepServices): DeployStep {
   return {
     name: 'build',
     async run(context) {
-      const { state, app } = context;
+      const { state, app, deployment } = context;
       const sourceDir = state.sourceDir;
       if (!sourceDir) throw new Error('build ran without a validated source');
       const artifact = await services.artifacts.put(sourceDir);
@@ -163,13 +178,24 @@ export function buildStep(services: DeployStepServices): DeployStep {
       try {
         let result: object;
         if (!engine) {
-          result = await buildSlug({
-            dir: slugDir,
-            stack,
-            timeoutMs: services.buildTimeoutMs,
-            signal: context.signal,
-            log: (line) => context.log(line),
-          });
+          const jail = await services.buildJails?.buildJail(
+            `build-${deployment.id}`,
+            { appId: app.id, uid: app.uid },
+            slugDir,
+          );
+          try {
+            result = await buildSlug({
+              dir: slugDir,
+              stack,
+              timeoutMs: services.buildTimeoutMs,
+              signal: context.signal,
+              log: (line) => context.log(line),
+              ...(jail ? { jail } : {}),
+            });
+          } finally {
+            // Whatever the build started and left running (a daemon, a watcher) ends with it.
+            await jail?.release();
+          }
         } else if (stack === Stacks.static) {
           context.log('a static site: the router serves it, no image to build');
           result = { static: true };

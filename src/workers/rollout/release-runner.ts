@@ -14,19 +14,23 @@ import type { RoutesService, RouteTargetSpec } from '../../domain/routes/index.j
 import type { Logger } from '../../logging/index.js';
 import {
   checkHealth,
+  type AppAccount,
   type Driver,
   type UnitArtifact,
+  type UnitLimits,
   type UnitStatus,
 } from '../../runtime/index.js';
 import type { RouterSync } from '../router-sync/index.js';
 import type { AppLocks } from './app-locks.js';
 import { directoryArtifacts, type DiskUsage, type UnitArtifacts } from './unit-artifacts.js';
-import { processEnv, unitSpec, type ProcessTemplate } from './unit-specs.js';
+import { limitsOf, processEnv, unitSpec, type ProcessTemplate } from './unit-specs.js';
 
 /** The app a runner acts on: its id for the store, its name for the runtime and hosts. */
 export interface RunnerApp {
   readonly id: string;
   readonly name: string;
+  /** The uid its processes run as where the runtime isolates apps by user. */
+  readonly uid: number;
 }
 
 export interface ReleaseRunnerOptions {
@@ -133,13 +137,30 @@ export class ReleaseRunner {
     });
   }
 
+  /**
+   * Takes the app down (routes, units) and removes it from the runtime (whatever processes it
+   * left, its logs, its private files), holding the app's lock so that no rollout or
+   * convergence starts a unit meanwhile.
+   */
+  removeApp(app: RunnerApp, log: (line: string) => void): Promise<void> {
+    return this.#o.locks.with(app.id, async () => {
+      const removed = await this.#o.routes.remove(app.id);
+      if (removed) await this.#o.routerSync.flush();
+      await this.#retire(await this.#o.runtime.list({ app: app.name }), log);
+      await this.#o.rollouts.forget(app.id);
+      await this.#o.runtime.removeApp(app.name, { appId: app.id, uid: app.uid });
+    });
+  }
+
   /** The build and environment of a one-off process (`berth run`) of a release. */
-  async oneOffEnvironment(
-    app: RunnerApp,
-    release: Release,
-  ): Promise<{ artifact: UnitArtifact; env: Readonly<Record<string, string>> }> {
+  async oneOffEnvironment(app: RunnerApp, release: Release): Promise<OneOffEnvironment> {
     const template = (await this.#templates(app, release)).of('run');
-    return { artifact: await this.#o.artifacts.artifactOf(template), env: processEnv(template) };
+    return {
+      artifact: await this.#o.artifacts.artifactOf(template),
+      env: processEnv(template),
+      account: template.account,
+      limits: limitsOf(template.formation),
+    };
   }
 
   /** Stops units of apps the store no longer has (destroyed while their units ran). */
@@ -468,6 +489,7 @@ export class ReleaseRunner {
       slugDir,
       of: (type) => ({
         appName: app.name,
+        account: { appId: app.id, uid: app.uid },
         release,
         processType: type,
         slugDir,
@@ -477,6 +499,14 @@ export class ReleaseRunner {
       }),
     };
   }
+}
+
+/** What a one-off of a release runs from, with, and as. */
+export interface OneOffEnvironment {
+  readonly artifact: UnitArtifact;
+  readonly env: Readonly<Record<string, string>>;
+  readonly account: AppAccount;
+  readonly limits: UnitLimits;
 }
 
 /** Whether a unit runs with the formation's limits (always, where the runtime has none). */

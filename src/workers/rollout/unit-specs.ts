@@ -1,12 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Release } from '../../domain/releases/index.js';
 import type { FormationEntry } from '../../domain/formation/index.js';
-import { DEFAULT_RESTART_POLICY, type UnitSpec } from '../../runtime/index.js';
+import {
+  DEFAULT_RESTART_POLICY,
+  type AppAccount,
+  type UnitLimits,
+  type UnitSpec,
+} from '../../runtime/index.js';
 import type { UnitArtifacts } from './unit-artifacts.js';
 
 /** What every unit of one process type of a release shares. */
 export interface ProcessTemplate {
   readonly appName: string;
+  /** Whom the app's processes run as, where the runtime isolates apps by user. */
+  readonly account: AppAccount;
   readonly release: Release;
   readonly processType: string;
   readonly slugDir: string;
@@ -15,6 +22,14 @@ export interface ProcessTemplate {
   readonly formation: FormationEntry;
   /** How the runtime runs releases (slug directories or images). */
   readonly artifacts: UnitArtifacts;
+}
+
+/** A formation entry's sizes as a unit's limits. */
+export function limitsOf(formation: FormationEntry): UnitLimits {
+  return {
+    ...(formation.memoryBytes === null ? {} : { memoryBytes: formation.memoryBytes }),
+    ...(formation.cpu === null ? {} : { cpus: formation.cpu }),
+  };
 }
 
 /** Unit ids: readable in `ps`, unique across restarts of the controller. */
@@ -41,12 +56,7 @@ export async function unitSpec(template: ProcessTemplate, index: number): Promis
   const command = release.processes[processType];
   if (command === undefined) throw new Error(`release v${release.version} has no ${processType}`);
   const env = processEnv(template);
-  const limits = {
-    ...(template.formation.memoryBytes === null
-      ? {}
-      : { memoryBytes: template.formation.memoryBytes }),
-    ...(template.formation.cpu === null ? {} : { cpus: template.formation.cpu }),
-  };
+  const limits = limitsOf(template.formation);
   return {
     id: unitId(template.appName, release.version, processType, index),
     app: template.appName,
@@ -58,5 +68,6 @@ export async function unitSpec(template: ProcessTemplate, index: number): Promis
     env,
     restart: DEFAULT_RESTART_POLICY,
     limits,
+    account: template.account,
   };
 }
