@@ -68,6 +68,7 @@ export {
   isRootUser,
   LOCAL_BASE_IMAGES,
   OFFICIAL_BASE_IMAGES,
+  removeAppImages,
   removeImage,
   resolveBaseImages,
   ROOT_USER_WARNING,

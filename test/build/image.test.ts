@@ -21,6 +21,7 @@ import {
   isRootUser,
   LOCAL_BASE_IMAGES,
   OFFICIAL_BASE_IMAGES,
+  removeAppImages,
   removeImage,
   resolveBaseImages,
   ROOT_USER_WARNING,
@@ -391,6 +392,55 @@ console.log('node_modules sent: ' + fs.existsSync('node_modules'));`,
     assert.match(output, /prefix=\/app\/\.venv/);
     assert.match(output, /uid=10001 venv-owner=10001/);
     assert.match(output, /main=True/);
+  });
+
+  it('removeAppImages removes every tag of berth/<app> and the image with them, nothing of other apps', async () => {
+    const app = `rmimg-${run}`;
+    const dir = await project({
+      Dockerfile: `FROM ${baseImages.node}\nUSER 1000\nLABEL app=${app}\nCOPY . /srv/\n`,
+      'code.txt': `code of ${app}\n`,
+    });
+    const built = await build(dir, Stacks.dockerfile);
+    const own = [`berth/${app}:v1`, `berth/${app}:v2`, `berth/${app}:src-0123456789abcdef`];
+    // Names that share a prefix with the app's repository but are other apps'.
+    const others = [`berth/${app}x:v1`, `berth/${app}-b:v1`];
+    for (const tag of [...own, ...others]) await tagImage(engine, built.tag, tag);
+    tags.push(...others);
+    await removeAppImages(engine, app);
+    for (const tag of own) assert.equal(await imageExists(engine, tag), false, tag);
+    for (const tag of others) assert.equal(await imageExists(engine, tag), true, tag);
+    const listed = await engine.listImages({ filters: { reference: [`berth/${app}`] } });
+    assert.deepEqual(listed, []);
+    await removeAppImages(engine, app); // none left: not an error
+
+    // Its last name gone, the image itself goes.
+    const lonely = `rmimg2-${run}`;
+    await tagImage(engine, built.tag, `berth/${lonely}:v1`);
+    await removeImage(engine, built.tag);
+    for (const tag of others) await removeImage(engine, tag);
+    await removeAppImages(engine, lonely);
+    assert.equal(await imageExists(engine, built.imageId), false, 'the image is gone');
+
+    // The last name of an image a container uses stays, and the call says so.
+    const busy = `rmimg3-${run}`;
+    const busyBuild = await build(
+      await project({ Dockerfile: `FROM ${baseImages.node}\nLABEL busy=${busy}\n` }),
+      Stacks.dockerfile,
+    );
+    await tagImage(engine, busyBuild.tag, `berth/${busy}:v1`);
+    await removeImage(engine, busyBuild.tag);
+    const container = await engine.createContainer({ Image: `berth/${busy}:v1`, Cmd: ['true'] });
+    try {
+      await assert.rejects(
+        removeAppImages(engine, busy),
+        new RegExp(`still used by a container were kept: .*berth/${busy}:v1`),
+      );
+      assert.equal(await imageExists(engine, `berth/${busy}:v1`), true);
+    } finally {
+      await container.remove({ force: true });
+    }
+    await removeAppImages(engine, busy);
+    assert.equal(await imageExists(engine, busyBuild.imageId), false);
   });
 
   it('a failing RUN rejects with the failing output, and no image gets the tag', async () => {

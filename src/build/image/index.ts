@@ -18,3 +18,4 @@ export {
   type BuiltImage,
 } from './build-image.js';
 export { appImageRepository, imageExists, removeImage, tagImage } from './image-refs.js';
+export { removeAppImages } from './app-images.js';
