@@ -1,19 +1,32 @@
 import { RateLimitedError } from '../../errors/index.js';
 
-/** How many failed logins are tolerated, per username and per remote address. */
+/**
+ * How many failed logins are tolerated within the window. Limits are per source address and
+ * per (username, address), so that a flood from one address cannot lock an account out from
+ * everywhere else; the account-wide limit stops guesses spread over many addresses, and it
+ * binds only addresses that have themselves failed on that username.
+ */
 export interface LoginLimits {
   readonly windowMs: number;
-  readonly maxFailuresPerUsername: number;
+  /** Failures of one username from one address. */
+  readonly maxFailuresPerUsernameAndAddress: number;
+  /** Failures of any usernames from one address. */
   readonly maxFailuresPerAddress: number;
-  /** The most usernames (and, separately, addresses) tracked at once; bounds the memory. */
+  /** Failures of one username from all addresses; an address that has not failed passes. */
+  readonly maxFailuresPerUsername: number;
+  /** The most keys tracked at once, per kind of key; bounds the memory. */
   readonly maxTrackedKeys: number;
 }
 
-/** 5 failures per username and 20 per address within 15 minutes. */
+/**
+ * Within 15 minutes: 5 failures per username from one address, 20 per address, and 50 per
+ * username (from addresses that have failed on it).
+ */
 export const defaultLoginLimits: LoginLimits = Object.freeze({
   windowMs: 15 * 60_000,
-  maxFailuresPerUsername: 5,
+  maxFailuresPerUsernameAndAddress: 5,
   maxFailuresPerAddress: 20,
+  maxFailuresPerUsername: 50,
   maxTrackedKeys: 10_000,
 });
 
@@ -40,6 +53,11 @@ class FailureWindow {
 
   get size(): number {
     return this.#failures.size;
+  }
+
+  /** Failures of `key` within the window. */
+  count(key: string, now: number): number {
+    return this.#live(key, now).length;
   }
 
   /** How long until `key` may try again; 0 when it is under its limit. */
@@ -97,7 +115,7 @@ class FailureWindow {
 
 /** A login attempt admitted by the limiter; it counts as a failure until it is settled. */
 export interface LoginAttempt {
-  /** The password was right: the username's failures are forgiven. */
+  /** The password was right: this address's failures on the username are forgiven. */
   succeeded(): void;
   /** The attempt ended without a verdict (the store failed): it does not count. */
   abandoned(): void;
@@ -109,34 +127,45 @@ export interface LoginAttempt {
  * the check before any of them has failed.
  */
 export class LoginLimiter {
-  readonly #byUsername: FailureWindow;
+  readonly #byPair: FailureWindow;
   readonly #byAddress: FailureWindow;
+  readonly #byUsername: FailureWindow;
 
   constructor(limits: LoginLimits) {
-    this.#byUsername = new FailureWindow(
-      limits.maxFailuresPerUsername,
-      limits.windowMs,
-      limits.maxTrackedKeys,
-    );
-    this.#byAddress = new FailureWindow(
-      limits.maxFailuresPerAddress,
-      limits.windowMs,
-      limits.maxTrackedKeys,
-    );
+    const window = (limit: number) =>
+      new FailureWindow(limit, limits.windowMs, limits.maxTrackedKeys);
+    this.#byPair = window(limits.maxFailuresPerUsernameAndAddress);
+    this.#byAddress = window(limits.maxFailuresPerAddress);
+    this.#byUsername = window(limits.maxFailuresPerUsername);
   }
 
-  /** How many usernames and addresses are tracked (for tests of the memory bound). */
-  get trackedKeys(): { readonly usernames: number; readonly addresses: number } {
-    return { usernames: this.#byUsername.size, addresses: this.#byAddress.size };
+  /** How many keys of each kind are tracked (for tests of the memory bound). */
+  get trackedKeys(): {
+    readonly usernames: number;
+    readonly addresses: number;
+    readonly pairs: number;
+  } {
+    return {
+      usernames: this.#byUsername.size,
+      addresses: this.#byAddress.size,
+      pairs: this.#byPair.size,
+    };
   }
 
-  /** Admits an attempt, or throws RateLimitedError when the username or address is at its limit. */
+  /**
+   * Admits an attempt, or throws RateLimitedError when the address, the username from this
+   * address, or (for an address that has failed on it) the username is at its limit.
+   */
   begin(username: string, address: string, now: number): LoginAttempt {
     const user = username.slice(0, MAX_KEY_LENGTH);
     const addr = address.slice(0, MAX_KEY_LENGTH);
+    // A newline is in neither a username nor an address, so pairs cannot collide.
+    const pair = `${user}\n${addr}`;
+    const hasFailedHere = this.#byPair.count(pair, now) > 0;
     const waitMs = Math.max(
-      this.#byUsername.blockedForMs(user, now),
+      this.#byPair.blockedForMs(pair, now),
       this.#byAddress.blockedForMs(addr, now),
+      hasFailedHere ? this.#byUsername.blockedForMs(user, now) : 0,
     );
     if (waitMs > 0) {
       throw new RateLimitedError(
@@ -144,16 +173,21 @@ export class LoginLimiter {
         Math.max(1, Math.ceil(waitMs / 1000)),
       );
     }
-    this.#byUsername.add(user, now);
+    this.#byPair.add(pair, now);
     this.#byAddress.add(addr, now);
+    this.#byUsername.add(user, now);
     return {
+      // The pair is forgiven; the account-wide count keeps others' failures, so the owner's
+      // login does not reset a guesser spread over many addresses.
       succeeded: () => {
-        this.#byUsername.clear(user);
+        this.#byPair.clear(pair);
         this.#byAddress.remove(addr, now);
+        this.#byUsername.remove(user, now);
       },
       abandoned: () => {
-        this.#byUsername.remove(user, now);
+        this.#byPair.remove(pair, now);
         this.#byAddress.remove(addr, now);
+        this.#byUsername.remove(user, now);
       },
     };
   }
