@@ -2,6 +2,7 @@
 // of a real server. One SQLite server for all of them (the rules do not depend on the store),
 // so the file stays fast; nothing here deploys anything.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { rawTar, rawTarGz, rawZip, type RawTarEntry } from '../build/support/archives.js';
 import {
@@ -20,6 +21,26 @@ function paxRecord(key: string, value: string): string {
     length = String(length).length + Buffer.byteLength(body);
   }
   return `${length}${body}`;
+}
+
+/** POST /auth/login from a loopback address of our choosing (all of 127/8 is local). */
+function loginFrom(
+  url: string,
+  localAddress: string,
+  body: { username: string; password: string },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      new URL('/api/v1/auth/login', url),
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
 }
 
 function message(response: ApiResponse): string {
@@ -248,6 +269,54 @@ describe('hostile input through the API: refused at the door', () => {
       }
       await assertNothingQueued('shop');
       assert.deepEqual(await config(), {});
+    });
+  });
+
+  describe('passwords', () => {
+    it('refuses a password over 1,024 bytes at login at once, for any user (400)', async () => {
+      for (const password of ['x'.repeat(900 * 1024), 'é'.repeat(600)]) {
+        for (const username of ['alice', 'nobody']) {
+          const started = Date.now();
+          const response = await api.request('POST', '/auth/login', {
+            body: { username, password },
+          });
+          assert.equal(response.status, 400, JSON.stringify(response.body));
+          assert.equal(errorCode(response), 'INVALID_INPUT');
+          assert.ok(Date.now() - started < 2000, 'slow to refuse');
+        }
+      }
+    });
+
+    it('limits failed logins per address: a flood from one does not lock the owner out', async () => {
+      const password = 'pw-alice-correct-horse';
+      const attacker = '127.0.0.2';
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        statuses.push(
+          await loginFrom(api.url, attacker, { username: 'alice', password: `guess ${i}` }),
+        );
+      }
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+      assert.equal(await loginFrom(api.url, '127.0.0.3', { username: 'alice', password }), 200);
+      assert.equal(await loginFrom(api.url, attacker, { username: 'alice', password }), 429);
+    });
+
+    it('refuses a new password that is short, common (in any case) or over 1,024 bytes', async () => {
+      for (const [password, rule] of [
+        ['elevenchars', /at least 12 characters/],
+        ['QWERTY123456', /most common passwords/],
+        ['1qaz2wsx3edc', /most common passwords/],
+        ['é'.repeat(600), /at most 1024 bytes/],
+      ] as const) {
+        const response = await api.request('POST', '/users', {
+          token: api.adminToken,
+          body: { username: 'carol', password },
+        });
+        assert.equal(response.status, 400, `${password.slice(0, 12)}: ${response.status}`);
+        assert.match(message(response), rule);
+      }
+      const users = await api.request('GET', '/users', { token: api.adminToken });
+      assert.ok(!(users.body as { username: string }[]).some((u) => u.username === 'carol'));
     });
   });
 

@@ -87,6 +87,13 @@ describe('berth client: accounts, apps, tokens', () => {
     });
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /^error: LOGIN_FAILED: /m);
+    // 900 KB is no one's password: refused at once, as a usage error, nothing sent.
+    const huge = await cli(['login', server.url, '--username', 'carol', '--password-stdin'], {
+      env: { XDG_CONFIG_HOME: freshConfigHome() },
+      input: 'x'.repeat(900 * 1024),
+    });
+    assert.equal(huge.code, 2);
+    assert.match(huge.stderr, /at most 1024 bytes/);
   });
 
   it('asks for a password only on a terminal', async () => {

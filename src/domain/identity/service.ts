@@ -25,11 +25,11 @@ import { IdentityStateSql } from './state.js';
 import { generateToken, hashToken, looksLikeToken } from './tokens.js';
 import {
   checkExpiry,
-  checkPassword,
+  checkNewPassword,
+  checkPasswordSize,
   checkScopes,
   checkTokenName,
   checkUsername,
-  MAX_PASSWORD_LENGTH,
   USERNAME_PATTERN,
 } from './validation.js';
 
@@ -161,7 +161,7 @@ export class IdentityService {
     readonly isAdmin?: boolean;
   }): Promise<User> {
     checkUsername(input.username);
-    checkPassword(input.password);
+    checkNewPassword(input.password);
     const now = this.#clock().toISOString();
     const user: UserRecord = {
       id: randomUUID(),
@@ -180,14 +180,18 @@ export class IdentityService {
   /**
    * Checks the password and issues a `login` token valid for 30 days with the scopes read,
    * write, delete (and admin for admins). An unknown user and a wrong password fail alike, in
-   * message, code and time. Failed attempts are limited per username and per remote address
-   * (RateLimitedError, checked before the password).
+   * message, code and time. Failed attempts are limited per remote address and per (username,
+   * address), so one address's guesses do not lock the user out elsewhere (RateLimitedError,
+   * checked before the password; see LoginLimits). A password over 1,024 bytes is refused
+   * (InputError) before either.
    */
   async login(input: {
     readonly username: string;
     readonly password: string;
     readonly remoteAddress: string;
   }): Promise<LoginResult> {
+    // Before the limiter and the hash: a password no user can have costs nothing.
+    checkPasswordSize(input.password);
     const now = this.#clock();
     const attempt = this.#limiter.begin(input.username, input.remoteAddress, now.getTime());
     let user: UserRecord | undefined;
@@ -196,12 +200,7 @@ export class IdentityService {
       user = USERNAME_PATTERN.test(input.username)
         ? await this.#state.userByUsername(input.username)
         : undefined;
-      // A password too long to be anyone's is checked against the dummy hash, and only a
-      // bounded prefix of it, so that it costs what any other failure costs.
-      verified =
-        input.password.length <= MAX_PASSWORD_LENGTH
-          ? await this.#passwords.verify(user?.passwordHash, input.password)
-          : await this.#passwords.verify(undefined, input.password.slice(0, MAX_PASSWORD_LENGTH));
+      verified = await this.#passwords.verify(user?.passwordHash, input.password);
     } catch (error) {
       attempt.abandoned();
       throw error;

@@ -1,11 +1,13 @@
 import { ErrorCodes, InputError } from '../../errors/index.js';
+import { COMMON_PASSWORDS_TEXT } from './common-passwords.js';
 import { Scopes, type Scope } from './model.js';
 
 /** The pattern of usernames (the same as app names). */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9-]{0,38}$/;
-export const MIN_PASSWORD_LENGTH = 8;
-/** Bounds the work one login asks of argon2 (and of the request parser). */
-export const MAX_PASSWORD_LENGTH = 1024;
+/** Characters (code points) a new password has at least. */
+export const MIN_PASSWORD_LENGTH = 12;
+/** UTF-8 bytes a password has at most: bounds the work one login asks of argon2. */
+export const MAX_PASSWORD_BYTES = 1024;
 export const MAX_TOKEN_NAME_LENGTH = 64;
 
 /** Any character but controls, formats, surrogates and unassigned code points. */
@@ -20,10 +22,35 @@ export function checkUsername(username: string): void {
   }
 }
 
-export function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+/**
+ * Any password given, at login too: at most MAX_PASSWORD_BYTES in UTF-8, checked before it is
+ * hashed so that a huge one costs nothing.
+ */
+export function checkPasswordSize(password: string): void {
+  // Counted without encoding: a 900 KB password is refused without copying it.
+  if (password.length > MAX_PASSWORD_BYTES || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+    throw new InputError(`a password has at most ${MAX_PASSWORD_BYTES} bytes (UTF-8)`);
+  }
+}
+
+let commonPasswords: ReadonlySet<string> | undefined;
+
+/** Whether `password` is on the list of 10,000 common passwords, in any case. */
+export function isCommonPassword(password: string): boolean {
+  // Built at first use: most processes (the CLI, the router) never check a new password.
+  commonPasswords ??= new Set(COMMON_PASSWORDS_TEXT.split('\n'));
+  return commonPasswords.has(password.toLowerCase());
+}
+
+/** A new password (a user created, a password changed): its size, length and commonness. */
+export function checkNewPassword(password: string): void {
+  checkPasswordSize(password);
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    throw new InputError(`a password has at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  if (isCommonPassword(password)) {
     throw new InputError(
-      `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters long`,
+      'that password is on a list of the 10,000 most common passwords; choose another',
     );
   }
 }

@@ -55,8 +55,18 @@ for (const backend of backends) {
         );
       }
       await identity.createUser({ username: 'a'.repeat(39), password: PASSWORD });
-      await identity.createUser({ username: 'a-1', password: 'x'.repeat(8) });
-      for (const password of ['', 'short12', 'x'.repeat(1025)]) {
+      await identity.createUser({ username: 'a-1', password: 'x'.repeat(12) });
+      for (const password of [
+        '',
+        'short12',
+        'x'.repeat(11),
+        // Twelve characters of the common-passwords list, in any case.
+        'qwerty123456',
+        'QwErTy123456',
+        'x'.repeat(1025),
+        // 1,026 bytes in UTF-8, though only 513 characters.
+        'é'.repeat(513),
+      ]) {
         await rejectsWith(
           identity.createUser({ username: 'carol', password }),
           InputError,
@@ -64,6 +74,7 @@ for (const backend of backends) {
         );
       }
       await identity.createUser({ username: 'carol', password: 'x'.repeat(1024) });
+      await identity.createUser({ username: 'dave', password: 'é'.repeat(512) });
     });
 
     it('refuses a taken username', async () => {
@@ -120,7 +131,6 @@ for (const backend of backends) {
         { username: 'alice', password: 'wrong password' },
         { username: 'nobody', password: PASSWORD },
         { username: 'Not A Name', password: PASSWORD },
-        { username: 'alice', password: PASSWORD.repeat(100) },
         // The support user's hash is not argon2 at all: still a plain failure.
         { username: 'tester', password: PASSWORD },
       ];
@@ -135,6 +145,29 @@ for (const backend of backends) {
           },
         );
       }
+    });
+
+    it('refuses a password over 1,024 bytes at login before hashing it, for any user', async () => {
+      const { identity } = await openIdentity(backend);
+      await identity.createUser({ username: 'alice', password: PASSWORD });
+      for (const username of ['alice', 'nobody']) {
+        for (const password of ['x'.repeat(900 * 1024), 'é'.repeat(600)]) {
+          const started = Date.now();
+          await rejectsWith(
+            identity.login({ username, password, remoteAddress: '10.0.0.9' }),
+            InputError,
+            ErrorCodes.INVALID_INPUT,
+          );
+          assert.ok(Date.now() - started < 1000, 'slow to refuse');
+        }
+      }
+      // Not counted as failures: the right password still logs in from that address.
+      const ok = await identity.login({
+        username: 'alice',
+        password: PASSWORD,
+        remoteAddress: '10.0.0.9',
+      });
+      assert.ok(ok.token);
     });
 
     it('upgrades a hash made with other cost parameters at the next login', async () => {

@@ -8,6 +8,9 @@ import { line } from '../output.js';
 import { ask, canPrompt, readStdin } from '../prompt.js';
 import { withExamples, type CliContext } from '../context.js';
 
+/** The server refuses longer passwords (src/domain/identity/validation.ts); so does the CLI. */
+const MAX_PASSWORD_BYTES = 1024;
+
 interface LoginOptions {
   readonly token?: string;
   readonly username?: string;
@@ -55,6 +58,9 @@ export function registerLogin(program: Command, context: CliContext): void {
           password = await ask('password: ', { hidden: true });
         }
         if (!username || !password) throw new UsageError('a username and a password are needed');
+        if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+          throw new UsageError(`a password has at most ${MAX_PASSWORD_BYTES} bytes (UTF-8)`);
+        }
         const reply = await new ApiClient({ server }).post<{ token: string }>('/auth/login', {
           username,
           password,
