@@ -10,11 +10,16 @@ export {
 } from './route-table.js';
 export { RouteTableError, validateRouteTable } from './route-table-validation.js';
 export {
+  compileTrafficLimits,
+  DEFAULT_TRAFFIC_LIMITS,
   RouterAlreadyRunningError,
   ROUTES_FILE,
   startRouter,
+  TrafficLimitError,
+  type CompiledTrafficLimits,
   type RouterOptions,
   type RunningRouter,
+  type TrafficLimitOptions,
 } from './builtin/index.js';
 export {
   RouterClient,

@@ -3,3 +3,10 @@
 export { startRouter, type RouterOptions, type RunningRouter } from './router.js';
 export { RouterAlreadyRunningError } from './control-server.js';
 export { ROUTES_FILE } from './table-file.js';
+export {
+  compileTrafficLimits,
+  DEFAULT_TRAFFIC_LIMITS,
+  TrafficLimitError,
+  type CompiledTrafficLimits,
+  type TrafficLimitOptions,
+} from './traffic-limits.js';

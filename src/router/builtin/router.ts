@@ -9,6 +9,7 @@ import type { RouteTable, RouterHealth } from '../route-table.js';
 import { compileTable, type CompiledTable } from './compiled-table.js';
 import { startControlServer } from './control-server.js';
 import { loadTableFile, saveTableFile } from './table-file.js';
+import { compileTrafficLimits, type TrafficLimitOptions } from './traffic-limits.js';
 import { createTrafficServer } from './traffic-server.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -23,6 +24,8 @@ export interface RouterOptions {
   readonly upstreamTimeoutMs?: number;
   /** How long a stop waits for requests in flight before cutting them (default 10 s). */
   readonly stopGraceMs?: number;
+  /** Slow clients' timeouts and the per-address connection cap (traffic-limits.ts defaults). */
+  readonly limits?: TrafficLimitOptions;
 }
 
 /** A builtin router running in this process. */
@@ -50,6 +53,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const { dir } = options;
   const logger = options.logger.child({ component: 'router' });
   const stopGraceMs = options.stopGraceMs ?? 10_000;
+  const limits = compileTrafficLimits(options.limits ?? {});
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pool = new UpstreamPool();
   let compiled: CompiledTable = compileTable(await loadTableFile(dir, logger), pool);
@@ -61,6 +65,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 60_000,
     current: () => compiled,
     upgraded,
+    limits,
   });
   await new Promise<void>((resolve, reject) => {
     traffic.once('error', reject);

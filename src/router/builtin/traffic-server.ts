@@ -1,11 +1,13 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { hostKey, routeFor, type CompiledTable } from './compiled-table.js';
+import { guardConnections } from './connection-guard.js';
 import { sendErrorOnSocket, sendErrorPage } from './error-pages.js';
 import { requestIdOf } from './forwarded-headers.js';
 import { proxyRequest, type ProxyContext } from './proxy.js';
 import { checkRequest } from './request-checks.js';
 import { serveStatic } from './static-files.js';
+import type { CompiledTrafficLimits } from './traffic-limits.js';
 import { proxyUpgrade } from './websocket.js';
 
 /** What the traffic server reads on every request. */
@@ -14,14 +16,23 @@ export interface TrafficContext extends ProxyContext {
   current(): CompiledTable;
   /** Upgraded (WebSocket) sockets, closed when the router stops. */
   readonly upgraded: Set<Socket>;
+  readonly limits: CompiledTrafficLimits;
+}
+
+/** node:http's in-flight response on a socket; private, read as node's own clientError does. */
+function responseStarted(socket: Socket): boolean {
+  const message = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  return message?.headersSent === true;
 }
 
 /**
  * The HTTP server for apps' traffic: routes by Host header to a unit (proxied) or a static
  * site (served). No per-request logging: a busy router would spend its time writing logs.
- * Requests RFC 9112 asks to refuse get a 400 before routing (request-checks.ts).
+ * Requests RFC 9112 asks to refuse get a 400 before routing (request-checks.ts); slow clients
+ * and one address's connections are bounded by `limits`.
  */
 export function createTrafficServer(context: TrafficContext): http.Server {
+  const { limits } = context;
   /**
    * Connections a request was refused on. Node reads pipelined requests ahead and emits them
    * before the refusal's answer is out; nothing after a malformed request can be trusted to be
@@ -30,15 +41,17 @@ export function createTrafficServer(context: TrafficContext): http.Server {
   const refused = new WeakSet<Socket>();
   const server = http.createServer(
     {
-      // Longer than typical clients' idle pools and load balancers' (60 s), so the router is
-      // not the side that closes an idle keep-alive connection as a request arrives on it.
-      keepAliveTimeout: 65_000,
-      headersTimeout: 30_000,
-      requestTimeout: 0,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Both run from a request's first byte and are checked every checkIntervalMs; the
+      // request timeout ends once the body is in, so a long response is never cut by it.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.checkIntervalMs,
       noDelay: true,
     },
     (req, res) => {
       const socket = req.socket;
+      guard.requestArrived(socket);
       // Left unanswered: node closes the connection once the refusal is out.
       if (refused.has(socket)) return;
       const requestId = requestIdOf(req);
@@ -64,7 +77,10 @@ export function createTrafficServer(context: TrafficContext): http.Server {
       }
     },
   );
+  const guard = guardConnections(server, limits);
+  server.on('close', () => guard.close());
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    guard.requestArrived(socket);
     const fault = checkRequest(req);
     const route = fault === undefined ? routeFor(context.current(), req.headers.host) : undefined;
     if (fault !== undefined) {
@@ -80,11 +96,19 @@ export function createTrafficServer(context: TrafficContext): http.Server {
   });
   // A malformed request gets a plain 400, never a stack; a reset mid-request needs no answer.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A response already under way (a body that timed out while the unit answers): a page now
+    // would land inside it, so the connection is cut instead, as node does without a listener.
+    if (error.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
       socket.destroy();
       return;
     }
-    sendErrorOnSocket(socket, 400, 'the request could not be read');
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      sendErrorOnSocket(socket, 408, 'the request did not arrive in time');
+    } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+      sendErrorOnSocket(socket, 431, 'the request headers are too large');
+    } else {
+      sendErrorOnSocket(socket, 400, 'the request could not be read');
+    }
   });
   return server;
 }

@@ -12,6 +12,7 @@ import {
   type Route,
   type RouteTable,
   type RunningRouter,
+  type TrafficLimitOptions,
 } from '../../../src/router/index.js';
 
 /** An upstream app: answers with its name, counts requests and TCP connections. */
@@ -92,7 +93,7 @@ export interface TestRouter {
 let generations = 0;
 
 export async function startTestRouter(
-  options: { dir?: string; upstreamTimeoutMs?: number } = {},
+  options: { dir?: string; upstreamTimeoutMs?: number; limits?: TrafficLimitOptions } = {},
 ): Promise<TestRouter> {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'berth-router-test-')));
   const router = await startRouter({
@@ -102,6 +103,7 @@ export async function startTestRouter(
     ...(options.upstreamTimeoutMs === undefined
       ? {}
       : { upstreamTimeoutMs: options.upstreamTimeoutMs }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   const client = new RouterClient({ controlSocket: router.controlSocket });
   return {
