@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Berth's npm packages and starts the server on its embedded defaults: SQLite store in
-# ~/.berth, API on 127.0.0.1:7100, apps at http://<app>.localhost:7180 through the builtin
-# router, units as processes. Extra arguments go to `berth server`.
+# ~/.berth (/var/lib/berth for root), API on 127.0.0.1:7100, apps at http://<app>.localhost:7180
+# through the builtin router, units as processes (each app as a user of its own under root).
+# Extra arguments go to `berth server`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
