@@ -2,7 +2,7 @@
 // PostgreSQL: how fast one and two controllers work off a burst of deploys (validate, build,
 // release; no runtime yet), and how long a 10 MB bundle takes from POST to 202 and to done.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -96,6 +96,8 @@ async function withControllers<T>(
   work: (clients: readonly [BerthApiClient, ...BerthApiClient[]]) => Promise<T>,
 ): Promise<T> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-deploy-'));
+  // A root controller runs apps as users of their own, who must pass through to the data dir.
+  chmodSync(root, 0o711);
   // Controllers of one store share its master key: each opens what the others sealed.
   const env = {
     BERTH_DATABASE_URL: databaseUrl,

@@ -3,7 +3,7 @@
 // `berth deploy` of the same directory (the CLI: bundle, upload, follow) and the runtime's
 // floor (extract the same files, spawn the app, first answer), round by round.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BerthApiClient } from './berth-api-client.js';
@@ -55,6 +55,8 @@ async function timedUntilAnswer(
 
 async function measure(print: (line: string) => void): Promise<PushFigures> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-push-'));
+  // A root controller runs apps as users of their own, who must pass through to the data dir.
+  await chmod(dir, 0o711);
   const server = await startBerthServer({
     dataDir: path.join(dir, 'data'),
     env: { BERTH_UNIT_PORTS: '47000-47999' },

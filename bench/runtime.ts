@@ -4,7 +4,7 @@
 //   response), done directly;
 // - the builtin router against direct requests to the app (bench/router.ts).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,6 +64,8 @@ async function measureDeploys(
   print: (line: string) => void,
 ): Promise<{ deployMs: number; deployFloorMs: number; deploys: number[]; floors: number[] }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-runtime-'));
+  // A root controller runs apps as users of their own, who must pass through to the data dir.
+  await chmod(dir, 0o711);
   const server = await startBerthServer({
     dataDir: path.join(dir, 'data'),
     env: { BERTH_UNIT_PORTS: '45000-45999' },
