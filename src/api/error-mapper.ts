@@ -15,6 +15,7 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
   'not-found': 404,
   conflict: 409,
   'too-large': 413,
+  'unsupported-media-type': 415,
   'rate-limited': 429,
   unavailable: 503,
 });

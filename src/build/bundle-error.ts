@@ -1,4 +1,4 @@
-import { ErrorCodes, InputError } from '../errors/index.js';
+import { BerthError, ErrorCodes, type ErrorKind } from '../errors/index.js';
 
 /**
  * Why a bundle was refused. A reason keeps its meaning forever; a new meaning gets a new
@@ -62,19 +62,31 @@ export const BundleErrorReasons = Object.freeze({
 export type BundleErrorReason = (typeof BundleErrorReasons)[keyof typeof BundleErrorReasons];
 
 /**
+ * Reasons that say the bundle is too large to take, not malformed: the transport answers them
+ * as "too large" (HTTP 413), each message naming the limit.
+ */
+const SIZE_REASONS: ReadonlySet<BundleErrorReason> = new Set([
+  BundleErrorReasons.TOO_MANY_ENTRIES,
+  BundleErrorReasons.TOO_LARGE,
+  BundleErrorReasons.FILE_TOO_LARGE,
+  BundleErrorReasons.COMPRESSION_RATIO,
+]);
+
+/**
  * A bundle was refused: the archive, its entries or its project files break a rule. The
  * message is written for the person who uploaded the bundle; `reason` is for programs. Never
- * retryable: the same bundle fails the same way.
+ * retryable: the same bundle fails the same way. Its kind is 'input', or 'too-large' for a
+ * bundle over a limit (a zip bomb); the code is BUNDLE_INVALID either way.
  */
-export class BundleError extends InputError {
+export class BundleError extends BerthError {
+  override readonly name = 'BundleError';
+  readonly kind: ErrorKind;
   readonly reason: BundleErrorReason;
   readonly retryable = false;
 
   constructor(reason: BundleErrorReason, message: string) {
-    super(message, ErrorCodes.BUNDLE_INVALID);
+    super(ErrorCodes.BUNDLE_INVALID, message);
     this.reason = reason;
-    // InputError types `name` as the literal 'InputError', so it cannot be overridden as a
-    // field; logs and stack traces should still say what this is.
-    Object.defineProperty(this, 'name', { value: 'BundleError' });
+    this.kind = SIZE_REASONS.has(reason) ? 'too-large' : 'input';
   }
 }

@@ -49,6 +49,7 @@ export type ErrorKind =
   | 'not-found'
   | 'conflict'
   | 'too-large'
+  | 'unsupported-media-type'
   | 'rate-limited'
   | 'unavailable';
 
@@ -115,6 +116,15 @@ export class PayloadTooLargeError extends BerthError {
   readonly kind = 'too-large';
   constructor(message: string) {
     super(ErrorCodes.PAYLOAD_TOO_LARGE, message);
+  }
+}
+
+/** A body sent as a type the route does not take; the message names those it does. */
+export class UnsupportedMediaTypeError extends BerthError {
+  override readonly name = 'UnsupportedMediaTypeError';
+  readonly kind = 'unsupported-media-type';
+  constructor(message: string) {
+    super(ErrorCodes.INVALID_INPUT, message);
   }
 }
 

@@ -11,6 +11,7 @@ export {
   RateLimitedError,
   UnauthenticatedError,
   UnavailableError,
+  UnsupportedMediaTypeError,
   type ErrorCode,
   type ErrorKind,
 } from './errors.js';

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { rawTar, rawTarGz, rawZip, type RawTarEntry } from '../build/support/archives.js';
+import { zipBundle } from '../support/bundles.js';
 import {
   createUserAndLogin,
   errorCode,
@@ -171,6 +173,37 @@ describe('hostile input through the API: refused at the door', () => {
       );
       assert.equal(response.status, 400, JSON.stringify(response.body));
       assert.equal(reason(response), 'PATH_ESCAPES');
+    });
+  });
+
+  describe('bundle types and sizes', () => {
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'image/png']) {
+      it(`answers 415 to a bundle sent as ${contentType}, naming the accepted types`, async () => {
+        const response = await upload(rawTarGz([procfile]), contentType);
+        assert.equal(response.status, 415, JSON.stringify(response.body));
+        assert.match(message(response), /application\/zip, application\/gzip/);
+        assert.match(message(response), new RegExp(`got '${contentType.replace('/', '\\/')}'`));
+        await assertNothingQueued('shop');
+      });
+    }
+
+    it('answers 413 to a gzip and a zip bomb, naming the limit', async () => {
+      const zeros = Buffer.alloc(8 * 1024 * 1024);
+      const tarBomb = gzipSync(rawTar([procfile, { name: 'zeros', body: zeros }]));
+      const zipBomb = await zipBundle({ Procfile: 'web: ./server\n', zeros: zeros.toString() });
+      for (const [bomb, contentType] of [
+        [tarBomb, 'application/gzip'],
+        [zipBomb, 'application/zip'],
+      ] as const) {
+        const started = Date.now();
+        const response = await upload(bomb, contentType);
+        assert.equal(response.status, 413, JSON.stringify(response.body));
+        assert.equal(errorCode(response), 'BUNDLE_INVALID');
+        assert.equal(reason(response), 'COMPRESSION_RATIO');
+        assert.match(message(response), /more than 200 times/);
+        assert.ok(Date.now() - started < 5000, 'slow to refuse');
+      }
+      await assertNothingQueued('shop');
     });
   });
 

@@ -10,7 +10,7 @@ import {
   extractBundle,
   type BundleErrorReason,
 } from '../../src/build/index.js';
-import { ErrorCodes, InputError } from '../../src/errors/index.js';
+import { BerthError, ErrorCodes } from '../../src/errors/index.js';
 import {
   rawTar,
   rawTarGz,
@@ -196,13 +196,16 @@ describe('extractBundle: well-formed bundles', () => {
 });
 
 describe('extractBundle: refusals', () => {
-  it('is a BundleError: an InputError with code BUNDLE_INVALID, not retryable', async () => {
+  it('is a BundleError: a BerthError with code BUNDLE_INVALID, not retryable', async () => {
     const error = await assertRefused(Buffer.from('hello'), BundleErrorReasons.NOT_AN_ARCHIVE);
-    assert.ok(error instanceof InputError);
+    assert.ok(error instanceof BerthError);
     assert.equal(error.code, ErrorCodes.BUNDLE_INVALID);
     assert.equal(error.kind, 'input');
     assert.equal(error.retryable, false);
     assert.equal(error.name, 'BundleError');
+    // A bundle over a limit is too large rather than malformed (HTTP 413).
+    const bomb = new BundleError(BundleErrorReasons.COMPRESSION_RATIO, 'a zip bomb');
+    assert.equal(bomb.kind, 'too-large');
   });
 
   describe('not an archive, or a damaged one', () => {

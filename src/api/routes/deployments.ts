@@ -21,6 +21,7 @@ import {
   InputError,
   NotFoundError,
   PayloadTooLargeError,
+  UnsupportedMediaTypeError,
 } from '../../errors/index.js';
 import { appOf, principalOf } from '../access-hook.js';
 import { pageOf } from '../paging.js';
@@ -139,6 +140,19 @@ async function checkBundle(
   if (options.autoconfigure) autoconfigureSamples(project.env);
 }
 
+/**
+ * A bundle's Content-Type must be one of BUNDLE_CONTENT_TYPES (parameters aside); otherwise
+ * the error to answer with (415).
+ */
+function checkBundleContentType(header: string | undefined): UnsupportedMediaTypeError | undefined {
+  const type = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (BUNDLE_CONTENT_TYPES.includes(type)) return undefined;
+  return new UnsupportedMediaTypeError(
+    `a bundle is sent with Content-Type ${BUNDLE_CONTENT_TYPES.join(', ')}; ` +
+      (type ? `got '${type.slice(0, 100)}'` : 'the request has none'),
+  );
+}
+
 /** POST/GET/DELETE /deployments/{app}, the listing, per-process configs, app task history. */
 export function deploymentRoutes(services: DeploymentRouteServices): FastifyPluginCallbackTypebox {
   const { deployments, apps } = services;
@@ -158,6 +172,10 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
       '/deployments/:app',
       {
         config: { access: { scope: 'write', app: true } },
+        // After the access hook (401/403/404 first), before the body is read.
+        onRequest: (request, _reply, done) => {
+          done(checkBundleContentType(request.headers['content-type']));
+        },
         schema: {
           tags: ['deployments'],
           summary: 'Deploy a bundle (zip or tar.gz): 202 queued, then poll GET /deployments/{app}',
