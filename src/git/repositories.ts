@@ -17,6 +17,15 @@ export const DEFAULT_DEPLOY_BRANCH = 'main';
 /** A branch name Berth accepts as a deploy branch (git's own check comes after). */
 const BRANCH_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
 
+/**
+ * The cheap half of the branch-name rule, which a name read back from a repository's config
+ * must also pass: the pattern, and not `HEAD` (refs/heads/HEAD is legal to git, but a branch
+ * called HEAD is confused with the symbolic ref by every client).
+ */
+function plausibleBranch(name: string): boolean {
+  return BRANCH_NAME.test(name) && name !== 'HEAD';
+}
+
 /** The file in a bare repository that names the app id it was made for. */
 const APP_ID_FILE = 'berth-app-id';
 
@@ -98,22 +107,30 @@ export class GitRepositories {
     const value = await runGit(['--git-dir', dir, 'config', '--get', 'berth.deployBranch'], {
       env: gitBaseEnv(this.root),
     }).catch(() => '');
-    return value.trim() || DEFAULT_DEPLOY_BRANCH;
+    // A name stored before the rule was this strict (HEAD) deploys the default instead.
+    const branch = value.trim();
+    return plausibleBranch(branch) ? branch : DEFAULT_DEPLOY_BRANCH;
   }
 
   /**
    * Sets the app's deploy branch; HEAD follows it, so a clone checks it out. InputError when
-   * git would not accept it as a branch name.
+   * git would not accept it as a branch name (`git check-ref-format --branch`), or it is HEAD.
    */
   async setDeployBranch(app: RepositoryOwner, branch: string): Promise<string> {
     const env = gitBaseEnv(this.root);
     const valid =
-      BRANCH_NAME.test(branch) &&
-      (await runGit(['check-ref-format', `refs/heads/${branch}`], { env }).then(
+      plausibleBranch(branch) &&
+      (await runGit(['check-ref-format', '--branch', branch], { env }).then(
         () => true,
         () => false,
       ));
-    if (!valid) throw new InputError(`'${branch.slice(0, 100)}' is not a valid branch name`);
+    if (!valid) {
+      throw new InputError(
+        `'${branch.slice(0, 100)}' is not a valid branch name: a deploy branch is what ` +
+          `'git check-ref-format --branch' accepts, starts with a letter or digit, has at most ` +
+          `100 characters of letters, digits, '.', '_', '/' and '-', and is not HEAD`,
+      );
+    }
     const dir = await this.ensure(app);
     await runGit(['--git-dir', dir, 'config', 'berth.deployBranch', branch], { env });
     await runGit(['--git-dir', dir, 'symbolic-ref', 'HEAD', `refs/heads/${branch}`], { env });

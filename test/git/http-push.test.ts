@@ -230,7 +230,7 @@ describe('git push over smart HTTP', () => {
     const app = await newApp();
     const settings = await api.request('GET', `/apps/${app}/git`, { token: alice });
     assert.deepEqual(settings.body, { path: `/git/${app}.git`, deployBranch: 'main' });
-    for (const bad of ['-x', 'a..b', 'x.lock', 'a b', '']) {
+    for (const bad of ['-x', 'a..b', 'x.lock', 'a b', '', 'HEAD', '@{-1}', 'a/.b', 'a//b']) {
       const refused = await api.request('PUT', `/apps/${app}/git`, {
         token: alice,
         body: { deployBranch: bad },
@@ -262,6 +262,44 @@ describe('git push over smart HTTP', () => {
     scratch.push(path.dirname(clone));
     await ok(['clone', '--quiet', url, clone]);
     assert.equal((await ok(['rev-parse', '--abbrev-ref', 'HEAD'], clone)).trim(), 'release/prod');
+  });
+
+  it('refuses to delete the deploy branch, even one stored as HEAD before the rule', async () => {
+    const app = await newApp();
+    const url = remote(api, alice, app);
+    const dir = await workTree();
+    const sha = await commit(dir, nodeHelloApp, 'first');
+    const setBranch = (deployBranch: string) =>
+      api.request('PUT', `/apps/${app}/git`, { token: alice, body: { deployBranch } });
+    // main, stored without a deploy while another branch deploys.
+    assert.equal((await setBranch('parked')).status, 200);
+    assert.equal((await git(['push', url, 'main'], dir)).code, 0);
+    assert.equal((await setBranch('main')).status, 200);
+    for (const args of [
+      ['push', url, ':main'],
+      ['push', '--delete', url, 'main'],
+      ['push', url, ':refs/heads/main'],
+    ]) {
+      const deleted = await git(args, dir);
+      assert.notEqual(deleted.code, 0, args.join(' '));
+      assert.match(deleted.stderr, /remote: berth: deleting the deploy branch 'main' is refused/);
+      assert.match(deleted.stderr, /\[remote rejected\] main \(pre-receive hook declined\)/);
+      assert.equal(await remoteSha(url, 'refs/heads/main'), sha);
+    }
+    // A repository whose config says HEAD (accepted before) deploys main, so main stays.
+    const repository = path.join(api.location.dataDir, 'git', `${app}.git`);
+    await ok(['--git-dir', repository, 'config', 'berth.deployBranch', 'HEAD']);
+    assert.deepEqual((await api.request('GET', `/apps/${app}/git`, { token: alice })).body, {
+      path: `/git/${app}.git`,
+      deployBranch: 'main',
+    });
+    const deleted = await git(['push', url, ':main'], dir);
+    assert.notEqual(deleted.code, 0);
+    assert.equal(await remoteSha(url, 'refs/heads/main'), sha);
+    // Other branches may still be deleted.
+    assert.equal((await git(['push', url, 'main:feature'], dir)).code, 0);
+    assert.equal((await git(['push', url, ':feature'], dir)).code, 0);
+    assert.equal(await remoteSha(url, 'refs/heads/feature'), undefined);
   });
 
   it("gives git and its hooks a minimal environment, never the controller's", async () => {
