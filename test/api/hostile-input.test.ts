@@ -354,6 +354,18 @@ describe('hostile input through the API: refused at the door', () => {
   });
 
   describe('names and tokens', () => {
+    it('refuses HEAD and names git refuses as a deploy branch with 400', async () => {
+      for (const deployBranch of ['HEAD', '@{-1}', 'a..b', '-x', 'main.lock', 'x'.repeat(101)]) {
+        const response = await api.request('PUT', '/apps/shop/git', {
+          token: alice,
+          body: { deployBranch },
+        });
+        assert.equal(response.status, 400, `${deployBranch}: ${JSON.stringify(response.body)}`);
+      }
+      const settings = await api.request('GET', '/apps/shop/git', { token: alice });
+      assert.equal((settings.body as { deployBranch: string }).deployBranch, 'main');
+    });
+
     it('refuses an over-long app name with 400 INVALID_NAME', async () => {
       const response = await api.request('POST', '/apps', {
         token: alice,
