@@ -1,9 +1,11 @@
 // The container runtime against a real Podman engine through its Docker API: the shared
 // driver contract, then what only containers do (limits, labels, networks, engine faults).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { Engine } from '../../src/engine/index.js';
 import { ErrorCodes } from '../../src/errors/index.js';
 import {
@@ -16,7 +18,11 @@ import {
   type UnitSpec,
 } from '../../src/runtime/index.js';
 import { buildTestImage, connectTestEngine } from '../support/engine.js';
-import { DEFAULT_PIDS_LIMIT } from '../../src/runtime/container/index.js';
+import {
+  DEFAULT_PIDS_LIMIT,
+  GUARD_CHAINS,
+  IptablesNetworkGuard,
+} from '../../src/runtime/container/index.js';
 import { driverContract, eventually, waitUntilListening } from './contract.js';
 import { CONTRACT_IMAGE, containerFixture } from './support/container-fixture.js';
 
@@ -37,6 +43,12 @@ describe('container runtime', () => {
   });
   after(async () => {
     for (const unit of await driver.list()) await driver.stop(unit.id, { graceMs: 0 });
+    // This file's apps' networks (and their firewall rules), the contract suite's included.
+    const networks = await engine.listNetworks();
+    for (const { Name: name } of networks) {
+      const app = /^berth-app-((?:ctr|contract)-(\d+)-\d+)$/.exec(name ?? '');
+      if (app?.[1] && app[2] === String(process.pid)) await driver.removeApp(app[1]);
+    }
     await driver.destroy();
     await fixture.cleanup();
   });
@@ -266,6 +278,29 @@ next();`;
     await driver.removeApp(app);
     await driver.removeApp(other);
     assert.deepEqual(await driver.list({ app: other }), []);
+  });
+
+  it('the iptables guard adds each rule once however often asked, and removes them all', async (t) => {
+    const guard = await IptablesNetworkGuard.ifAvailable();
+    if (!guard) return t.skip('not root, or no iptables here');
+    // A subnet no engine hands out by default.
+    const subnet = '10.254.253.0/24';
+    const rules = async () => {
+      const { stdout } = await promisify(execFile)('iptables', ['-w', '-t', 'raw', '-S']);
+      return stdout.split('\n').filter((line) => line.includes(subnet));
+    };
+    await Promise.all([guard.protect(subnet), guard.protect(subnet)]);
+    await guard.protect(subnet);
+    const added = await rules();
+    assert.deepEqual(added.sort(), [
+      `-A ${GUARD_CHAINS.isolation} -s ${subnet} -d ${subnet} -j RETURN`,
+      `-A ${GUARD_CHAINS.isolation} -s ${subnet} -j ${GUARD_CHAINS.toApps}`,
+      `-A ${GUARD_CHAINS.toApps} -d ${subnet} -j DROP`,
+    ]);
+    await guard.release(subnet);
+    await guard.release(subnet);
+    assert.deepEqual(await rules(), []);
+    await assert.rejects(guard.protect('10.0.0.0/8 -j ACCEPT'), TypeError);
   });
 
   it('refuses a unit whose container name another container holds, and leaves that one alone', async () => {

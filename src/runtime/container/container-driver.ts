@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerInfo } from 'dockerode';
+import type { ContainerInfo, NetworkInspectInfo } from 'dockerode';
 import { engineErrorStatus, type Engine } from '../../engine/index.js';
 import { ConflictError, ErrorCodes, InputError } from '../../errors/index.js';
 import {
@@ -24,6 +24,7 @@ import { removeAppContainers, removeAppNetwork } from './app-removal.js';
 import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
 import { appNetworkName, containerName, Labels, rootLabel, unitLabels } from './labels.js';
 import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js';
+import { IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 import { runOneOffContainer } from './one-off.js';
 import { ContainerLayout, type UnitState } from './unit-state.js';
 
@@ -41,6 +42,13 @@ export interface ContainerDriverOptions {
   readonly logFileLimitBytes?: number;
   /** Units get a read-only root file system (and a small tmpfs on /tmp). */
   readonly readOnlyRootFilesystem?: boolean;
+  /**
+   * What keeps apps' networks apart beyond the engine's own isolation (see NetworkGuard):
+   * default the host's iptables where the controller runs as root and has it, 'engine-only'
+   * to rely on the engine alone (a remote or rootless engine, whose bridges this host's
+   * firewall does not see).
+   */
+  readonly networkGuard?: NetworkGuard | 'engine-only';
   /**
    * The most processes and threads one unit or one-off may hold at once; default
    * DEFAULT_PIDS_LIMIT. A fork loop stops there (fork fails with EAGAIN) instead of taking the
@@ -99,6 +107,13 @@ function restartPolicyOf(raw: string | undefined): RestartPolicy {
   }
 }
 
+/** The IPv4 subnets of a network as the engine's inspect shows them. */
+function subnetsOf(info: NetworkInspectInfo): string[] {
+  return (info.IPAM?.Config ?? [])
+    .map((config) => config.Subnet ?? '')
+    .filter((subnet) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(subnet));
+}
+
 function byAppTypeIndex(a: UnitStatus, b: UnitStatus): number {
   return (
     a.app.localeCompare(b.app) ||
@@ -124,6 +139,8 @@ export class ContainerDriver implements Driver {
   readonly #logFileLimitBytes: number;
   readonly #readOnly: boolean;
   readonly #pidsLimit: number;
+  readonly #guardOption: NetworkGuard | 'engine-only' | undefined;
+  #guard: Promise<NetworkGuard | undefined> | undefined;
   /** Labels every container of this root, so the driver sees only its own. */
   readonly #root: string;
   readonly #units = new Map<string, TrackedUnit>();
@@ -146,6 +163,7 @@ export class ContainerDriver implements Driver {
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#readOnly = options.readOnlyRootFilesystem ?? false;
     this.#pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    this.#guardOption = options.networkGuard;
     if (!Number.isInteger(this.#pidsLimit) || this.#pidsLimit < 1) {
       throw new TypeError(`pidsLimit must be a positive whole number, not ${this.#pidsLimit}`);
     }
@@ -158,6 +176,10 @@ export class ContainerDriver implements Driver {
     await this.#engine.ping();
     await this.#followEvents();
     await this.#rescan();
+    // Adopted units' networks are guarded again: the host's rules may not have survived.
+    for (const app of new Set([...this.#units.values()].map((unit) => unit.app))) {
+      await this.#ensureNetwork(app);
+    }
   }
 
   async start(spec: UnitSpec): Promise<UnitStatus> {
@@ -425,7 +447,14 @@ export class ContainerDriver implements Driver {
     await Promise.all(runs.map(([, run]) => run.ended));
     await removeAppContainers(this.#engine, this.#root, app);
     this.#networks.delete(appNetworkName(app));
-    await removeAppNetwork(this.#engine, appNetworkName(app));
+    const subnets = await this.#engine
+      .getNetwork(appNetworkName(app))
+      .inspect()
+      .then(subnetsOf, () => []);
+    if ((await removeAppNetwork(this.#engine, appNetworkName(app))) === 'removed') {
+      const guard = await this.#networkGuard();
+      for (const subnet of subnets) await guard?.release(subnet);
+    }
     await rm(this.#layout.appLogDir(app), { recursive: true, force: true });
   }
 
@@ -553,14 +582,17 @@ export class ContainerDriver implements Driver {
   async #ensureNetwork(app: string): Promise<void> {
     const name = appNetworkName(app);
     if (this.#networks.has(name)) return;
-    await this.#createNetwork(app, name);
+    const subnets = await this.#createNetwork(app, name);
+    // Guarded before any container of the app starts on it.
+    const guard = await this.#networkGuard();
+    for (const subnet of subnets) await guard?.protect(subnet);
     this.#networks.add(name);
   }
 
-  async #createNetwork(app: string, name: string): Promise<void> {
+  /** The network's IPv4 subnets, after making it if it was not there. */
+  async #createNetwork(app: string, name: string): Promise<string[]> {
     try {
-      await this.#engine.getNetwork(name).inspect();
-      return;
+      return subnetsOf(await this.#engine.getNetwork(name).inspect());
     } catch (error) {
       if (engineErrorStatus(error) !== 404) throw error;
     }
@@ -581,6 +613,17 @@ export class ContainerDriver implements Driver {
           throw error;
         });
     }
+    return subnetsOf(await this.#engine.getNetwork(name).inspect());
+  }
+
+  /** The guard the options name, or the host's iptables where it can be used (once). */
+  #networkGuard(): Promise<NetworkGuard | undefined> {
+    this.#guard ??= (async () => {
+      const chosen = this.#guardOption;
+      if (chosen === 'engine-only') return undefined;
+      return chosen ?? (await IptablesNetworkGuard.ifAvailable());
+    })();
+    return this.#guard;
   }
 
   // --- exits and restarts ------------------------------------------------------------------

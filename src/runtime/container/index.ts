@@ -5,4 +5,5 @@ export {
   DEFAULT_PIDS_LIMIT,
   type ContainerDriverOptions,
 } from './container-driver.js';
+export { GUARD_CHAINS, IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 export { appNetworkName, containerName, Labels as ContainerLabels } from './labels.js';
