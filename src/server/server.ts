@@ -138,7 +138,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       slugs,
       artifacts: engine
         ? imageArtifacts(engine, { keep: options.imageKeep })
-        : directoryArtifacts(),
+        : directoryArtifacts(sandboxes),
       locks: new AppLocks(),
       logger,
       startupTimeoutMs: options.startupTimeoutMs,

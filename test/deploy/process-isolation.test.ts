@@ -4,7 +4,15 @@
 // that cannot switch users holds one user's apps only.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -137,6 +145,36 @@ describe(
         String(uids),
       );
       assert.notEqual(uids[0], uids[1]);
+    });
+
+    it('a slug built before apps had users of their own becomes the app’s at its next rollout', async () => {
+      const app = await createApp(alice, 'legacy');
+      const record = await deploy(server, alice, 'legacy', nodeHelloApp);
+      assert.equal(record.status, 'succeeded', record.details.error ?? '');
+      const slugs = path.join(server.location.dataDir, 'apps', app.id, 'slugs');
+      const [slug] = readdirSync(slugs).filter((name) => !name.endsWith('.built'));
+      const slugDir = path.join(slugs, slug!);
+      const appUid = statSync(slugDir).uid;
+      assert.notEqual(appUid, 0);
+      // As an older Berth left it: root's, readable by all.
+      chownSync(slugDir, 0, 0);
+      chmodSync(slugDir, 0o755);
+      const set = await server.request('PATCH', '/apps/legacy/config', {
+        token: alice,
+        body: { ROLLED: 'yes' },
+      });
+      assert.equal(set.status, 200);
+      await eventually('the new release serves', async () => {
+        const run = await server.request('POST', '/apps/legacy/run', {
+          token: alice,
+          body: { command: 'echo "$ROLLED"' },
+        });
+        return (run.body as { output?: string }).output?.trim() === 'yes';
+      });
+      await eventually('the slug is the app’s again', async () => {
+        const info = statSync(slugDir);
+        return info.uid === appUid && (info.mode & 0o777) === 0o700;
+      });
     });
 
     it('a re-created app of the same name starts empty: no logs, slugs, repository or processes', async () => {

@@ -203,6 +203,14 @@ export class AppSandboxes {
     await chmod(dir, 0o700);
   }
 
+  /** giveTree, unless the tree's top is the app's already (a slug built since isolation). */
+  async claimTree(dir: string, account: AppAccount): Promise<void> {
+    if (this.isolation.kind !== 'users') return;
+    const info = await lstat(dir);
+    if (info.uid === account.uid && (info.mode & 0o077) === 0) return;
+    await this.giveTree(dir, account);
+  }
+
   /**
    * A jail for one process of the app, `id` naming its control group. On a `none` machine
    * the process runs as it would without Berth (the controller's user), only wrapped in

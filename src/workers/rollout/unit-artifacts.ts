@@ -11,11 +11,13 @@ import {
 } from '../../build/index.js';
 import type { Engine } from '../../engine/index.js';
 import type { Release } from '../../domain/releases/index.js';
-import type { UnitArtifact, UnitCommand } from '../../runtime/index.js';
+import type { AppAccount, UnitArtifact, UnitCommand } from '../../runtime/index.js';
 
 /** What the runner needs of a release to start its units, whatever the runtime. */
 export interface ReleaseOnRuntime {
   readonly appName: string;
+  /** Whom the app's processes run as, where the runtime isolates apps by user. */
+  readonly account: AppAccount;
   readonly release: Release;
   /** The release's build directory: the slug, or the image's build context. */
   readonly slugDir: string;
@@ -54,11 +56,23 @@ export interface DiskUsage {
   readonly bytes: number;
 }
 
-/** The process runtime's: slugs in place, with the build's PATH (node_modules/.bin, venv). */
-export function directoryArtifacts(): UnitArtifacts {
+/** Hands a slug to the app's user when it is not already its own (see AppSandboxes). */
+export interface SlugOwnership {
+  claimTree(dir: string, account: AppAccount): Promise<void>;
+}
+
+/**
+ * The process runtime's: slugs in place, with the build's PATH (node_modules/.bin, venv). With
+ * `ownership`, a slug built before apps ran as users of their own (owned by root) becomes the
+ * app's before it runs, so that a rollback to it works and no other app can read it.
+ */
+export function directoryArtifacts(ownership?: SlugOwnership): UnitArtifacts {
   return {
     kind: 'directory',
-    artifactOf: ({ slugDir }) => Promise.resolve({ kind: 'directory', path: slugDir }),
+    async artifactOf({ slugDir, account }) {
+      await ownership?.claimTree(slugDir, account);
+      return { kind: 'directory', path: slugDir };
+    },
     async commandOf({ slugDir }, command) {
       return { kind: 'shell', line: await resolveCommand(slugDir, command) };
     },
