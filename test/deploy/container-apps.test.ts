@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT_USER_WARNING } from '../../src/build/index.js';
 import type { Engine } from '../../src/engine/index.js';
 import { createLogger } from '../../src/logging/index.js';
 import { compileServerOptions, startServer } from '../../src/server/index.js';
@@ -135,6 +136,15 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
     assert.deepEqual(info.HostConfig.Binds ?? [], [], 'no host mounts');
     assert.equal(info.Config.Labels['berth.process'], 'web');
     assert.equal(info.Config.Labels['berth.release'], '1');
+    // Its Dockerfile has no USER: allowed, and the build step's log says so.
+    const [task] = (await server.request('GET', '/apps/dock1/deployments', { token })).body as {
+      id: string;
+    }[];
+    assert.ok(task);
+    const events = JSON.stringify(
+      (await server.request('GET', `/apps/dock1/deployments/${task.id}`, { token })).body,
+    );
+    assert.ok(events.includes(ROOT_USER_WARNING), events);
     await eventually("the app's output is in its log", async () => {
       const logs = await server.request('GET', '/apps/dock1/logs?tail=50', { token });
       return (logs.body as { text: string }[]).some((line) => line.text === 'dockerfile app up');
@@ -158,6 +168,13 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
     const first = await deploy(server, token, 'node1', withVersion(nodeHelloApp, 'one'));
     assert.equal(first.status, 'succeeded', first.details.error ?? '');
     assert.equal((await viaRouter(routerUrl, 'node1')).text, 'hello from node1 v1');
+    const tasks1 = (await server.request('GET', `/apps/node1/deployments`, { token })).body as {
+      id: string;
+    }[];
+    const built = JSON.stringify(
+      (await server.request('GET', `/apps/node1/deployments/${tasks1[0]?.id}`, { token })).body,
+    );
+    assert.ok(!built.includes('warning: the image runs as root'), 'a generated image is not root');
     const loop = new RequestLoop(routerUrl, 'node1', { connections: 4 });
     let second;
     try {
