@@ -179,6 +179,26 @@ next();`;
     }
   });
 
+  it('holds a one-off to the limits its spec names', async () => {
+    const app = newApp();
+    const result = await driver.run(
+      {
+        id: `${app}-run-1`,
+        app,
+        release: 1,
+        command: { kind: 'shell', line: 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes' },
+        artifact: fixture.artifact,
+        env: {},
+        timeoutMs: 30_000,
+        limits: { memoryBytes: 64 * 1024 * 1024 },
+      },
+      () => undefined,
+      new AbortController().signal,
+    );
+    assert.equal(result.exitCode, 0, result.output);
+    assert.equal(result.output.trim(), String(64 * 1024 * 1024));
+  });
+
   it('grants NET_BIND_SERVICE, and only that, to a unit published below port 1024', async () => {
     const low = new RuntimeDriver(
       new ContainerDriver({ engine, root: fixture.root, portRange: { from: 990, to: 999 } }),

@@ -55,7 +55,7 @@ export async function runOneOffContainer(options: OneOffContainerOptions): Promi
       },
       HostConfig: hostConfigOf({
         network: options.network,
-        limits: undefined,
+        limits: spec.limits,
         pidsLimit: options.pidsLimit,
         readOnlyRootFilesystem: options.readOnlyRootFilesystem,
       }),
