@@ -46,6 +46,19 @@ export const AppResponse = Type.Object({
       { description: 'what the app holds on the runtime (GET /apps/{app}, container runtime)' },
     ),
   ),
+  rollout: Type.Optional(
+    Type.Object(
+      {
+        liveVersion: Type.Union([Type.Integer(), Type.Null()]),
+        failedVersion: Type.Union([Type.Integer(), Type.Null()]),
+        failure: Type.Union([Type.String(), Type.Null()]),
+      },
+      {
+        description:
+          'the release that serves, and the last one whose rollout failed with why (GET /apps/{app}, deployed apps)',
+      },
+    ),
+  ),
 });
 
 export const TokenResponse = Type.Object({

@@ -21,6 +21,7 @@ import { createUserAndLogin, errorCode, startTestServer, type TestServer } from 
 import { deploy, eventually, viaRouter } from '../support/platform.js';
 import { nodeHelloApp } from '../support/sample-apps.js';
 import { BERTH_BIN } from '../support/server-process.js';
+import { loadOrCreateMasterKey, SecretBox } from '../../src/secrets/index.js';
 import { stopDataPlane } from '../../src/server/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -175,6 +176,51 @@ describe(
         const info = statSync(slugDir);
         return info.uid === appUid && (info.mode & 0o777) === 0o700;
       });
+    });
+
+    it('a config key the runtime sets itself, stored before it was refused, fails one rollout, said once', async () => {
+      const app = await createApp(alice, 'legacy-key');
+      const record = await deploy(server, alice, 'legacy-key', nodeHelloApp);
+      assert.equal(record.status, 'succeeded', record.details.error ?? '');
+      // As an older Berth stored it: the API refuses PORT now.
+      const box = new SecretBox(
+        loadOrCreateMasterKey({ dataDir: server.location.dataDir, env: process.env }),
+      );
+      const now = new Date().toISOString();
+      await server.server.store.db
+        .insertInto('config_vars')
+        .values({
+          app_id: app.id,
+          key: 'PORT',
+          envelope: box.seal('80', `config:${app.id}:PORT`),
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      const set = await server.request('PATCH', '/apps/legacy-key/config', {
+        token: alice,
+        body: { OTHER: '1' },
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      let shown: { rollout?: { liveVersion: number; failedVersion: number; failure: string } } = {};
+      await eventually('the failed rollout is recorded and shown', async () => {
+        shown = (await server.request('GET', '/apps/legacy-key', { token: alice }))
+          .body as typeof shown;
+        return shown.rollout?.failedVersion === 2;
+      });
+      assert.equal(shown.rollout?.liveVersion, 1);
+      assert.match(shown.rollout?.failure ?? '', /PORT is set by the runtime/);
+      assert.equal((await viaRouter(server.server.routerUrl, 'legacy-key')).status, 200);
+      // Several reconciler passes later (one every 2 s), v2 was tried once.
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const tries = server
+        .logText()
+        .split('\n')
+        .filter(
+          (line) =>
+            line.includes('"app":"legacy-key"') && line.includes('rolling out a new release'),
+        );
+      assert.equal(tries.length, 1, tries.join('\n'));
     });
 
     it('a re-created app of the same name starts empty: no logs, slugs, repository or processes', async () => {

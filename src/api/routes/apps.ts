@@ -1,6 +1,7 @@
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { App, AppsService } from '../../domain/apps/index.js';
 import type { AccessPolicy } from '../../domain/access/index.js';
+import type { RolloutsService } from '../../domain/rollouts/index.js';
 import { appOf, principalOf } from '../access-hook.js';
 import { AppParams, AppResponse } from '../schemas.js';
 
@@ -31,6 +32,8 @@ export function appRoutes(services: {
   diskUsage?: AppDiskUsage;
   /** Default: the row alone (config cascades), for servers without a runtime. */
   destroyer?: AppDestroyer;
+  /** Which release serves and which last failed to roll out, shown by GET /apps/{app}. */
+  rollouts?: RolloutsService;
 }): FastifyPluginCallbackTypebox {
   return (api, _options, done) => {
     api.post(
@@ -83,7 +86,13 @@ export function appRoutes(services: {
       async (request) => {
         const app = appOf(request);
         const disk = await services.diskUsage?.of(app).catch(() => undefined);
-        return { ...appJson(app), ...(disk ? { disk } : {}) };
+        const live = await services.rollouts?.get(app.id);
+        const rollout = live && {
+          liveVersion: live.version,
+          failedVersion: live.failedVersion,
+          failure: live.failure,
+        };
+        return { ...appJson(app), ...(disk ? { disk } : {}), ...(rollout ? { rollout } : {}) };
       },
     );
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError, ErrorCodes } from '../../errors/index.js';
 import {
   HEALTHCHECK_DEFAULTS,
   readProject,
@@ -219,8 +220,17 @@ export class ReleaseRunner {
         }
       }
       await this.#o.rollouts.succeeded(app.id, release.version);
-    } catch (error) {
+    } catch (caught) {
       await this.#stopQuietly(started);
+      // A unit the runtime refuses (a config key it sets itself, stored before such keys were
+      // refused at the door) is refused the same way on every try: a failed rollout, recorded
+      // so that the reconciler does not retry it every pass.
+      const error =
+        caught instanceof BerthError && caught.code === ErrorCodes.UNIT_SPEC_INVALID
+          ? new RolloutFailure(
+              `the runtime refuses the units of v${release.version}: ${caught.message}; change the config and the release is rolled out again`,
+            )
+          : caught;
       if (error instanceof RolloutFailure) {
         await this.#o.rollouts.failed(app.id, release.version, error.message);
       }
