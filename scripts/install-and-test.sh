@@ -35,6 +35,8 @@ command -v debootstrap >/dev/null 2>&1 || engine_missing+=(debootstrap)
 command -v newuidmap >/dev/null 2>&1 || engine_missing+=(uidmap)
 # Units run with an init (HostConfig.Init) that forwards signals; Podman's is catatonit.
 [ -x /usr/libexec/podman/catatonit ] || engine_missing+=(catatonit)
+# Berth keeps app networks apart with iptables rules of its own (Podman's own rule is lost).
+command -v iptables >/dev/null 2>&1 || engine_missing+=(iptables)
 if [ "${#missing[@]}" -gt 0 ] || [ "${#engine_missing[@]}" -gt 0 ]; then
   sudo_if_needed apt-get update -qq
 fi
