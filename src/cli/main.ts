@@ -20,6 +20,7 @@ import {
   stopDataPlane,
   writeControllerPid,
 } from '../server/index.js';
+import { explainAddressInUse, type ListenFlag } from './address-in-use.js';
 
 const USAGE = `Usage: berth <command> [options]
 
@@ -62,6 +63,12 @@ berth stacks build options:
 
 /** Raised for a command line that cannot run; main prints its message and exits 2. */
 class UsageError extends Error {}
+
+/** An address already in use becomes one plain line (exit 1); any other error stays itself. */
+async function explained(error: unknown, flags: readonly ListenFlag[]): Promise<unknown> {
+  const line = await explainAddressInUse(error, flags);
+  return line === undefined ? error : new Error(line, { cause: error });
+}
 
 async function runServer(args: string[]): Promise<number> {
   let parsed;
@@ -109,7 +116,16 @@ async function runServer(args: string[]): Promise<number> {
   // Everything the controller (and the router it starts) makes is its own unless it says
   // otherwise: SQLite's files, uploads, repositories. Apps reach only what is handed to them.
   process.umask(0o077);
-  const server = await startServer(options, logger);
+  let server;
+  try {
+    server = await startServer(options, logger);
+  } catch (error) {
+    throw await explained(error, [
+      { flag: 'listen', ...options.listen },
+      { flag: 'router-listen', ...options.routerListen },
+      { flag: 'ssh-listen', ...options.sshListen },
+    ]);
+  }
   const forgetPid = await writeControllerPid(options.dataDir);
   return new Promise<number>((resolve) => {
     forceExit = resolve;
@@ -153,11 +169,12 @@ async function runRouter(args: string[]): Promise<number> {
   );
   const { dataDir, routerListen } = compileServerOptions(flags, env);
   const logger = createLogger();
-  const router = await startRouter({
-    dir: path.join(dataDir, 'router'),
-    listen: routerListen,
-    logger,
-  });
+  let router;
+  try {
+    router = await startRouter({ dir: path.join(dataDir, 'router'), listen: routerListen, logger });
+  } catch (error) {
+    throw await explained(error, [{ flag: 'router-listen', ...routerListen }]);
+  }
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -29,6 +29,7 @@ export {
 } from './router-client.js';
 export {
   ensureRouterProcess,
+  RouterAddressInUseError,
   RouterStartError,
   ROUTER_LOG,
   stopRouterProcess,

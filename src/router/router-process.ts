@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logging/index.js';
@@ -34,6 +35,31 @@ export interface EnsureRouterOptions {
 export class RouterStartError extends Error {
   override readonly name = 'RouterStartError';
   readonly code = 'ROUTER_START_FAILED';
+}
+
+/**
+ * The router could not listen because another process holds its traffic address; the CLI names
+ * the holder and the flag that moves the address.
+ */
+export class RouterAddressInUseError extends Error {
+  override readonly name = 'RouterAddressInUseError';
+  readonly code = 'ROUTER_ADDRESS_IN_USE';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    options?: ErrorOptions,
+  ) {
+    super(`the router's address ${host}:${port} is already in use`, options);
+  }
+}
+
+/** True when binding host:port fails with EADDRINUSE right now. */
+function addressInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
 }
 
 function listenMatches(health: RouterHealth, wanted: EnsureRouterOptions['listen']): boolean {
@@ -120,9 +146,15 @@ export async function ensureRouterProcess(
     await sleep(100);
   }
   const reason = exited ?? `did not answer within ${START_TIMEOUT_MS} ms`;
-  throw new RouterStartError(
+  const failure = new RouterStartError(
     `the router ${reason}; the end of ${logFile}:\n${await tail(logFile)}`,
   );
+  // Asked, not parsed from its log: a router that exited while its port is taken could not bind.
+  const { host, port } = options.listen;
+  if (exited !== undefined && port !== 0 && (await addressInUse(host, port))) {
+    throw new RouterAddressInUseError(host, port, { cause: failure });
+  }
+  throw failure;
 }
 
 /**
