@@ -20,7 +20,10 @@ export function registerRun(program: Command, context: CliContext): void {
   const run = program
     .command('run')
     .description("run a command once in the app's live release, with its config")
-    .argument('[args...]', 'APP -- COMMAND ARGS... (berth run options go before APP)')
+    .argument(
+      '[args...]',
+      '[APP] -- COMMAND ARGS... (APP: default --app or the berth git remote; berth run options go before APP)',
+    )
     .option('-a, --app <name>', 'the app')
     .option('--timeout <seconds>', 'stop the command after this long (default 600)')
     .option('--json', 'print the result as JSON')
@@ -31,22 +34,23 @@ export function registerRun(program: Command, context: CliContext): void {
         options: { app?: string; timeout?: string; json?: boolean },
         command: Command,
       ) => {
-        // What follows `--` is the command, untouched (commander passes the `--` through, as
-        // options after the first argument); before it, at most the app.
-        const separator = args.indexOf('--');
+        // What follows the first `--` typed is the command, untouched. commander drops a `--`
+        // that comes before every argument (`berth run -- node -v`), so the raw command line
+        // says where the command starts; before it, at most the app.
+        const separator = context.argv.indexOf('--');
         let before: string[];
         let argv: string[];
         if (separator >= 0) {
-          before = args.slice(0, separator);
-          argv = args.slice(separator + 1);
+          argv = context.argv.slice(separator + 1);
+          before = args.slice(0, args.length - argv.length).filter((a) => a !== '--');
         } else {
           before = options.app ? [] : args.slice(0, 1);
           argv = options.app ? args : args.slice(1);
         }
         if (before.length > 1)
-          throw new UsageError(`run takes APP -- COMMAND, got '${before.join(' ')}' before --`);
+          throw new UsageError(`run takes [APP] -- COMMAND, got '${before.join(' ')}' before --`);
         if (argv.length === 0)
-          throw new UsageError(`run needs a command: ${command.name()} APP -- COMMAND ARGS...`);
+          throw new UsageError(`run needs a command: ${command.name()} [APP] -- COMMAND ARGS...`);
         let timeoutSeconds: number | undefined;
         if (options.timeout !== undefined) {
           timeoutSeconds = Number(options.timeout);
@@ -74,5 +78,6 @@ export function registerRun(program: Command, context: CliContext): void {
     run,
     'berth run shop -- node -e "console.log(process.version)"',
     'berth run shop -- ls -la',
+    "berth run -- node -v   (in the app's checkout: the app of its berth git remote)",
   );
 }
