@@ -148,6 +148,32 @@ describe('berth client: deploy and run apps', () => {
     assert.equal(none.code, 2);
   });
 
+  it("runs in the app of the checkout's berth remote when no app is named", async () => {
+    const checkout = mkdtempSync(path.join(os.tmpdir(), 'berth-cli-checkout-'));
+    execFileSync('git', ['init', '-q', checkout]);
+    execFileSync('git', ['remote', 'add', 'berth', `${server.url}/git/web1.git`], {
+      cwd: checkout,
+    });
+    const bare = await cli(['run', '--', 'node', '-e', 'console.log(process.env.GREETING)'], {
+      env,
+      cwd: checkout,
+    });
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.equal(bare.stdout, 'hi there\n');
+    const withJson = await cli(['run', '--json', '--', 'node', '-v'], { env, cwd: checkout });
+    assert.equal(withJson.code, 0, withJson.stderr);
+    assert.match((JSON.parse(withJson.stdout) as { output: string }).output, /^v\d+\./);
+    // An app named before `--`, or with --app, wins over the remote's.
+    const named = await cli(['run', 'nosuch', '--', 'node', '-v'], { env, cwd: checkout });
+    assert.equal(named.code, 1);
+    assert.match(named.stderr, /APP_NOT_FOUND: .*nosuch/);
+    const flagged = await cli(['run', '--app', 'web1', '--', 'node', '-v'], { env, cwd: checkout });
+    assert.equal(flagged.code, 0, flagged.stderr);
+    const outside = await cli(['run', '--', 'node', '-v'], { env, cwd: os.tmpdir() });
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /which app\?/);
+  });
+
   it('prints recent logs and follows new ones over the WebSocket', async () => {
     const recent = await cli(['logs', 'web1', '--tail', '50'], { env });
     assert.equal(recent.code, 0, recent.stderr);
