@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { ReleasesService } from '../../domain/releases/index.js';
+import { ErrorCodes, NotFoundError } from '../../errors/index.js';
 import { appOf } from '../access-hook.js';
 import { AppParams } from '../schemas.js';
 
@@ -50,7 +51,15 @@ export function releaseRoutes(services: {
         },
       },
       async (request, reply) => {
-        const release = await services.releases.rollback(appOf(request).id, request.body.version);
+        const app = appOf(request);
+        const { version } = request.body;
+        const release = await services.releases.rollback(app.id, version).catch((error) => {
+          // The service knows apps by id; whoever asked knows the app by its name.
+          if (error instanceof NotFoundError && error.code === ErrorCodes.NOT_FOUND) {
+            throw new NotFoundError(`app '${app.name}' has no release v${version}`);
+          }
+          throw error;
+        });
         const summary = (await services.releases.list(appOf(request).id)).find(
           (r) => r.version === release.version,
         );
