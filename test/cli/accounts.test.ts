@@ -290,6 +290,53 @@ describe('berth client: accounts, apps, tokens', () => {
     assert.match(noApp.stderr, /^error: which app\?/);
   });
 
+  it('says which rule a refused input breaks, and what to type instead', async () => {
+    assert.equal((await cli(['apps', 'create', 'rules1'], { env })).code, 0);
+    const scale = await cli(['scale', 'rules1', 'web=1000'], { env });
+    assert.equal(scale.code, 2);
+    assert.match(scale.stderr, /^error: .*web=1000.* from 0 to 100/);
+    const key = await cli(['config', 'set', 'rules1', '1BAD=x'], { env });
+    assert.equal(key.code, 2);
+    assert.match(key.stderr, /^error: '1BAD' is not a config key: a key starts with a letter/);
+    // In a checkout too, where the app would come from the berth remote.
+    const keyNoApp = await cli(['config', 'set', '1BAD=x'], { env, cwd: os.tmpdir() });
+    assert.match(keyNoApp.stderr, /^error: '1BAD' is not a config key/);
+    const rollback = await cli(['rollback', 'rules1', 'v99'], { env });
+    assert.equal(rollback.code, 1);
+    assert.match(rollback.stderr, /^error: NOT_FOUND: app 'rules1' has no release v99\n$/);
+    const apps = await cli(['apps', 'lst'], { env });
+    assert.equal(apps.code, 2);
+    assert.equal(apps.stderr, "error: unknown command 'apps lst' (did you mean list?)\n");
+    const option = await cli(['apps', 'list', '--jsn'], { env });
+    assert.equal(option.code, 2);
+    assert.equal(option.stderr, "error: unknown option '--jsn' (did you mean --json?)\n");
+    const stale = await cli(['apps', 'list'], {
+      env: { BERTH_SERVER: server.url, BERTH_TOKEN: 'berth_stale' },
+    });
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /^error: TOKEN_INVALID: .*BERTH_TOKEN is refused.*berth login/);
+    // A saved login whose token was revoked since.
+    const created = await cli(['tokens', 'create', 'soon-gone', '--scope', 'read', '--json'], {
+      env,
+    });
+    const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+    const home = freshConfigHome();
+    const saved = await cli(['login', server.url, '--token', token], {
+      env: { XDG_CONFIG_HOME: home },
+    });
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.equal((await cli(['tokens', 'revoke', id], { env })).code, 0);
+    const revoked = await cli(['apps', 'list'], { env: { XDG_CONFIG_HOME: home } });
+    assert.equal(revoked.code, 1);
+    assert.match(revoked.stderr, /^error: TOKEN_REVOKED: .*; run 'berth login' to log in again\n$/);
+    // berth login itself says only that the token is refused.
+    const relogin = await cli(['login', server.url, '--token', token], {
+      env: { XDG_CONFIG_HOME: home },
+    });
+    assert.equal(relogin.code, 1);
+    assert.doesNotMatch(relogin.stderr, /run 'berth login'/);
+  });
+
   it('shows an example in every command help', async () => {
     for (const command of [
       ['login'],

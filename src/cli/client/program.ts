@@ -16,15 +16,55 @@ import {
   registerTokens,
 } from './commands/index.js';
 import { createContext } from './context.js';
-import { CliError, ExitCodes } from './errors.js';
+import { didYouMean } from './suggest.js';
+import { ApiError, CliError, ExitCodes } from './errors.js';
+
+/**
+ * commander's error as one line: its "(Did you mean …?)" suggestion comes on a line of its own,
+ * which is kept, joined to the error; anything after (help text) is not.
+ */
+function oneLine(text: string): string {
+  const [first = '', second] = text.split('\n');
+  return second?.startsWith('(Did you mean')
+    ? `${first} (did you mean ${second.slice('(Did you mean '.length)}\n`
+    : `${first}\n`;
+}
+
+/**
+ * A group whose default subcommand takes no arguments (`apps` → `list`) would hand a mistyped
+ * subcommand to it (`apps lst`: "too many arguments for 'list'"); say it is an unknown command,
+ * with commander's suggestion, instead.
+ */
+function refuseUnknownSubcommands(group: Command): void {
+  group.hook('preSubcommand', (thisCommand, actionCommand) => {
+    const [word] = thisCommand.args;
+    const names = thisCommand.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+    const takesNoArguments = actionCommand.registeredArguments.length === 0;
+    if (word !== undefined && !word.startsWith('-') && !names.includes(word) && takesNoArguments) {
+      thisCommand.error(
+        `error: unknown command '${thisCommand.name()} ${word}'${didYouMean(word, names)}`,
+        { code: 'commander.unknownCommand' },
+      );
+    }
+  });
+}
+
+/** The hint for a token the server refuses: where a new one comes from. */
+function withLoginHint(error: ApiError, argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  if (error.status !== 401 || argv[0] === 'login') return error.message;
+  return env['BERTH_TOKEN']
+    ? `${error.message}; BERTH_TOKEN is refused: set a valid token, or unset it and run 'berth login'`
+    : `${error.message}; run 'berth login' to log in again`;
+}
 
 function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const context = createContext(argv, env);
   const program = new Command('berth')
     .description('the Berth client: talks to a Berth server over its API')
     .enablePositionalOptions()
+    .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+    .configureOutput({ outputError: (text, write) => write(oneLine(text)) });
   registerLogin(program, context);
   registerApps(program, context);
   registerDeploy(program, context);
@@ -40,7 +80,8 @@ function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   // Every subcommand stops (rather than exits) on a usage error, so run() decides the code.
   const exitOverride = (command: Command) => {
     command.exitOverride();
-    command.configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+    command.configureOutput({ outputError: (text, write) => write(oneLine(text)) });
+    if (command.commands.length > 0) refuseUnknownSubcommands(command);
     command.commands.forEach(exitOverride);
   };
   program.commands.forEach(exitOverride);
@@ -67,6 +108,10 @@ export async function runClient(
         return ExitCodes.ok;
       }
       return ExitCodes.usage;
+    }
+    if (error instanceof ApiError) {
+      process.stderr.write(`error: ${withLoginHint(error, argv, env)}\n`);
+      return error.exitCode;
     }
     if (error instanceof CliError) {
       process.stderr.write(`error: ${error.message}\n`);

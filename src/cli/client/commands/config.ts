@@ -17,6 +17,14 @@ interface SetOptions {
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 
+/** The usage error for a key KEY refuses, saying the rule (the server's, too). */
+function badKey(key: string): UsageError {
+  return new UsageError(
+    `'${key}' is not a config key: a key starts with a letter or '_', holds only letters, ` +
+      `digits and '_', and has at most 256 characters`,
+  );
+}
+
 function printConfig(config: ConfigMap, json: boolean): void {
   if (json) return printJson(config);
   printTable(
@@ -64,14 +72,18 @@ export function registerConfig(program: Command, context: CliContext): void {
       )
       .option('--json', 'print the new config as JSON')
       .action(async (args: string[], options: SetOptions) => {
+        // A bad key is named before the app is looked for: it is the mistake to fix first.
+        for (const item of args) {
+          const key = item.slice(0, item.indexOf('='));
+          if (item.includes('=') && !KEY.test(key)) throw badKey(key);
+        }
         const { app, items } = await appAndItems(options.app, args, (a) => a.includes('='));
         if (items.length === 0) throw new UsageError('config set needs KEY=VALUE pairs');
         const patch: Record<string, string> = {};
         for (const item of items) {
           const at = item.indexOf('=');
-          const key = item.slice(0, at);
-          if (at <= 0 || !KEY.test(key)) throw new UsageError(`'${item}' is not KEY=VALUE`);
-          patch[key] = item.slice(at + 1);
+          if (at < 0) throw new UsageError(`'${item}' is not KEY=VALUE (e.g. GREETING=hello)`);
+          patch[item.slice(0, at)] = item.slice(at + 1);
         }
         const client = await context.client();
         const query = options.allowRuntimeKeys ? '?allowRuntimeKeys=true' : '';
@@ -98,8 +110,7 @@ export function registerConfig(program: Command, context: CliContext): void {
           (_a, _i, all) => all.length < 2,
         );
         if (items.length === 0) throw new UsageError('config unset needs KEYs');
-        for (const key of items)
-          if (!KEY.test(key)) throw new UsageError(`'${key}' is not a config key`);
+        for (const key of items) if (!KEY.test(key)) throw badKey(key);
         const client = await context.client();
         const result = await client.patch<ConfigMap>(
           `${appPath(app)}/config`,

@@ -20,7 +20,34 @@ export interface ProcessRecord {
   readonly address: string;
 }
 
-const SCALE_ITEM = /^([a-z][a-z0-9-]{0,29})=(\d{1,3})(?::([0-9]+[KMG]?))?$/i;
+const PROCESS_TYPE = /^[a-z][a-z0-9-]{0,29}$/;
+
+/** The server's limit (MAX_UNITS_PER_TYPE): more units of one type is a typo. */
+const MAX_COUNT = 100;
+
+/**
+ * `web=3` or `web=2:256M` → the formation patch entry, or a usage error naming the rule the
+ * item breaks. The memory size is the server's to check: it knows every unit it accepts.
+ */
+function parseScaleItem(item: string): [string, number | { count: number; memory: string }] {
+  const at = item.indexOf('=');
+  if (at < 0) throw new UsageError(`'${item}' is not TYPE=COUNT (e.g. web=3 or web=2:256M)`);
+  const type = item.slice(0, at);
+  const [count = '', memory] = item.slice(at + 1).split(/:(.*)/s);
+  if (!PROCESS_TYPE.test(type)) {
+    throw new UsageError(
+      `'${type}' is not a process type: lowercase letters, digits and '-', starting with a letter, at most 30`,
+    );
+  }
+  if (!/^\d{1,9}$/.test(count) || Number(count) > MAX_COUNT) {
+    throw new UsageError(
+      `'${item}': the count of ${type} must be a whole number from 0 to ${MAX_COUNT}, got '${count}'`,
+    );
+  }
+  if (memory === undefined) return [type, Number(count)];
+  if (memory === '') throw new UsageError(`'${item}': no memory size after ':' (e.g. web=2:256M)`);
+  return [type, { count: Number(count), memory }];
+}
 
 function printFormation(formation: Formation, json: boolean): void {
   if (json) return printJson(formation);
@@ -39,6 +66,8 @@ export function registerProcesses(program: Command, context: CliContext): void {
     .option('-a, --app <name>', 'the app')
     .option('--json', 'print the formation as JSON')
     .action(async (args: string[], options: { app?: string; json?: boolean }) => {
+      // A bad item is named before the app is looked for: it is the mistake to fix first.
+      for (const item of args) if (item.includes('=')) parseScaleItem(item);
       const { app, items } = await appAndItems(options.app, args, (a) => a.includes('='));
       const client = await context.client();
       if (items.length === 0) {
@@ -50,10 +79,8 @@ export function registerProcesses(program: Command, context: CliContext): void {
       }
       const patch: Record<string, number | { count: number; memory: string }> = {};
       for (const item of items) {
-        const match = SCALE_ITEM.exec(item);
-        if (!match) throw new UsageError(`'${item}' is not TYPE=COUNT (e.g. web=3 or web=2:256M)`);
-        const [, type = '', count = '0', memory] = match;
-        patch[type] = memory ? { count: Number(count), memory } : Number(count);
+        const [type, entry] = parseScaleItem(item);
+        patch[type] = entry;
       }
       printFormation(
         await client.patch<Formation>(`${appPath(app)}/formation`, patch),
