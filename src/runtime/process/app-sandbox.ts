@@ -258,7 +258,7 @@ export class AppSandboxes {
         npm_config_cache: path.join(home, '.npm'),
         PIP_CACHE_DIR: path.join(home, '.cache', 'pip'),
       },
-      reachablePath,
+      reachablePath: (value) => reachablePath(value, account.uid),
       cgroup,
       release: async () => {
         await cgroup?.remove();
@@ -294,11 +294,13 @@ export class AppSandboxes {
   }
 }
 
-/** Whether others (an app's user) may pass through every folder down to `dir`. */
-function passable(dir: string): boolean {
+/** Whether `uid` (whose only group is the gid of the same number) may pass down to `dir`. */
+function passableBy(dir: string, uid: number): boolean {
   for (let at = path.resolve(dir); ; at = path.dirname(at)) {
     try {
-      if ((statSync(at).mode & 0o001) === 0) return false;
+      const { mode, uid: owner, gid } = statSync(at);
+      const bit = owner === uid ? 0o100 : gid === uid ? 0o010 : 0o001;
+      if ((mode & bit) === 0) return false;
     } catch {
       return false;
     }
@@ -306,11 +308,11 @@ function passable(dir: string): boolean {
   }
 }
 
-/** A PATH of only the folders an app's user can reach. */
-export function reachablePath(value: string): string {
+/** A PATH of only the folders the app's user can reach (its own slug's among them). */
+export function reachablePath(value: string, uid: number): string {
   return value
     .split(':')
-    .filter((dir) => dir !== '' && passable(dir))
+    .filter((dir) => dir !== '' && passableBy(dir, uid))
     .join(':');
 }
 
