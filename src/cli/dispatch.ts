@@ -1,6 +1,7 @@
 // Sends a command line to the client (commands that talk to the API) or to the server's own
-// commands (server, router, down, stacks, version). Each side is loaded only when used, so a
-// client command does not load the server.
+// commands (server, router, down, stacks). Each side is loaded only when used, so a client
+// command does not load the server; help, the version and a mistyped command load neither.
+import { COMMAND_USAGE, packageVersion, USAGE } from './usage.js';
 
 /** The client's command names; kept here so dispatching loads neither side. */
 const CLIENT_COMMANDS = new Set([
@@ -20,13 +21,37 @@ const CLIENT_COMMANDS = new Set([
   'keys',
 ]);
 
+function isServerCommand(command: string): command is keyof typeof COMMAND_USAGE {
+  return Object.hasOwn(COMMAND_USAGE, command);
+}
+
 /** Runs the command line; resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const [command] = argv;
-  if (command !== undefined && CLIENT_COMMANDS.has(command)) {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'version':
+    case '--version':
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+  }
+  if (CLIENT_COMMANDS.has(command)) {
     const { runClient } = await import('./client/index.js');
     return runClient(argv);
   }
-  const { main: serverMain } = await import('./main.js');
-  return serverMain(argv);
+  if (!isServerCommand(command)) {
+    process.stderr.write(`berth: unknown command '${command}'; run 'berth help'\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(COMMAND_USAGE[command]);
+    return 0;
+  }
+  const { runServerCommand } = await import('./main.js');
+  return runServerCommand(command, rest);
 }

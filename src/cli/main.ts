@@ -10,7 +10,6 @@ import { connectEngine } from '../engine/index.js';
 import { createLogger } from '../logging/index.js';
 import { startRouter } from '../router/index.js';
 import {
-  berthVersion,
   compileServerOptions,
   envName,
   OptionsError,
@@ -22,46 +21,7 @@ import {
 } from '../server/index.js';
 import { explainAddressInUse, type ListenFlag } from './address-in-use.js';
 
-const USAGE = `Usage: berth <command> [options]
-
-Commands:
-  server      run the controller (API, change stream) on this machine
-  router      run the builtin router (apps' HTTP traffic); the server starts it itself
-  down        stop everything of a data dir: the controller, the router and every unit
-  stacks build
-              build Berth's stack base images (node, python) from Debian packages and
-              import them into the container engine; needs root (debootstrap)
-  version     print the version
-
-Client commands (talk to a server's API; 'berth <command> --help' for each, docs/cli.md):
-  login [SERVER]   apps   deploy [DIR]   logs   config   scale   ps   releases   rollback
-  run   tokens   git:remote   open   keys
-
-berth server options (each also read from BERTH_<FLAG>, e.g. ${envName('database-url')}):
-  --data-dir DIR          state directory (default ~/.berth)
-  --listen HOST:PORT      API address (default 127.0.0.1:7100)
-  --router-listen H:P     router address (default 127.0.0.1:7180)
-  --ssh-listen H:P        git over SSH address (default 127.0.0.1:7122)
-  --domain DOMAIN         apps answer at <app>.<domain> (default localhost)
-  --runtime NAME          process | container (default process; kubernetes is to come)
-  --engine-socket PATH    container runtime: the Docker/Podman API socket (default DOCKER_HOST,
-                          else /var/run/docker.sock, /run/podman/podman.sock, …)
-  --router NAME           builtin | haproxy (default builtin)
-  --database-url URL      PostgreSQL store (default: SQLite in the data dir)
-
-berth router options (also BERTH_DATA_DIR, BERTH_ROUTER_LISTEN):
-  --data-dir DIR          state directory; the router keeps its own in DIR/router
-  --router-listen H:P     traffic address (default 127.0.0.1:7180)
-
-berth stacks build options:
-  --engine-socket PATH    the engine's socket (also BERTH_ENGINE_SOCKET, DOCKER_HOST;
-                          default: Docker's or Podman's usual socket)
-  --force                 rebuild images the engine already has (default: skip them)
-  --only node,python      build only these stacks
-  --mirror URL            Debian mirror (default: the one in /etc/apt/sources.list.d)
-`;
-
-/** Raised for a command line that cannot run; main prints its message and exits 2. */
+/** Raised for a command line that cannot run; its message is printed and the exit code is 2. */
 class UsageError extends Error {}
 
 /** An address already in use becomes one plain line (exit 1); any other error stays itself. */
@@ -295,31 +255,24 @@ async function runStacks(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Runs the command line; resolves with the process exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
+/**
+ * Runs one of the server's own commands (dispatch.ts has answered help and the version);
+ * resolves with the process exit code.
+ */
+export async function runServerCommand(
+  command: 'server' | 'router' | 'down' | 'stacks',
+  args: string[],
+): Promise<number> {
   try {
     switch (command) {
       case 'server':
-        return await runServer(rest);
+        return await runServer(args);
       case 'down':
-        return await runDown(rest);
+        return await runDown(args);
       case 'router':
-        return await runRouter(rest);
+        return await runRouter(args);
       case 'stacks':
-        return await runStacks(rest);
-      case 'version':
-      case '--version':
-        process.stdout.write(`${berthVersion()}\n`);
-        return 0;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command '${command}'; run 'berth help'`);
+        return await runStacks(args);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

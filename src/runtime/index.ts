@@ -18,6 +18,7 @@ export {
   type UnitStatus,
 } from './driver.js';
 export { RuntimeDriver } from './runtime-driver.js';
+export { shellLine } from './shell-line.js';
 export {
   RESERVED_ENV_KEYS,
   UNIT_ID_PATTERN,

@@ -11,6 +11,7 @@ import {
   DEFAULT_RESTART_POLICY,
   ProcessDriver,
   RuntimeDriver,
+  shellLine,
   type UnitSpec,
   type UnitStatus,
 } from '../../src/runtime/index.js';
@@ -217,6 +218,63 @@ describe('process runtime', () => {
     );
     assert.ok(texts.includes('system stopping'));
     assert.ok(texts.includes('system stopped'));
+  });
+
+  it('runs a simple Procfile line as the unit’s own process, a compound one under sh', async () => {
+    const cmdlineOf = async (unitId: string): Promise<string[]> => {
+      const child = await eventually(
+        'the child',
+        async () => (await record(fixture.root, unitId)).child ?? undefined,
+      );
+      return readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    };
+    const simple = newApp();
+    const unit = await driver.start(
+      spec(simple, [], { command: { kind: 'shell', line: `${process.execPath} quiet.mjs` } }),
+    );
+    assert.deepEqual(await cmdlineOf(unit.id), [process.execPath, 'quiet.mjs'], 'no sh between');
+    await driver.stop(unit.id, { graceMs: 1000 });
+
+    const compound = newApp();
+    const second = await driver.start(
+      spec(compound, [], {
+        command: {
+          kind: 'shell',
+          line: `echo "compound $BERTH_PROCESS" && ${process.execPath} quiet.mjs`,
+        },
+      }),
+    );
+    assert.equal((await cmdlineOf(second.id))[0], '/bin/sh', 'a list stays a shell script');
+    await eventually(
+      'its first command ran',
+      async () =>
+        (await driver.readLogs({ app: compound })).some((l) => l.text === 'compound web') ||
+        undefined,
+    );
+    assert.equal((await driver.list({ app: compound }))[0]?.state, 'running');
+    await driver.stop(second.id, { graceMs: 1000 });
+  });
+
+  it('execs only a line that is one simple command', () => {
+    assert.equal(shellLine('node server.js --port $PORT'), 'exec node server.js --port $PORT');
+    assert.equal(shellLine('  bin/web "a b" # note '), 'exec bin/web "a b" # note');
+    for (const line of [
+      'npm run migrate && node server.js',
+      'node a.js; node b.js',
+      'node server.js | tee out',
+      'node server.js &',
+      'node server.js > out.log 2>&1',
+      'node < in',
+      'FOO=1 node server.js',
+      'cd web',
+      'exec node server.js',
+      'if true; then node x; fi',
+      'node $(cat args)',
+      '"quoted prog" x',
+      'node a.js\nnode b.js',
+    ]) {
+      assert.equal(shellLine(line), line, line);
+    }
   });
 
   it('rotates a log file at its limit, keeping one old file, and cuts very long lines', async () => {

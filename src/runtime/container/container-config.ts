@@ -1,24 +1,20 @@
 import { constants } from 'node:os';
 import type { ContainerCreateOptions } from 'dockerode';
 import type { UnitCommand, UnitLimits } from '../driver.js';
-
-/** A line with no list, pipeline, subshell or leading assignment can be `exec`ed by sh. */
-const SIMPLE_LINE = /^(?![A-Za-z_][A-Za-z0-9_]*=)[^;&|()`\n]+$/;
+import { shellLine } from '../shell-line.js';
 
 /**
  * The entrypoint and arguments of a command. A Procfile line runs under /bin/sh as it stands;
- * a simple one is prefixed with `exec` so that the app itself gets the stop signal (sh would
- * die of SIGTERM and leave the app to be killed). Nothing is spliced into the line.
+ * a simple one is prefixed with `exec` (shellLine, shared with the process runtime) so that
+ * the app itself gets the stop signal (sh would die of SIGTERM and leave the app to be
+ * killed). Nothing is spliced into the line.
  */
 export function entrypointOf(
   command: UnitCommand,
 ): Pick<ContainerCreateOptions, 'Entrypoint' | 'Cmd'> {
   switch (command.kind) {
-    case 'shell': {
-      const line = command.line.trim();
-      const run = SIMPLE_LINE.test(line) && !line.startsWith('exec ') ? `exec ${line}` : line;
-      return { Entrypoint: ['/bin/sh', '-c'], Cmd: [run] };
-    }
+    case 'shell':
+      return { Entrypoint: ['/bin/sh', '-c'], Cmd: [shellLine(command.line)] };
     case 'exec':
       return { Entrypoint: [command.argv[0] ?? ''], Cmd: command.argv.slice(1) };
     case 'image':

@@ -1,5 +1,6 @@
 import { ErrorCodes, InputError } from '../../errors/index.js';
 import type { UnitCommand } from '../driver.js';
+import { shellLine } from '../shell-line.js';
 
 /** Where a command is found when neither the app nor the controller says. */
 const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -41,12 +42,13 @@ export function unitEnvironment(
 
 /**
  * The argument vector of a command. A Procfile line is the app's own code and runs under
- * /bin/sh as it stands; nothing is ever spliced into a shell string.
+ * /bin/sh, with `exec` in front when it is one simple command (see shellLine), so that the
+ * app is the unit's process; nothing of Berth's is ever spliced into a shell string.
  */
 export function commandArgv(command: UnitCommand): string[] {
   switch (command.kind) {
     case 'shell':
-      return ['/bin/sh', '-c', command.line];
+      return ['/bin/sh', '-c', shellLine(command.line)];
     case 'exec':
       return [...command.argv];
     case 'image':
