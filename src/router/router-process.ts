@@ -139,10 +139,8 @@ export async function ensureRouterProcess(
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline && exited === undefined) {
     const health = await client.health().catch(() => undefined);
-    if (health !== undefined) {
-      logger.info({ pid: health.pid, listen: health.listen }, 'started the router');
-      return { adopted: false, pid: health.pid, listen: health.listen };
-    }
+    // Not logged here: each caller says what the start meant (started, or running again).
+    if (health !== undefined) return { adopted: false, pid: health.pid, listen: health.listen };
     await sleep(100);
   }
   const reason = exited ?? `did not answer within ${START_TIMEOUT_MS} ms`;

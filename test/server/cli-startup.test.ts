@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BERTH_BIN } from '../support/server-process.js';
+import { createTestDatabase } from '../support/databases.js';
+import { BERTH_BIN, startServerProcess } from '../support/server-process.js';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
@@ -75,5 +76,17 @@ describe('berth start-up', () => {
     const result = await runRecorded(['down', '--help']);
     assert.match(result.stdout, /--data-dir DIR/);
     assert.match(result.stdout, /--engine-socket PATH/);
+  });
+
+  it('logs "started the router" once when it starts the router', async () => {
+    const location = await createTestDatabase('sqlite');
+    try {
+      const server = await startServerProcess(['--data-dir', location.dataDir]);
+      assert.equal(await server.stop(), 0);
+      const started = server.logs.filter((l) => l['msg'] === 'started the router');
+      assert.equal(started.length, 1, JSON.stringify(started));
+    } finally {
+      await location.drop();
+    }
   });
 });
