@@ -5,6 +5,7 @@ import { runApiBench } from './api.js';
 import { runChangesBench } from './changes.js';
 import { runContainerBench } from './container.js';
 import { runDeployApiBench } from './deploy-api.js';
+import { runIsolationBench } from './isolation.js';
 import { runPushBench } from './push.js';
 import { runRuntimeBench } from './runtime.js';
 
@@ -36,6 +37,11 @@ const benchmarks: Readonly<Record<string, Benchmark>> = Object.freeze({
   push: {
     description: 'git push → answering, against berth deploy of the same directory and the floor',
     run: runPushBench,
+  },
+  isolation: {
+    description:
+      'a process started as an app user (launcher, cgroups) against spawned directly (root only)',
+    run: runIsolationBench,
   },
   container: {
     description:
