@@ -47,5 +47,9 @@ export {
   ContainerLabels,
   appNetworkName,
   containerName,
+  ENGINE_RECORD_FILE,
+  recordEngine,
+  recordedEngine,
   type ContainerDriverOptions,
+  type EngineRecord,
 } from './container/index.js';

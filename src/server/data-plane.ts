@@ -8,12 +8,14 @@ import {
   ensureRouterProcess,
   stopRouterProcess,
 } from '../router/index.js';
-import { connectEngine, type Engine } from '../engine/index.js';
+import { connectEngine, EngineUnavailableError, type Engine } from '../engine/index.js';
 import {
   AppSandboxes,
   ContainerDriver,
   detectIsolation,
   ProcessDriver,
+  recordEngine,
+  recordedEngine,
   RuntimeDriver,
 } from '../runtime/index.js';
 import type { DataPlane } from '../workers/index.js';
@@ -80,6 +82,7 @@ async function openRuntime(
       }),
     );
     await runtime.init();
+    await recordEngine(containersRoot(options.dataDir), connection);
     return { runtime, engine: connection.engine, sandboxes: undefined };
   }
   const sandboxes = await processSandboxes(options.dataDir);
@@ -178,7 +181,10 @@ export async function startDataPlane(
 
 /**
  * `berth down`: stops the router and every unit of the data dir: the process runtime's, and the
- * container runtime's when the data dir has used one (on the engine it finds).
+ * container runtime's when the data dir has used one, on the engine named (`--engine-socket`),
+ * else the one the data dir remembers (`containers/engine.json`), else the usual sockets. When
+ * that engine does not answer, the router and the process units are still stopped, and then
+ * the error says which engine it was and what to do.
  */
 export async function stopDataPlane(
   dataDir: string,
@@ -190,11 +196,18 @@ export async function stopDataPlane(
       new ProcessDriver({ root: runtimeRoot(dataDir), sandboxes: await processSandboxes(dataDir) }),
     ),
   ];
+  let engineProblem: Error | undefined;
   if (existsSync(containersRoot(dataDir))) {
-    const { engine } = await connectEngine({ socket: engineSocket });
-    runtimes.push(
-      new RuntimeDriver(new ContainerDriver({ engine, root: containersRoot(dataDir) })),
-    );
+    const recorded = await recordedEngine(containersRoot(dataDir));
+    const socket = engineSocket ?? recorded?.socket;
+    try {
+      const { engine } = await connectEngine({ socket });
+      runtimes.push(
+        new RuntimeDriver(new ContainerDriver({ engine, root: containersRoot(dataDir) })),
+      );
+    } catch (error) {
+      engineProblem = engineGone(error as Error, engineSocket, recorded?.socket);
+    }
   }
   let units = 0;
   try {
@@ -205,8 +218,26 @@ export async function stopDataPlane(
       units += listed.length;
     }
     const router = await stopRouterProcess(routerDir(dataDir), { graceMs });
+    if (engineProblem) {
+      throw new EngineUnavailableError(
+        `stopped ${units} process unit(s) and ${router ? 'the router' : 'no router (none ran)'}, ` +
+          `but not the containers: ${engineProblem.message}`,
+        { cause: engineProblem },
+      );
+    }
     return { units, router: Boolean(router) };
   } finally {
     await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
   }
+}
+
+/** Why the containers of a data dir cannot be stopped, naming the engine they live on. */
+function engineGone(error: Error, named: string | undefined, recorded: string | undefined): Error {
+  if (named !== undefined || recorded === undefined) return error;
+  return new EngineUnavailableError(
+    `the container engine this data dir's units run on (${recorded}, from ` +
+      `containers/engine.json) does not answer; start it and run 'berth down' again, or name ` +
+      `the engine they moved to with --engine-socket (${error.message})`,
+    { cause: error },
+  );
 }

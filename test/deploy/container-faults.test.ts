@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectEngine } from '../../src/engine/index.js';
+import { stopDataPlane } from '../../src/server/index.js';
 import { startTestServer, type TestServer } from '../support/api.js';
 import { tarGzBundle } from '../support/bundles.js';
 import { deploy, eventually, viaRouter } from '../support/platform.js';
@@ -126,5 +127,28 @@ describe('container runtime faults: the engine stops and comes back', () => {
     const after = (await server.request('GET', '/apps/steady1/deployments', { token }))
       .body as unknown[];
     assert.equal(after.length, before.length, 'no task was queued');
+  });
+
+  // Last: it stops the controller and the router; after() starts the engine again and stops
+  // the containers the failed down could not reach.
+  it('berth down with the engine gone still stops the router, then names that engine', async () => {
+    const routerUrl = server.server.routerUrl;
+    assert.equal((await viaRouter(routerUrl, 'steady1')).text.startsWith('hello'), true);
+    await podman.stop();
+    engineUp = false;
+    await server.server.close();
+    await assert.rejects(stopDataPlane(server.location.dataDir, 1000), (error: Error) => {
+      assert.match(
+        error.message,
+        /^stopped 0 process unit\(s\) and the router, but not the containers/,
+      );
+      assert.ok(
+        error.message.includes(`(${podman.socket}, from containers/engine.json)`),
+        error.message,
+      );
+      assert.match(error.message, /does not answer; start it and run 'berth down' again/);
+      return true;
+    });
+    await assert.rejects(fetch(routerUrl), 'the router was stopped all the same');
   });
 });

@@ -5,5 +5,11 @@ export {
   DEFAULT_PIDS_LIMIT,
   type ContainerDriverOptions,
 } from './container-driver.js';
+export {
+  ENGINE_RECORD_FILE,
+  recordEngine,
+  recordedEngine,
+  type EngineRecord,
+} from './engine-record.js';
 export { GUARD_CHAINS, IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 export { appNetworkName, containerName, Labels as ContainerLabels } from './labels.js';
