@@ -42,15 +42,20 @@ export function configRoutes(services: {
           response: { 200: ConfigMap },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const app = appOf(request);
         const { changed } = await services.config.patch(app.id, request.body, {
           allowRuntimeKeys: request.query.allowRuntimeKeys === 'true',
         });
-        // A config change to an app that has been released makes a new release.
+        // A config change to an app that has been released makes a new release. Its version
+        // goes in a header: the body is the config map, where any name could be a key.
         if (changed) {
           const serving = await services.rollouts.get(app.id);
-          await services.releases.onConfigChanged(app.id, serving?.version ?? undefined);
+          const release = await services.releases.onConfigChanged(
+            app.id,
+            serving?.version ?? undefined,
+          );
+          if (release) reply.header('berth-release', String(release.version));
         }
         return services.config.get(app.id, { reveal: true });
       },
