@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../support/api.js';
 import type { BundleFiles } from '../support/bundles.js';
 import { cli, startCli } from '../support/cli.js';
 import { eventually, viaRouter } from '../support/platform.js';
-import { failingBuildApp, nodeHelloApp } from '../support/sample-apps.js';
+import { failingBuildApp, failingHealthApp, nodeHelloApp } from '../support/sample-apps.js';
 
 function appDir(files: BundleFiles): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-cli-app-'));
@@ -80,6 +80,14 @@ describe('berth client: deploy and run apps', () => {
   it('sets, shows and unsets config; the app sees it in a new release', async () => {
     const set = await cli(['config', 'set', 'web1', 'GREETING=hi there', 'MODE=a=b'], { env });
     assert.equal(set.code, 0, set.stderr);
+    // It says which release the change made, the newest one.
+    const made = /^set GREETING, MODE on web1; release v(\d+) rolling out\n$/.exec(set.stdout);
+    assert.ok(made, set.stdout);
+    const releases = await cli(['releases', 'web1', '--json'], { env });
+    assert.equal(
+      (JSON.parse(releases.stdout) as { version: number }[])[0]?.version,
+      Number(made[1]),
+    );
     const got = await cli(['config', 'web1', '--json'], { env });
     assert.equal(got.code, 0, got.stderr);
     assert.deepEqual(JSON.parse(got.stdout), { GREETING: 'hi there', MODE: 'a=b' });
@@ -91,6 +99,7 @@ describe('berth client: deploy and run apps', () => {
     });
     const unset = await cli(['config', 'unset', 'web1', 'MODE'], { env });
     assert.equal(unset.code, 0, unset.stderr);
+    assert.match(unset.stdout, /^unset MODE on web1; release v\d+ rolling out\n$/);
     const after = await cli(['config', 'web1', '--json'], { env });
     assert.deepEqual(JSON.parse(after.stdout), { GREETING: 'hi there' });
     const bad = await cli(['config', 'set', 'web1', 'NOEQUALS'], { env });
@@ -177,7 +186,8 @@ describe('berth client: deploy and run apps', () => {
   it('prints recent logs and follows new ones over the WebSocket', async () => {
     const recent = await cli(['logs', 'web1', '--tail', '50'], { env });
     assert.equal(recent.code, 0, recent.stderr);
-    assert.match(recent.stdout, /web\.\d+: listening on \d+/);
+    // Each line names the release whose unit wrote it.
+    assert.match(recent.stdout, / v\d+ web\.\d+: listening on \d+/);
     const json = await cli(['logs', 'web1', '--json', '--process', 'web', '--tail', '5'], { env });
     const lines = json.stdout
       .trim()
@@ -199,5 +209,43 @@ describe('berth client: deploy and run apps', () => {
     follow.child.kill('SIGINT');
     const ended = await follow.exited;
     assert.equal(ended.code, 0, ended.stderr);
+  });
+
+  it('shows in apps info what runs, where, how the last deploy went and a failed rollout', async () => {
+    const info = await cli(['apps', 'info', 'web1'], { env });
+    assert.equal(info.code, 0, info.stderr);
+    const releases = await cli(['releases', 'web1', '--json'], { env });
+    const newest = (JSON.parse(releases.stdout) as { version: number }[])[0]?.version;
+    assert.match(info.stdout, /^url: +http:\/\/web1\.localhost:7180\/ \(assumed /m);
+    assert.match(info.stdout, new RegExp(`^release: +v${newest}$`, 'm'));
+    assert.match(info.stdout, /^formation: +web=2$/m);
+    assert.match(info.stdout, /^last deploy: +succeeded at \S+ \(v1\)$/m);
+    const remote = info.stdout.split('\n').find((l) => l.startsWith('git remote:'));
+    assert.equal(remote?.replace(/: +/, ': '), `git remote: ${server.url}/git/web1.git`);
+    assert.doesNotMatch(info.stdout, /rollout failed/);
+
+    assert.equal((await cli(['apps', 'create', 'sick1'], { env })).code, 0);
+    const good = await cli(['deploy', appDir(nodeHelloApp), '--app', 'sick1'], { env });
+    assert.equal(good.code, 0, good.stderr);
+    const bad = await cli(['deploy', appDir(failingHealthApp), '--app', 'sick1'], { env });
+    assert.equal(bad.code, 1, bad.stdout);
+    const sick = await cli(['apps', 'info', 'sick1'], { env });
+    assert.equal(sick.code, 0, sick.stderr);
+    assert.match(sick.stdout, /^release: +v1$/m);
+    assert.match(sick.stdout, /^last deploy: +failed at \S+( \(v2\))?: .*health/m);
+    assert.match(sick.stdout, /^rollout failed: +v2: .*health/m);
+    const json = await cli(['apps', 'info', 'sick1', '--json'], { env });
+    const shown = JSON.parse(json.stdout) as {
+      name: string;
+      gitUrl: string;
+      rollout: { liveVersion: number; failedVersion: number };
+      lastDeployment: { status: string };
+    };
+    assert.equal(shown.name, 'sick1');
+    assert.equal(shown.gitUrl, `${server.url}/git/sick1.git`);
+    assert.deepEqual(
+      [shown.rollout.liveVersion, shown.rollout.failedVersion, shown.lastDeployment.status],
+      [1, 2, 'failed'],
+    );
   });
 });

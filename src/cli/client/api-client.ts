@@ -21,9 +21,10 @@ export interface RequestOptions {
   };
 }
 
-/** A successful answer: its status and parsed JSON body (undefined when empty). */
+/** A successful answer: its status, headers and parsed JSON body (undefined when empty). */
 export interface ApiReply<T> {
   readonly status: number;
+  readonly headers: Headers;
   readonly body: T;
 }
 
@@ -135,7 +136,7 @@ export class ApiClient {
       body = text;
     }
     if (!response.ok) throw errorOf(response.status, body);
-    return { status: response.status, body: body as T };
+    return { status: response.status, headers: response.headers, body: body as T };
   }
 
   get<T>(pathname: string, query?: RequestOptions['query']): Promise<T> {

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { appPath } from '../api-client.js';
 import { UsageError } from '../errors.js';
-import { line, printFields, printJson, printTable } from '../output.js';
+import { line, printJson, printTable } from '../output.js';
+import { showAppInfo } from './app-info.js';
 import { ask, canPrompt } from '../prompt.js';
 import { requireApp } from '../app-name.js';
 import { withExamples, type CliContext } from '../context.js';
@@ -15,6 +16,12 @@ export interface AppRecord {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly disk?: { readonly images: number; readonly bytes: number };
+  /** Which release serves, and the last one that failed to roll out and why. */
+  readonly rollout?: {
+    readonly liveVersion: number | null;
+    readonly failedVersion: number | null;
+    readonly failure: string | null;
+  };
 }
 
 interface Json {
@@ -64,23 +71,15 @@ export function registerApps(program: Command, context: CliContext): void {
   withExamples(
     apps
       .command('info')
-      .description('show an app')
+      .description(
+        'show an app: URL, release, formation, last deploy, git remote, a failed rollout',
+      )
       .argument('[name]', 'the app (default: --app or the berth git remote)')
       .option('-a, --app <name>', 'the app')
       .option('--json', 'print JSON')
       .action(async (name: string | undefined, options: Json & { app?: string }) => {
-        const client = await context.client();
-        const app = await client.get<AppRecord>(appPath(await requireApp(options.app, name)));
-        if (options.json) return printJson(app);
-        printFields([
-          ['name', app.name],
-          ['id', app.id],
-          ['created', app.createdAt],
-          ['updated', app.updatedAt],
-          ...(app.disk
-            ? ([['disk', `${app.disk.images} image(s), ${app.disk.bytes} bytes`]] as const)
-            : []),
-        ]);
+        const app = await requireApp(options.app, name);
+        await showAppInfo(await context.client(), context.env, app, options.json === true);
       }),
     'berth apps info shop',
   );

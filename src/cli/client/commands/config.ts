@@ -25,6 +25,14 @@ function badKey(key: string): UsageError {
   );
 }
 
+/** What a config change led to: the release PATCH made (its `berth-release` header), if any. */
+function releaseNote(headers: Headers): string {
+  const version = headers.get('berth-release');
+  return version
+    ? `release v${version} rolling out`
+    : 'no new release (nothing changed, or nothing deployed yet)';
+}
+
 function printConfig(config: ConfigMap, json: boolean): void {
   if (json) return printJson(config);
   printTable(
@@ -63,7 +71,7 @@ export function registerConfig(program: Command, context: CliContext): void {
   withExamples(
     config
       .command('set')
-      .description('set config vars (a new release when the app runs)')
+      .description('set config vars (a new release, rolled out, once the app has been deployed)')
       .argument('<args...>', '[APP] KEY=VALUE ...')
       .option('-a, --app <name>', 'the app')
       .option(
@@ -87,9 +95,11 @@ export function registerConfig(program: Command, context: CliContext): void {
         }
         const client = await context.client();
         const query = options.allowRuntimeKeys ? '?allowRuntimeKeys=true' : '';
-        const result = await client.patch<ConfigMap>(`${appPath(app)}/config${query}`, patch);
-        if (options.json) return printJson(result);
-        line(`set ${Object.keys(patch).join(', ')} on ${app}`);
+        const reply = await client.request<ConfigMap>('PATCH', `${appPath(app)}/config${query}`, {
+          body: patch,
+        });
+        if (options.json) return printJson(reply.body);
+        line(`set ${Object.keys(patch).join(', ')} on ${app}; ${releaseNote(reply.headers)}`);
       }),
     'berth config set shop GREETING=hello',
     "berth config set shop --allow-runtime-keys NODE_OPTIONS='--max-old-space-size=512'",
@@ -112,12 +122,11 @@ export function registerConfig(program: Command, context: CliContext): void {
         if (items.length === 0) throw new UsageError('config unset needs KEYs');
         for (const key of items) if (!KEY.test(key)) throw badKey(key);
         const client = await context.client();
-        const result = await client.patch<ConfigMap>(
-          `${appPath(app)}/config`,
-          Object.fromEntries(items.map((key) => [key, null])),
-        );
-        if (options.json) return printJson(result);
-        line(`unset ${items.join(', ')} on ${app}`);
+        const reply = await client.request<ConfigMap>('PATCH', `${appPath(app)}/config`, {
+          body: Object.fromEntries(items.map((key) => [key, null])),
+        });
+        if (options.json) return printJson(reply.body);
+        line(`unset ${items.join(', ')} on ${app}; ${releaseNote(reply.headers)}`);
       }),
     'berth config unset shop GREETING',
   );

@@ -29,7 +29,8 @@ interface LogsOptions {
 
 function printLine(entry: LogLine, json: boolean): void {
   if (json) return line(JSON.stringify(entry));
-  const source = `${entry.type}.${entry.index}`;
+  // The release first: during a rollout two releases' units log side by side.
+  const source = `v${entry.release} ${entry.type}.${entry.index}`;
   const text = entry.stream === 'system' ? colour.dim(entry.text) : entry.text;
   line(`${colour.dim(entry.at)} ${colour.cyan(source)}: ${text}`);
 }

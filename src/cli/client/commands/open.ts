@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { appPath } from '../api-client.js';
 import { requireApp } from '../app-name.js';
-import { UsageError } from '../errors.js';
+import { appUrl } from '../app-url.js';
 import { line, note } from '../output.js';
 import { withExamples, type CliContext } from '../context.js';
 
@@ -24,25 +24,12 @@ export function registerOpen(program: Command, context: CliContext): void {
         const app = await requireApp(options.app, argument);
         const client = await context.client();
         await client.get(appPath(app));
-        const routerUrl = context.env['BERTH_ROUTER_URL'];
-        let port = options.routerPort;
-        if (port === undefined && routerUrl) {
-          try {
-            const parsed = new URL(routerUrl);
-            port = parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
-          } catch {
-            throw new UsageError(`BERTH_ROUTER_URL is not a URL: '${routerUrl}'`);
-          }
-        }
-        const domain = options.domain ?? context.env['BERTH_DOMAIN'];
-        if (port !== undefined && !/^\d{1,5}$/.test(port))
-          throw new UsageError(`--router-port takes a port, got '${port}'`);
-        line(`http://${app}.${domain ?? 'localhost'}:${port ?? '7180'}/`);
-        if (domain === undefined || port === undefined) {
+        const { url, assumed } = appUrl(app, context.env, options);
+        line(url);
+        if (assumed.length > 0) {
           note(
             "note: the server's API does not expose its domain or router port; assumed " +
-              `${domain === undefined ? 'domain localhost' : ''}${domain === undefined && port === undefined ? ' and ' : ''}` +
-              `${port === undefined ? 'port 7180' : ''} (set --domain/--router-port or BERTH_DOMAIN/BERTH_ROUTER_URL)`,
+              `${assumed.join(' and ')} (set --domain/--router-port or BERTH_DOMAIN/BERTH_ROUTER_URL)`,
           );
         }
       },
