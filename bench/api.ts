@@ -1,23 +1,25 @@
 // The API's promises on SQLite, measured against `berth server` running as its own process, as
 // a user runs it: reads and config writes per second under 32 concurrent clients, and the
 // server's resident memory when it idles with 100 apps.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { startBerthServer, type BerthServer } from '../test/support/berth-server.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 
-const BERTH_BIN = new URL('../bin/berth.js', import.meta.url).pathname;
-
+/**
+ * BERTH_BENCH_QUICK=1 runs every step briefly, to check that the bench runs and cleans up (a
+ * test does); its figures mean nothing.
+ */
+const QUICK = process.env['BERTH_BENCH_QUICK'] === '1';
 /** Concurrent request loops, each over its own keep-alive socket. */
 const CONCURRENCY = 32;
-const WARMUP_MS = 1_000;
-const MEASURE_MS = 5_000;
-const IDLE_APPS = 100;
+const WARMUP_MS = QUICK ? 100 : 1_000;
+const MEASURE_MS = QUICK ? 300 : 5_000;
+const IDLE_APPS = QUICK ? 5 : 100;
 /** How long the server is left alone before its memory is read; nothing forces a GC. */
-const IDLE_SETTLE_MS = 2_000;
+const IDLE_SETTLE_MS = QUICK ? 100 : 2_000;
 const APP_NAME = 'bench-app';
 /**
  * PATCH rotates over this many keys and values; the counts are coprime, so each time a key
@@ -25,12 +27,8 @@ const APP_NAME = 'bench-app';
  */
 const PATCH_KEYS = 8;
 const PATCH_VALUES = 5;
-/** Generous bounds, so a stuck server fails the run instead of hanging it. */
-const START_TIMEOUT_MS = 30_000;
+/** A generous bound, so a stuck server fails the run instead of hanging it. */
 const REQUEST_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 10_000;
-/** The tail of the server's stderr kept to explain a failure. */
-const STDERR_KEPT = 16 * 1024;
 
 /** What the brief asks of the API; printed beside the figures, never asserted. */
 const targets = Object.freeze({ getPerSec: 5_000, idleRssMb: 80 });
@@ -42,99 +40,6 @@ export interface ApiFigures {
   readonly patchPerSec: number;
   readonly patchP99Ms: number;
   readonly idleRssMb: number;
-}
-
-/** `berth server` in a child process, found listening through its JSON log. */
-interface ServerProcess {
-  readonly pid: number;
-  readonly url: URL;
-  readonly adminToken: string;
-  /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
-  stop(): Promise<void>;
-}
-
-/** The environment without BERTH_* settings, so the store is SQLite whatever the shell says. */
-function serverEnv(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('BERTH_')),
-  );
-  // The listening line is logged at info.
-  return { ...env, BERTH_LOG_LEVEL: 'info' };
-}
-
-/** The URL in the server's 'berth server listening' log line, if `line` is that line. */
-function listeningUrl(line: string): URL | undefined {
-  if (!line.includes('berth server listening')) return undefined;
-  try {
-    const entry = JSON.parse(line) as Record<string, unknown>;
-    if (entry['msg'] === 'berth server listening' && typeof entry['url'] === 'string')
-      return new URL(entry['url']);
-  } catch {
-    // Not a JSON log line after all.
-  }
-  return undefined;
-}
-
-async function startServerProcess(dataDir: string): Promise<ServerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      BERTH_BIN,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--listen',
-      '127.0.0.1:0',
-      '--ssh-listen',
-      '127.0.0.1:0',
-    ],
-    { env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on(
-    'data',
-    (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-STDERR_KEPT)),
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    const url = await new Promise<URL>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`the server did not listen within ${START_TIMEOUT_MS} ms\n${stderr}`)),
-        START_TIMEOUT_MS,
-      );
-      const lines = readline.createInterface({ input: child.stdout });
-      lines.on('line', (line) => {
-        const found = listeningUrl(line);
-        if (!found) return;
-        clearTimeout(timer);
-        // The server logs every request from now on: discard its output unread, so the pipe
-        // never fills and stalls it, and the parsing costs the load generator nothing.
-        lines.close();
-        child.stdout.resume();
-        resolve(found);
-      });
-      child.once('error', reject);
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`the server exited with ${child.exitCode} before listening\n${stderr}`));
-      });
-    });
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('the server process has no pid');
-    const adminToken = readFileSync(path.join(dataDir, 'initial-admin-token'), 'utf8').trim();
-    return { pid, url, adminToken, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
 }
 
 /** One request of a load: its method, path and JSON body. */
@@ -326,16 +231,18 @@ function formatTable(
 /**
  * Starts `berth server` on a fresh SQLite data dir, measures its idle memory with 100 apps and
  * then GET and PATCH throughput, printing progress to stderr and the table through `print`.
- * The server is stopped and its data dir removed afterwards, also on failure.
+ * The server and its router are stopped and the data dir removed afterwards, also on failure.
  */
 export async function runApiBench(print: (line: string) => void): Promise<ApiFigures> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-api-'));
-  let server: ServerProcess | undefined;
+  let server: BerthServer | undefined;
   let client: Client | undefined;
   try {
     process.stderr.write('api: starting the server…\n');
-    server = await startServerProcess(dataDir);
-    client = new Client(server.url, server.adminToken);
+    // The server logs every request: its output is drained unread once it listens.
+    server = await startBerthServer({ dataDir, keepLogs: false });
+    const adminToken = readFileSync(path.join(dataDir, 'initial-admin-token'), 'utf8').trim();
+    client = new Client(new URL(server.url), adminToken);
     const api = client;
     const { pid } = server;
 
@@ -368,7 +275,8 @@ export async function runApiBench(print: (line: string) => void): Promise<ApiFig
     return figures;
   } finally {
     client?.close();
-    await server?.stop();
+    // The router outlives the controller by design; the bench ends it too.
+    await server?.down();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -14,7 +14,7 @@ import * as tar from 'tar';
 import { generateDockerfile, resolveBaseImages, Stacks } from '../src/build/index.js';
 import { connectEngine, type Engine } from '../src/engine/index.js';
 import { BerthApiClient } from './berth-api-client.js';
-import { startBerthServer } from './berth-server-process.js';
+import { startBerthServer } from '../test/support/berth-server.js';
 import { bundleOf, freePort, waitForBody } from './deploy-probes.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 
@@ -195,7 +195,7 @@ async function measure(print: (line: string) => void): Promise<ContainerFigures>
       );
     }
   } finally {
-    await server.stop();
+    await server.down();
     for (const image of await engine.listImages({ filters: { reference: ['berth/bench'] } })) {
       await engine
         .getImage(image.Id)

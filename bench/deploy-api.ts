@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeApp, tarGzBundle } from '../test/support/bundles.js';
 import { BerthApiClient } from './berth-api-client.js';
-import { startBerthServer, type BerthServerProcess } from './berth-server-process.js';
+import { startBerthServer, type BerthServer } from '../test/support/berth-server.js';
 import { percentile, round, tableLines } from './figures.js';
 import { incompressibleBundle } from './incompressible-bundle.js';
 import { withPostgresServer } from './postgres-databases.js';
@@ -103,7 +103,7 @@ async function withControllers<T>(
     BERTH_DATABASE_URL: databaseUrl,
     BERTH_MASTER_KEY: randomBytes(32).toString('base64'),
   };
-  const servers: BerthServerProcess[] = [];
+  const servers: BerthServer[] = [];
   try {
     for (let i = 0; i < count; i++) {
       servers.push(await startBerthServer({ dataDir: path.join(root, `controller-${i}`), env }));
@@ -114,7 +114,7 @@ async function withControllers<T>(
     if (!first) throw new Error('no controller was started');
     return await work([first, ...others]);
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(servers.map((s) => s.down()));
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BerthApiClient } from './berth-api-client.js';
-import { startBerthServer } from './berth-server-process.js';
+import { startBerthServer } from '../test/support/berth-server.js';
 import { bundleOf, waitForBody } from './deploy-probes.js';
 import { percentile, round, tableLines } from './figures.js';
 import { appFiles, floorOnce } from './runtime.js';
@@ -133,7 +133,7 @@ async function measure(print: (line: string) => void): Promise<PushFigures> {
       );
     }
   } finally {
-    await server.stop();
+    await server.down();
     await rm(dir, { recursive: true, force: true });
   }
   const median = (values: number[]) =>

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as tar from 'tar';
 import { BerthApiClient } from './berth-api-client.js';
 import { bundleOf, freePort, waitForBody } from './deploy-probes.js';
-import { startBerthServer } from './berth-server-process.js';
+import { startBerthServer } from '../test/support/berth-server.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 import { measureRouterVsDirect } from './router.js';
 
@@ -110,7 +110,7 @@ async function measureDeploys(
       floors,
     };
   } finally {
-    await server.stop();
+    await server.down();
     await rm(dir, { recursive: true, force: true });
   }
 }

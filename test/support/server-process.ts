@@ -1,10 +1,12 @@
-// Runs `bin/berth.js server` as a child process, as a user would, and finds its API URL in
-// its JSON log.
+// Runs `bin/berth.js server` as a child process, as a user would, on free ports: the test side
+// of berth-server.ts, which also ends the server and its data plane when the test file ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
-import readline from 'node:readline';
 import { stopDataPlane } from '../../src/server/index.js';
 import { testUnitPorts } from './api.js';
+import { BERTH_BIN, startBerthServer } from './berth-server.js';
+
+export { BERTH_BIN };
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -12,71 +14,38 @@ export interface ServerProcess {
   /** Where the router answers (apps by Host header). */
   readonly routerUrl: string;
   /** Every log line so far, parsed. */
-  readonly logs: Array<Record<string, unknown>>;
-  /** Sends the signal and resolves with the exit code. */
+  readonly logs: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  /** Sends the signal and resolves with the exit code; the data plane keeps running. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export const BERTH_BIN = new URL('../../bin/berth.js', import.meta.url).pathname;
-
-export function startServerProcess(
+/**
+ * Starts `berth server ARGS` (which must name --data-dir) with the test run's BERTH_* settings
+ * and a unit port range of its own. When the test file ends, the server is killed if it still
+ * runs and its data plane is stopped.
+ */
+export async function startServerProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
-  const routerArgs = args.includes('--router-listen') ? [] : ['--router-listen', '127.0.0.1:0'];
-  const sshArgs = args.includes('--ssh-listen') ? [] : ['--ssh-listen', '127.0.0.1:0'];
-  const child = spawn(
-    process.execPath,
-    [BERTH_BIN, 'server', '--listen', '127.0.0.1:0', ...routerArgs, ...sshArgs, ...args],
-    {
-      env: { ...process.env, BERTH_UNIT_PORTS: testUnitPorts(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const dataDir = args[args.indexOf('--data-dir') + 1];
+  const at = args.indexOf('--data-dir');
+  const dataDir = at === -1 ? undefined : args[at + 1];
+  if (dataDir === undefined) throw new Error('startServerProcess needs --data-dir DIR');
+  const rest = [...args.slice(0, at), ...args.slice(at + 2)];
+  const server = await startBerthServer({
+    dataDir,
+    args: rest,
+    env: { BERTH_UNIT_PORTS: testUnitPorts(), ...env },
+    inheritBerthEnv: true,
+  });
   after(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill('SIGKILL');
+    }
     // The data plane outlives the controller by design; the test ends it.
-    if (args.includes('--data-dir') && dataDir) await stopDataPlane(dataDir, 1000);
+    await stopDataPlane(dataDir, 1000);
   });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in 30 s\n${stderr}`)),
-      30_000,
-    );
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(entry);
-      if (entry['msg'] === 'berth server listening' && typeof entry['url'] === 'string') {
-        clearTimeout(timer);
-        resolve({
-          child,
-          url: entry['url'],
-          routerUrl: String(entry['routerUrl']),
-          logs,
-          stop: (signal = 'SIGTERM') => {
-            child.kill(signal);
-            return exited;
-          },
-        });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening\n${stderr}`));
-    });
-  });
+  return server;
 }
 
 /** Runs `berth ARGS` to completion. */
