@@ -5,6 +5,7 @@ import {
   registerApps,
   registerConfig,
   registerDeploy,
+  registerGitCredential,
   registerGitRemote,
   registerKeys,
   registerLogin,
@@ -75,6 +76,7 @@ function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   registerRun(program, context);
   registerTokens(program, context);
   registerGitRemote(program, context);
+  registerGitCredential(program, context);
   registerOpen(program, context);
   registerKeys(program, context);
   // Every subcommand stops (rather than exits) on a usage error, so run() decides the code.

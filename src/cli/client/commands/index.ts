@@ -3,6 +3,7 @@
 export { registerApps } from './apps.js';
 export { registerConfig } from './config.js';
 export { registerDeploy } from './deploy.js';
+export { registerGitCredential } from './git-credential.js';
 export { registerGitRemote } from './git-remote.js';
 export { registerKeys } from './keys.js';
 export { registerLogin } from './login.js';
