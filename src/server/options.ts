@@ -23,6 +23,11 @@ export interface ServerOptions {
   readonly databaseUrl: string | undefined;
   /** The container engine's socket (--engine-socket); else DOCKER_HOST, else the usual ones. */
   readonly engineSocket: string | undefined;
+  /**
+   * KEY=VALUE lines of proxies, CA files and npm/pip settings for builds (--build-env-file),
+   * on top of those of the controller's own environment.
+   */
+  readonly buildEnvFile: string | undefined;
   /** The loopback ports the container runtime publishes units on (BERTH_CONTAINER_PORTS). */
   readonly containerPorts: { readonly from: number; readonly to: number };
   /** Containers get a read-only root file system (BERTH_CONTAINER_READ_ONLY=1). */
@@ -60,6 +65,7 @@ export const serverFlags = [
   'router',
   'database-url',
   'engine-socket',
+  'build-env-file',
 ] as const;
 export type ServerFlag = (typeof serverFlags)[number];
 
@@ -144,6 +150,7 @@ export function compileServerOptions(
     router: oneOf('router', get('router', 'builtin'), Routers),
     databaseUrl,
     engineSocket: get('engine-socket', '') || undefined,
+    buildEnvFile: optionalPath(get('build-env-file', '')),
     containerPorts: parsePortRange(
       env['BERTH_CONTAINER_PORTS'] || '30000-39999',
       'BERTH_CONTAINER_PORTS',
@@ -166,6 +173,11 @@ export function compileServerOptions(
       16 * 1024 ** 3,
     ),
   });
+}
+
+/** An absolute path, or undefined for an empty value. */
+function optionalPath(value: string): string | undefined {
+  return value === '' ? undefined : path.resolve(value);
 }
 
 /** `FROM-TO`, a range of at least 16 unprivileged ports. */

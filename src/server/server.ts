@@ -1,7 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
-import { ArtifactStore, removeAppImages, SlugStore } from '../build/index.js';
+import {
+  ArtifactStore,
+  BuildNetworkError,
+  loadBuildNetwork,
+  removeAppImages,
+  SlugStore,
+  type BuildNetwork,
+} from '../build/index.js';
 import { buildApi } from '../api/index.js';
 import { ChangeStream, WatcherHub } from '../changes/index.js';
 import { AccessPolicy } from '../domain/access/index.js';
@@ -35,7 +42,7 @@ import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
 import { detectIsolation } from '../runtime/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { redactDatabaseUrl, type ServerOptions } from './options.js';
+import { OptionsError, redactDatabaseUrl, type ServerOptions } from './options.js';
 import { berthVersion } from './version.js';
 
 /** A running controller. */
@@ -64,6 +71,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
   if (options.runtime === 'process' && (await detectIsolation()).kind === 'users') {
     await assertReachableByApps(options.dataDir);
   }
+  const buildNetwork = await openBuildNetwork(options, logger);
   logger.info({ store: storeLabel, dataDir: options.dataDir }, 'opening the store');
   await secureDataDir(options.dataDir);
   const store = await openStore({
@@ -171,6 +179,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         slugs,
         runner,
         buildTimeoutMs: options.buildTimeoutMs,
+        buildNetwork,
         ...(engine ? { imageEngine: engine } : {}),
         ...(sandboxes ? { buildJails: sandboxes } : {}),
       }),
@@ -315,4 +324,34 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         logger.info('berth server stopped');
       })()),
   };
+}
+
+/**
+ * The host's network settings for builds (proxies, CAs, npm and pip settings), from the
+ * controller's environment and --build-env-file, read once: a file that cannot be read or
+ * names a key it may not is a start-up error, not a failing build later.
+ */
+async function openBuildNetwork(options: ServerOptions, logger: Logger): Promise<BuildNetwork> {
+  try {
+    const network = await loadBuildNetwork({ env: process.env, file: options.buildEnvFile });
+    const keys = Object.keys(network.env);
+    if (keys.length > 0 || network.caBundle || network.npmrc || network.pipConf) {
+      logger.info(
+        {
+          variables: keys,
+          caBundle: network.caBundle !== undefined,
+          npmrc: network.npmrc !== undefined,
+          pipConf: network.pipConf !== undefined,
+          ...(options.buildEnvFile ? { file: options.buildEnvFile } : {}),
+        },
+        "builds get the host's network settings",
+      );
+    }
+    return network;
+  } catch (error) {
+    if (error instanceof BuildNetworkError) {
+      throw new OptionsError(`--build-env-file: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
 }

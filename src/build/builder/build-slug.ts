@@ -1,7 +1,14 @@
-import { relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { Stack } from '../project/index.js';
 import { BuildFailure, BuildFailureReasons } from './build-failure.js';
 import { buildEnv } from './build-env.js';
+import {
+  BUILD_NETWORK_DIR,
+  buildNetworkFileEnv,
+  buildNetworkFiles,
+  placeBuildNetworkFiles,
+} from './build-network-files.js';
+import type { BuildNetwork } from './build-network.js';
 import { planBuild } from './build-plan.js';
 import { runCommand } from './run-command.js';
 
@@ -26,6 +33,12 @@ export interface BuildSlugOptions {
    * are passed on. Defaults to process.env; tests pass their own.
    */
   readonly controllerEnv?: NodeJS.ProcessEnv;
+  /**
+   * How the host reaches registries (proxies, CAs, npm's and pip's settings): its values go
+   * into every command's environment, its files are copied into the slug for the build (as
+   * the build's user) and removed after it.
+   */
+  readonly network?: BuildNetwork;
   /**
    * The app's sandbox, where the runtime keeps apps apart: every command runs through `wrap`
    * (the app's own uid, its control group), with `env` (the app's HOME and TMPDIR) over the
@@ -75,36 +88,55 @@ export async function buildSlug(options: BuildSlugOptions): Promise<BuildResult>
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   const plan = await planBuild(dir, options.stack);
+  const network = options.network;
+  const files = network ? buildNetworkFiles(network) : {};
+  const networkDir = join(dir, BUILD_NETWORK_DIR);
   const env = buildEnv(options.controllerEnv ?? process.env, {
+    ...network?.env,
+    ...(network ? buildNetworkFileEnv(network, networkDir) : {}),
     ...options.env,
     ...options.jail?.env,
   });
   if (options.jail && env['PATH'] !== undefined)
     env['PATH'] = options.jail.reachablePath(env['PATH']);
+  const context = {
+    cwd: dir,
+    env,
+    deadline,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    log: options.log,
+    ...(options.jail ? { wrap: (argv: readonly string[]) => options.jail!.wrap(argv) } : {}),
+  };
+  const placed = Object.keys(files).length > 0;
   const commands: BuildCommandResult[] = [];
-  for (const command of plan) {
-    if (options.signal.aborted) {
-      throw new BuildFailure(
-        BuildFailureReasons.ABORTED,
-        `the build was stopped before ${command.name}`,
-      );
+  try {
+    if (placed) await placeBuildNetworkFiles(networkDir, files, context);
+    for (const command of plan) {
+      if (options.signal.aborted) {
+        throw new BuildFailure(
+          BuildFailureReasons.ABORTED,
+          `the build was stopped before ${command.name}`,
+        );
+      }
+      const commandStarted = Date.now();
+      options.log(`$ ${command.argv.map((arg) => slugRelative(dir, arg)).join(' ')}`);
+      await runCommand(command, context);
+      commands.push({
+        name: command.name,
+        argv: command.argv,
+        durationMs: Date.now() - commandStarted,
+      });
     }
-    const commandStarted = Date.now();
-    options.log(`$ ${command.argv.map((arg) => slugRelative(dir, arg)).join(' ')}`);
-    await runCommand(command, {
-      cwd: dir,
-      env,
-      deadline,
-      timeoutMs: options.timeoutMs,
-      signal: options.signal,
-      log: options.log,
-      ...(options.jail ? { wrap: (argv: readonly string[]) => options.jail!.wrap(argv) } : {}),
-    });
-    commands.push({
-      name: command.name,
-      argv: command.argv,
-      durationMs: Date.now() - commandStarted,
-    });
+  } finally {
+    // The copies (a registry token in .npmrc) are the build's, not the release's.
+    if (placed) {
+      await placeBuildNetworkFiles(networkDir, null, {
+        ...context,
+        signal: AbortSignal.timeout(30_000),
+        deadline: Date.now() + 30_000,
+      });
+    }
   }
   return { commands, durationMs: Date.now() - started };
 }

@@ -7,6 +7,17 @@ export {
   type BuildJail,
   type BuildSlugOptions,
 } from './build-slug.js';
+export {
+  hasBuildNetwork,
+  loadBuildNetwork,
+  NO_BUILD_NETWORK,
+  proxyVariables,
+  BuildNetworkError,
+  SYSTEM_CA_BUNDLE,
+  type BuildNetwork,
+  type LoadBuildNetworkOptions,
+} from './build-network.js';
+export { BUILD_NETWORK_DIR, BuildNetworkFiles, buildNetworkFiles } from './build-network-files.js';
 export { BuildFailure, BuildFailureReasons, type BuildFailureReason } from './build-failure.js';
 export { DEFAULT_BASE_PATH, runtimeEnv } from './runtime-env.js';
 export { resolveCommand } from './resolve-command.js';

@@ -22,6 +22,8 @@ export interface CommandContext {
   readonly log: (line: string) => void;
   /** Puts the command inside the app's sandbox (its own uid, control group); none by default. */
   readonly wrap?: (argv: readonly string[]) => [string, ...string[]];
+  /** Text for the command's stdin; without it stdin is empty. */
+  readonly input?: string;
 }
 
 /** How long a process group has between SIGTERM and SIGKILL. */
@@ -52,8 +54,12 @@ export async function runCommand(command: BuildCommand, context: CommandContext)
     cwd: context.cwd,
     env: context.env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // Without input, stdin is at its end at once. A command that exits without reading all of
+  // it must not fail the write (EPIPE).
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(context.input ?? '');
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   // 'error' comes instead of 'exit' when the process could not be started: spawnError below
   // reports it, so exited's rejection is handled here only to not be unhandled.

@@ -18,18 +18,30 @@ export async function ensureDockerignore(dir: string): Promise<void> {
  * The build context of `dir` as a tar stream. Top-level names that .dockerignore excludes
  * are not sent at all (node_modules and .git are often most of a directory's bytes); deeper
  * patterns are left to the engine, which applies .dockerignore itself when it copies. The
- * Dockerfile named by `dockerfile` and .dockerignore are always sent, as Docker's client does.
+ * Dockerfile named by `dockerfile` and .dockerignore are always sent, as Docker's client does,
+ * and so are `folders` (context paths), whatever .dockerignore says.
  */
-export async function buildContext(dir: string, dockerfile: string): Promise<Readable> {
+export async function buildContext(
+  dir: string,
+  dockerfile: string,
+  folders: readonly string[] = [],
+): Promise<Readable> {
   const ignored = await topLevelIgnore(dir);
   const alwaysSent = new Set([`./${dockerfile}`, './.dockerignore']);
   // The directories leading to the Dockerfile, sent even when ignored, but nothing else in them.
   const parents = new Set<string>();
-  for (let at = dockerfile.lastIndexOf('/'); at > 0; at = dockerfile.lastIndexOf('/', at - 1)) {
-    parents.add(`./${dockerfile.slice(0, at)}`);
+  for (const sent of [dockerfile, ...folders]) {
+    for (let at = sent.lastIndexOf('/'); at > 0; at = sent.lastIndexOf('/', at - 1)) {
+      parents.add(`./${sent.slice(0, at)}`);
+    }
   }
+  // Folders sent whole even when ignored: the build network's settings, mounted by RUN steps.
+  const sentFolders = folders.map((folder) => `./${folder}`);
   const filter = (path: string): boolean => {
     if (path === '.' || alwaysSent.has(path) || parents.has(path)) return true;
+    if (sentFolders.some((folder) => path === folder || path.startsWith(`${folder}/`))) {
+      return true;
+    }
     const top = path.slice(2).split('/')[0] ?? '';
     if (!ignored(top)) return true;
     return false;

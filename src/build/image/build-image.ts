@@ -8,11 +8,13 @@ import {
   LastLines,
   LineSplitter,
   MAX_LINE_LENGTH,
+  type BuildNetwork,
 } from '../builder/index.js';
 import { Stacks, type Stack } from '../project/index.js';
 import type { BaseImages } from './base-images.js';
 import { buildContext, ensureDockerignore } from './build-context.js';
-import { generateDockerfile } from './dockerfile.js';
+import { ignoreBerthFolder, writeImageBuildNetwork } from './build-network-context.js';
+import { generateDockerfile, type DockerfileNetwork } from './dockerfile.js';
 import { removeImage } from './image-refs.js';
 
 /** Where a generated Dockerfile is written, relative to the build directory. */
@@ -45,6 +47,12 @@ export interface BuildImageOptions {
   readonly signal?: AbortSignal;
   /** Receives every non-empty output line of the build, trimmed. */
   readonly log?: (line: string) => void;
+  /**
+   * How the host reaches registries: proxies become build args; a generated Dockerfile's
+   * fetching steps mount the CA bundle, npm's and pip's configs and registry variables; an
+   * app's own Dockerfile finds the CA bundle at `.berth/build-network/ca-certificates.crt`.
+   */
+  readonly network?: BuildNetwork;
 }
 
 /** A built, tagged image. */
@@ -93,7 +101,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuiltImage
       'a static site is served by the router and has no image to build',
     );
   }
-  const dockerfile = await writeDockerfile(dir, stack, options.baseImages);
+  const network = await writeImageBuildNetwork(dir, options.network, stack !== Stacks.dockerfile);
+  const dockerfile = await writeDockerfile(
+    dir,
+    stack,
+    options.baseImages,
+    network.folder === undefined ? undefined : { source: network.folder },
+  );
 
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(new TimedOut()), timeoutMs);
@@ -104,7 +118,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuiltImage
   const progress = new BuildProgress(options.log ?? (() => undefined));
   let context: Readable | undefined;
   try {
-    context = await buildContext(dir, dockerfile);
+    context = await buildContext(dir, dockerfile, network.folder ? [network.folder] : []);
     stop.signal.throwIfAborted();
     const response = await engine.buildImage(context, {
       t: tag,
@@ -114,6 +128,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuiltImage
       // Podman (4.3, measured) and Docker's classic builder both keep and reuse layers by
       // default; nocache is spelled out so that no engine default turns the cache off.
       nocache: false,
+      ...(Object.keys(network.buildArgs).length > 0 ? { buildargs: network.buildArgs } : {}),
       abortSignal: stop.signal,
     });
     await progress.consume(response);
@@ -147,12 +162,19 @@ export async function buildImage(options: BuildImageOptions): Promise<BuiltImage
 }
 
 /** The Dockerfile path inside the context: the app's own, or a generated one written now. */
-async function writeDockerfile(dir: string, stack: Stack, baseImages: BaseImages): Promise<string> {
-  const generated = await generateDockerfile(dir, stack, baseImages);
+async function writeDockerfile(
+  dir: string,
+  stack: Stack,
+  baseImages: BaseImages,
+  network: DockerfileNetwork | undefined,
+): Promise<string> {
+  const generated = await generateDockerfile(dir, stack, baseImages, network);
   if (generated === undefined) return 'Dockerfile';
   await mkdir(join(dir, '.berth'), { recursive: true });
   await writeFile(join(dir, GENERATED_DOCKERFILE), generated);
   await ensureDockerignore(dir);
+  // The settings folder (a registry token) must never be copied into the image.
+  if (network) await ignoreBerthFolder(dir);
   return GENERATED_DOCKERFILE;
 }
 

@@ -49,6 +49,22 @@ const HEADER = [
 ];
 
 /**
+ * Where the steps that fetch packages see the host's network settings (CA bundle, .npmrc,
+ * pip.conf, registry variables), bind-mounted from the build context for that step only: no
+ * layer and no history entry holds them. Only written when the host has such settings.
+ */
+export const BUILD_NETWORK_MOUNT = '/run/berth-build-network';
+
+/** The file of `export KEY='value'` lines in the mount, sourced before a fetching step. */
+export const BUILD_NETWORK_ENV_FILE = 'build.env';
+
+/** How a generated Dockerfile's fetching steps reach the host's network settings, if at all. */
+export interface DockerfileNetwork {
+  /** The context path of the settings folder (BUILD_NETWORK_DIR). */
+  readonly source: string;
+}
+
+/**
  * The Dockerfile Berth builds a project of `stack` with, or undefined when none is generated:
  * a `dockerfile` app brings its own, a `static` site is served by the router without an image.
  * The dependency manifests are copied and installed before the rest of the code, so a deploy
@@ -59,22 +75,28 @@ export async function generateDockerfile(
   dir: string,
   stack: Stack,
   baseImages: BaseImages,
+  network?: DockerfileNetwork,
 ): Promise<string | undefined> {
+  const fetching = network ? fetchingRun(network) : run;
   switch (stack) {
     case Stacks.dockerfile:
     case Stacks.static:
       return undefined;
     case Stacks.node:
-      return lines(await nodeDockerfile(dir, baseImages.node));
+      return lines(await nodeDockerfile(dir, baseImages.node, fetching));
     case Stacks.python:
-      return lines(await pythonDockerfile(dir, baseImages.python));
+      return lines(await pythonDockerfile(dir, baseImages.python, fetching));
     case Stacks.procfile:
     case Stacks.unknown:
       return lines([...asAppUser(baseImages.node), copyAll()]);
   }
 }
 
-async function nodeDockerfile(dir: string, image: string): Promise<string[]> {
+async function nodeDockerfile(
+  dir: string,
+  image: string,
+  fetching: (argv: readonly string[]) => string,
+): Promise<string[]> {
   const steps = await nodeBuildSteps(dir);
   const out = [...asAppUser(image), 'ENV NODE_ENV=production'];
   if (steps.install) {
@@ -86,26 +108,31 @@ async function nodeDockerfile(dir: string, image: string): Promise<string[]> {
     // With NODE_ENV=production npm leaves devDependencies out, yet a build script usually
     // needs them (a compiler, a bundler): install them for the build, prune them after it.
     const argv = steps.build ? [...steps.install.argv, '--include=dev'] : steps.install.argv;
-    out.push(run(argv));
+    out.push(fetching(argv));
   }
   out.push(copyAll());
   if (steps.build) {
-    out.push(run(steps.build.argv));
+    // A build script may fetch too (a font, a browser, a postinstall download).
+    out.push(fetching(steps.build.argv));
     if (steps.install) out.push(run(['npm', 'prune', '--omit=dev', '--no-audit', '--no-fund']));
   }
   return out;
 }
 
-async function pythonDockerfile(dir: string, image: string): Promise<string[]> {
+async function pythonDockerfile(
+  dir: string,
+  image: string,
+  fetching: (argv: readonly string[]) => string,
+): Promise<string[]> {
   const steps = await pythonBuildSteps(dir);
   const pip = `${VENV}/bin/pip`;
   const out = [...asAppUser(image), run(['python3', ...steps.venvArgs, VENV])];
   if (steps.install === 'requirements' && steps.pipArgs) {
-    out.push(copy(['requirements.txt'], './'), run([pip, ...steps.pipArgs]));
+    out.push(copy(['requirements.txt'], './'), fetching([pip, ...steps.pipArgs]));
   }
   out.push(copyAll());
   // pyproject.toml installs the project itself, so it needs the code copied first.
-  if (steps.install === 'project' && steps.pipArgs) out.push(run([pip, ...steps.pipArgs]));
+  if (steps.install === 'project' && steps.pipArgs) out.push(fetching([pip, ...steps.pipArgs]));
   out.push(`ENV VIRTUAL_ENV=${VENV}`, `ENV PATH=${VENV}/bin:$PATH`);
   return out;
 }
@@ -138,6 +165,21 @@ function copyAll(): string {
 /** RUN in its exec form: an argument vector, no shell between Berth and the command. */
 function run(argv: readonly string[]): string {
   return `RUN ${JSON.stringify(argv)}`;
+}
+
+/**
+ * RUN with the settings folder mounted and its variables sourced, then the command exec'd:
+ * the values stay in the mount, so neither the layer nor `docker history` holds them. The
+ * mount needs BuildKit on Docker (Podman's builder has it); it is only used where the host
+ * has network settings for builds.
+ */
+function fetchingRun(network: DockerfileNetwork): (argv: readonly string[]) => string {
+  if (!/^[A-Za-z0-9._/-]+$/.test(network.source)) {
+    throw new TypeError(`'${network.source}' is not a context path`);
+  }
+  const mount = `--mount=type=bind,source=${network.source},target=${BUILD_NETWORK_MOUNT}`;
+  const script = `set -a && . ${BUILD_NETWORK_MOUNT}/${BUILD_NETWORK_ENV_FILE} && set +a && exec "$@"`;
+  return (argv) => `RUN ${mount} ${JSON.stringify(['/bin/sh', '-c', script, 'sh', ...argv])}`;
 }
 
 function lines(instructions: readonly string[]): string {

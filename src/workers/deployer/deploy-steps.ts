@@ -13,6 +13,7 @@ import {
   readProject,
   type ArtifactStore,
   type BuildJail,
+  type BuildNetwork,
   type SlugStore,
   type Stack,
 } from '../../build/index.js';
@@ -34,6 +35,8 @@ export interface DeployStepServices {
   readonly runner: ReleaseRunner;
   /** The bound of one build (npm ci, pip install, npm run build together). */
   readonly buildTimeoutMs: number;
+  /** The host's proxies, CAs and npm/pip settings, given to every build. */
+  readonly buildNetwork?: BuildNetwork;
   /** Set on container runtimes: releases are images built on this engine, not slugs. */
   readonly imageEngine?: Engine;
   /**
@@ -190,6 +193,7 @@ export function buildStep(services: DeployStepServices): DeployStep {
               timeoutMs: services.buildTimeoutMs,
               signal: context.signal,
               log: (line) => context.log(line),
+              ...(services.buildNetwork ? { network: services.buildNetwork } : {}),
               ...(jail ? { jail } : {}),
             });
           } finally {
@@ -210,6 +214,7 @@ export function buildStep(services: DeployStepServices): DeployStep {
             timeoutMs: services.buildTimeoutMs,
             signal: context.signal,
             log: (line) => context.log(line),
+            ...(services.buildNetwork ? { network: services.buildNetwork } : {}),
           });
           context.log(
             `image ${image.tag} (${image.imageId.slice(0, 19)}, ${formatBytes(image.sizeBytes)}; ` +
