@@ -43,6 +43,8 @@ export {
   BuildNetworkError,
   buildSlug,
   DEFAULT_BASE_PATH,
+  describeBuildFailure,
+  FAILURE_TAIL_LINES,
   loadBuildNetwork,
   NO_BUILD_NETWORK,
   KILL_GRACE_MS,

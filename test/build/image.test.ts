@@ -15,6 +15,8 @@ import {
   BuildFailureReasons,
   buildImage,
   DEFAULT_DOCKERIGNORE,
+  describeBuildFailure,
+  FAILURE_TAIL_LINES,
   defaultBaseImages,
   generateDockerfile,
   imageExists,
@@ -458,6 +460,35 @@ console.log('node_modules sent: ' + fs.existsSync('node_modules'));`,
     );
     assert.match(failure.message, /exit status 3|non-zero code: 3/);
     assert.equal(failure.retryable, false);
+    assert.equal(await imageExists(engine, tag), false);
+    // What the deployment's error says: the engine's error once, then the last lines once.
+    const told = describeBuildFailure(failure);
+    assert.equal(told.split(/exit status 3|non-zero code: 3/).length, 2, told);
+    assert.equal(
+      told.split(`marker-before-failure-${run}`).length - 1,
+      2,
+      'the RUN line, its output',
+    );
+    const tail = told.split('\nlast lines of the build:\n')[1]?.split('\n') ?? [];
+    assert.ok(tail.length > 0 && tail.length <= FAILURE_TAIL_LINES, told);
+  });
+
+  it('a FROM image that cannot be pulled is named, with why and what to do', async () => {
+    const dir = await project({ Dockerfile: 'FROM doesnotexist.invalid/nope:1\nRUN true\n' });
+    const tag = newTag();
+    const failure = await rejectsWithFailure(
+      buildImage({ engine, dir, stack: Stacks.dockerfile, tag, baseImages }),
+      BuildFailureReasons.IMAGE_BUILD_FAILED,
+    );
+    assert.match(
+      failure.message,
+      /^the base image doesnotexist\.invalid\/nope:1 is not on the container engine and could not be pulled: no registry is reachable from the engine \(doesnotexist\.invalid does not resolve\)/,
+    );
+    assert.match(failure.message, /'berth stacks build'/);
+    assert.match(failure.message, /a registry the engine can reach/);
+    const told = describeBuildFailure(failure);
+    assert.ok(!told.includes('%!q'), told);
+    assert.ok(!/initializing source/.test(told), 'the engine’s raw words stay in the log');
     assert.equal(await imageExists(engine, tag), false);
   });
 

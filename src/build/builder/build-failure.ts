@@ -42,3 +42,19 @@ export class BuildFailure extends Error {
     this.retryable = reason === BuildFailureReasons.ABORTED;
   }
 }
+
+/** How many of a failed build's last lines its message shows; the deploy log has them all. */
+export const FAILURE_TAIL_LINES = 10;
+
+/**
+ * A failed build as one message for the person who deployed: what failed, then its last
+ * output lines once each, leaving out what the first line already says (an engine's error
+ * line repeats it word for word).
+ */
+export function describeBuildFailure(failure: BuildFailure): string {
+  const head = `build failed: ${failure.message}`;
+  const tail = failure.lastLines
+    .filter((line) => !failure.message.includes(line.replace(/^error: /, '')))
+    .slice(-FAILURE_TAIL_LINES);
+  return tail.length === 0 ? head : `${head}\nlast lines of the build:\n${tail.join('\n')}`;
+}

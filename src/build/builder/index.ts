@@ -18,7 +18,13 @@ export {
   type LoadBuildNetworkOptions,
 } from './build-network.js';
 export { BUILD_NETWORK_DIR, BuildNetworkFiles, buildNetworkFiles } from './build-network-files.js';
-export { BuildFailure, BuildFailureReasons, type BuildFailureReason } from './build-failure.js';
+export {
+  BuildFailure,
+  BuildFailureReasons,
+  describeBuildFailure,
+  FAILURE_TAIL_LINES,
+  type BuildFailureReason,
+} from './build-failure.js';
 export { DEFAULT_BASE_PATH, runtimeEnv } from './runtime-env.js';
 export { resolveCommand } from './resolve-command.js';
 export { KILL_GRACE_MS } from './run-command.js';

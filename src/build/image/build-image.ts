@@ -13,6 +13,7 @@ import {
 import { Stacks, type Stack } from '../project/index.js';
 import type { BaseImages } from './base-images.js';
 import { buildContext, ensureDockerignore } from './build-context.js';
+import { imageBuildFailure } from './build-errors.js';
 import { ignoreBerthFolder, writeImageBuildNetwork } from './build-network-context.js';
 import { generateDockerfile, type DockerfileNetwork } from './dockerfile.js';
 import { removeImage } from './image-refs.js';
@@ -216,7 +217,7 @@ async function failureOf(error: unknown, context: FailureContext): Promise<unkno
     return new BuildFailure(
       BuildFailureReasons.IMAGE_BUILD_FAILED,
       `the container engine refused the image build (${status}): ${message}`,
-      [...progress.lastLines, message],
+      progress.lastLines,
     );
   }
   return error;
@@ -269,13 +270,7 @@ class BuildProgress {
     }
     if (!dropping) this.#message(pending);
     this.#lines.end();
-    if (this.#error !== undefined) {
-      throw new BuildFailure(
-        BuildFailureReasons.IMAGE_BUILD_FAILED,
-        `the image build failed: ${this.#error}`,
-        this.lastLines,
-      );
-    }
+    if (this.#error !== undefined) throw imageBuildFailure(this.#error, this.lastLines);
   }
 
   #message(json: string): void {
@@ -294,7 +289,8 @@ class BuildProgress {
     const error = message.errorDetail?.message ?? message.error;
     if (typeof error === 'string' && error.trim() !== '') {
       this.#error = error.trim().slice(0, MAX_LINE_LENGTH);
-      this.#line(`error: ${this.#error}`);
+      // Logged, but not kept among the last lines: the failure's message says it already.
+      this.#log(`error: ${this.#error}`);
     }
   }
 

@@ -6,6 +6,7 @@ import {
   BundleError,
   buildImage,
   buildSlug,
+  describeBuildFailure,
   imageExists,
   resolveBaseImages,
   Stacks,
@@ -234,10 +235,7 @@ export function buildStep(services: DeployStepServices): DeployStep {
               'start it and deploy again',
           );
         }
-        if (error instanceof BuildFailure) {
-          const tail = error.lastLines.length > 0 ? `\n${error.lastLines.join('\n')}` : '';
-          throw new StepFailure(`build failed: ${error.message}${tail}`);
-        }
+        if (error instanceof BuildFailure) throw new StepFailure(describeBuildFailure(error));
         throw error;
       }
     },
