@@ -1,6 +1,7 @@
 // Sends a command line to the client (commands that talk to the API) or to the server's own
 // commands (server, router, down, stacks). Each side is loaded only when used, so a client
 // command does not load the server; help, the version and a mistyped command load neither.
+import { didYouMean } from './suggest.js';
 import { COMMAND_USAGE, packageVersion, USAGE } from './usage.js';
 
 /** The client's command names; kept here so dispatching loads neither side. */
@@ -17,6 +18,7 @@ const CLIENT_COMMANDS = new Set([
   'run',
   'tokens',
   'git:remote',
+  'git:credential',
   'open',
   'keys',
 ]);
@@ -45,7 +47,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return runClient(argv);
   }
   if (!isServerCommand(command)) {
-    process.stderr.write(`berth: unknown command '${command}'; run 'berth help'\n`);
+    const known = [...CLIENT_COMMANDS, ...Object.keys(COMMAND_USAGE), 'help', 'version'];
+    process.stderr.write(
+      `berth: unknown command '${command}'${didYouMean(command, known)}; run 'berth help'\n`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -361,6 +361,7 @@ describe('berth client: accounts, apps, tokens', () => {
       ['tokens', 'list'],
       ['tokens', 'revoke'],
       ['git:remote'],
+      ['git:credential'],
       ['open'],
       ['keys'],
       ['keys', 'add'],

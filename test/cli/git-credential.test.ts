@@ -19,13 +19,6 @@ interface GitResult {
   readonly stderr: string;
 }
 
-// TODO(dispatch): src/cli/dispatch.ts routes only the client commands it lists, and does not
-// list 'git:credential' yet, so git's call of the helper ends in "unknown command". Drop the
-// todo once it does (verified by hand with a shim that routes it: the push deploys).
-const UNTIL_DISPATCHED = {
-  todo: "needs 'git:credential' in CLIENT_COMMANDS of src/cli/dispatch.ts",
-};
-
 describe('berth git:credential: git push berth main signs in with the berth login', () => {
   let server: TestServer;
   let configHome: string;
@@ -75,79 +68,70 @@ describe('berth git:credential: git push berth main signs in with the berth logi
   });
   after(() => server.close());
 
-  it(
-    'pushes to deploy after git:remote, with no prompt and the token kept out of git',
-    UNTIL_DISPATCHED,
-    async () => {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-cred-work-'));
-      assert.equal((await git(['init', '--quiet', '--initial-branch=main', dir], dir)).code, 0);
-      for (const [name, text] of Object.entries(nodeHelloApp)) {
-        await writeFile(path.join(dir, name), text);
-      }
-      assert.equal((await git(['add', '-A'], dir)).code, 0);
-      assert.equal((await git(['commit', '--quiet', '-m', 'hello'], dir)).code, 0);
+  it('pushes to deploy after git:remote, with no prompt and the token kept out of git', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-cred-work-'));
+    assert.equal((await git(['init', '--quiet', '--initial-branch=main', dir], dir)).code, 0);
+    for (const [name, text] of Object.entries(nodeHelloApp)) {
+      await writeFile(path.join(dir, name), text);
+    }
+    assert.equal((await git(['add', '-A'], dir)).code, 0);
+    assert.equal((await git(['commit', '--quiet', '-m', 'hello'], dir)).code, 0);
 
-      const remote = await cli(['git:remote', 'cred1'], {
-        env: { XDG_CONFIG_HOME: configHome },
-        cwd: dir,
-      });
-      assert.equal(remote.code, 0, remote.stderr);
-      const url = `${server.url}/git/cred1.git`;
-      const helpers = await git(['config', '--get-all', `credential.${url}.helper`], dir);
-      assert.match(helpers.stdout, /^\n.*git:credential\n$/);
-      // Set for that URL only: git's generic helper list is the user's own.
-      const generic = await git(['config', '--local', '--get-all', 'credential.helper'], dir);
-      assert.equal(generic.stdout, '');
+    const remote = await cli(['git:remote', 'cred1'], {
+      env: { XDG_CONFIG_HOME: configHome },
+      cwd: dir,
+    });
+    assert.equal(remote.code, 0, remote.stderr);
+    const url = `${server.url}/git/cred1.git`;
+    const helpers = await git(['config', '--get-all', `credential.${url}.helper`], dir);
+    assert.match(helpers.stdout, /^\n.*git:credential\n$/);
+    // Set for that URL only: git's generic helper list is the user's own.
+    const generic = await git(['config', '--local', '--get-all', 'credential.helper'], dir);
+    assert.equal(generic.stdout, '');
 
-      const pushed = await git(['push', 'berth', 'main'], dir);
-      assert.equal(pushed.code, 0, pushed.stderr);
-      assert.doesNotMatch(pushed.stderr, /Username|terminal prompts disabled/);
-      assert.equal(
-        (await viaRouter(server.server.routerUrl, 'cred1', '/')).text,
-        'hello from cred1 v1',
+    const pushed = await git(['push', 'berth', 'main'], dir);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.doesNotMatch(pushed.stderr, /Username|terminal prompts disabled/);
+    assert.equal(
+      (await viaRouter(server.server.routerUrl, 'cred1', '/')).text,
+      'hello from cred1 v1',
+    );
+    // store was not asked: the token is berth's to keep, not ~/.git-credentials'.
+    assert.equal(existsSync(path.join(home, '.git-credentials')), false);
+    // Running git:remote again changes nothing.
+    assert.equal(
+      (await cli(['git:remote', 'cred1'], { env: { XDG_CONFIG_HOME: configHome }, cwd: dir })).code,
+      0,
+    );
+    const again = await git(['config', '--get-all', `credential.${url}.helper`], dir);
+    assert.equal(again.stdout, helpers.stdout);
+  });
+
+  it('answers git only for the berth server, and stores or erases nothing', async () => {
+    const { host, protocol } = new URL(server.url);
+    const ask = (action: string, input: string) =>
+      cli(['git:credential', action], { env: { XDG_CONFIG_HOME: configHome }, input });
+    const ours = await ask('get', `protocol=${protocol.slice(0, -1)}\nhost=${host}\n\n`);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, `username=berth\npassword=${server.adminToken}\n`);
+    const withPath = await ask('get', `protocol=http\nhost=${host}\npath=git/cred1.git\n\n`);
+    assert.equal(withPath.stdout, `username=berth\npassword=${server.adminToken}\n`);
+    for (const other of [
+      `protocol=http\nhost=github.com\n\n`,
+      `protocol=https\nhost=${host}\n\n`,
+      `protocol=http\nhost=${host}\npath=elsewhere/repo.git\n\n`,
+      `protocol=http\n\n`,
+    ]) {
+      const answer = await ask('get', other);
+      assert.equal(answer.code, 0, answer.stderr);
+      assert.equal(answer.stdout, '', other);
+    }
+    for (const action of ['store', 'erase']) {
+      const answer = await ask(
+        action,
+        `protocol=http\nhost=${host}\nusername=berth\npassword=x\n\n`,
       );
-      // store was not asked: the token is berth's to keep, not ~/.git-credentials'.
-      assert.equal(existsSync(path.join(home, '.git-credentials')), false);
-      // Running git:remote again changes nothing.
-      assert.equal(
-        (await cli(['git:remote', 'cred1'], { env: { XDG_CONFIG_HOME: configHome }, cwd: dir }))
-          .code,
-        0,
-      );
-      const again = await git(['config', '--get-all', `credential.${url}.helper`], dir);
-      assert.equal(again.stdout, helpers.stdout);
-    },
-  );
-
-  it(
-    'answers git only for the berth server, and stores or erases nothing',
-    UNTIL_DISPATCHED,
-    async () => {
-      const { host, protocol } = new URL(server.url);
-      const ask = (action: string, input: string) =>
-        cli(['git:credential', action], { env: { XDG_CONFIG_HOME: configHome }, input });
-      const ours = await ask('get', `protocol=${protocol.slice(0, -1)}\nhost=${host}\n\n`);
-      assert.equal(ours.code, 0, ours.stderr);
-      assert.equal(ours.stdout, `username=berth\npassword=${server.adminToken}\n`);
-      const withPath = await ask('get', `protocol=http\nhost=${host}\npath=git/cred1.git\n\n`);
-      assert.equal(withPath.stdout, `username=berth\npassword=${server.adminToken}\n`);
-      for (const other of [
-        `protocol=http\nhost=github.com\n\n`,
-        `protocol=https\nhost=${host}\n\n`,
-        `protocol=http\nhost=${host}\npath=elsewhere/repo.git\n\n`,
-        `protocol=http\n\n`,
-      ]) {
-        const answer = await ask('get', other);
-        assert.equal(answer.code, 0, answer.stderr);
-        assert.equal(answer.stdout, '', other);
-      }
-      for (const action of ['store', 'erase']) {
-        const answer = await ask(
-          action,
-          `protocol=http\nhost=${host}\nusername=berth\npassword=x\n\n`,
-        );
-        assert.deepEqual([answer.code, answer.stdout], [0, '']);
-      }
-    },
-  );
+      assert.deepEqual([answer.code, answer.stdout], [0, '']);
+    }
+  });
 });

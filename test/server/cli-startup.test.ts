@@ -68,9 +68,23 @@ describe('berth start-up', () => {
       const result = await runRecorded(args);
       assert.equal(result.code, code, result.stderr);
       assert.match(result.stdout, out);
-      assert.deepEqual(result.loaded, ['cli/dispatch.ts', 'cli/index.ts', 'cli/usage.ts']);
+      assert.deepEqual(result.loaded, [
+        'cli/dispatch.ts',
+        'cli/index.ts',
+        'cli/suggest.ts',
+        'cli/usage.ts',
+      ]);
     });
   }
+
+  it('berth deplyo suggests deploy', async () => {
+    const result = await runRecorded(['deplyo']);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /unknown command 'deplyo' \(did you mean deploy\?\); run 'berth help'/,
+    );
+  });
 
   it("berth down --help names down's flags", async () => {
     const result = await runRecorded(['down', '--help']);

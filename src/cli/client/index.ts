@@ -3,4 +3,4 @@
 export { runClient } from './program.js';
 export { IgnoreMatcher, parseIgnoreFile, type IgnoreRule } from './ignore.js';
 export { listBundleFiles } from './bundle.js';
-export { didYouMean, similarNames } from './suggest.js';
+export { didYouMean, similarNames } from '../suggest.js';

@@ -17,7 +17,7 @@ import {
   registerTokens,
 } from './commands/index.js';
 import { createContext } from './context.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../suggest.js';
 import { ApiError, CliError, ExitCodes } from './errors.js';
 
 /**

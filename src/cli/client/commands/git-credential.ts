@@ -72,6 +72,7 @@ export function registerGitCredential(program: Command, context: CliContext): vo
     });
   withExamples(
     command,
+    'berth git:remote shop    # registers this helper for the berth remote only',
     "git config credential.http://127.0.0.1:7100/git/shop.git.helper '!berth git:credential'",
     'printf "protocol=http\\nhost=127.0.0.1:7100\\n\\n" | berth git:credential get',
   );
