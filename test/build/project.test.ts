@@ -126,6 +126,35 @@ describe('readProject: stack detection and default processes', () => {
     assert.deepEqual(p.formation, { web: 1 });
   });
 
+  it('static: an index.html in public/, dist/ or build/, or the folder static.root names', async () => {
+    for (const folder of ['public', 'dist', 'build']) {
+      const p = await read({ [`${folder}/index.html`]: '<h1>hi</h1>' });
+      assert.equal(p.stack, 'static', folder);
+      assert.deepEqual(p.processes, { web: '(static)' });
+    }
+    const named = await read({
+      ...berth({ static: { root: './web/out/' } }),
+      'web/out/a.html': '',
+    });
+    assert.equal(named.stack, 'static');
+    assert.equal(named.staticRoot, 'web/out');
+    // A Procfile app with a public/ folder is still a Procfile app.
+    const procfile = await read({ Procfile: 'web: ./server\n', 'public/index.html': '' });
+    assert.equal(procfile.stack, 'procfile');
+    await assertRefused(
+      berth({ static: { root: 'missing' } }),
+      BundleErrorReasons.BERTH_JSON_SCHEMA,
+      "'static.root' names 'missing', which is not a folder of the bundle",
+    );
+    for (const bad of ['../up', '/abs', '.git', 'a//b', 'a\\b']) {
+      await assertRefused(
+        { ...berth({ static: { root: bad } }), 'a/x': '' },
+        BundleErrorReasons.BERTH_JSON_SCHEMA,
+        /'static.root' must be a folder of the bundle|'static.root' names/,
+      );
+    }
+  });
+
   it('procfile: only a Procfile', async () => {
     const p = await read({ Procfile: 'web: ./server\n' });
     assert.equal(p.stack, 'procfile');

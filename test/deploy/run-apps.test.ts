@@ -71,8 +71,19 @@ describe('apps on the process runtime, through the builtin router', () => {
 
   it('serves a static site from the router itself, with no unit', async () => {
     await createApp('site1');
-    const record = await deploy(server, token, 'site1', staticSite);
+    const record = await deploy(server, token, 'site1', {
+      ...staticSite,
+      'berth.json': JSON.stringify({ name: 'site1', description: 'a site' }),
+      'app.json': '{"name":"site1"}',
+      'deploy.sh': 'echo deploying\n',
+      '.berthignore': 'drafts\n',
+    });
     assert.equal(record.status, 'succeeded', record.details.error ?? '');
+    for (const unpublished of ['/berth.json', '/app.json', '/deploy.sh', '/.berthignore']) {
+      const reply = await viaRouter(routerUrl, 'site1', unpublished);
+      assert.equal(reply.status, 404, `${unpublished} is not part of the site`);
+    }
+    assert.equal((await viaRouter(routerUrl, 'site1', '/css/site.css')).status, 200);
     const home = await viaRouter(routerUrl, 'site1', '/');
     assert.equal(home.status, 200);
     assert.match(home.text, /static home/);
@@ -81,6 +92,24 @@ describe('apps on the process runtime, through the builtin router', () => {
     assert.equal((await viaRouter(routerUrl, 'site1', '/missing.html')).status, 404);
     const processes = await server.request('GET', '/apps/site1/processes', { token });
     assert.deepEqual(processes.body, []);
+  });
+
+  it('serves only the public/ folder of a site that has one', async () => {
+    await createApp('site2');
+    const record = await deploy(server, token, 'site2', {
+      'berth.json': JSON.stringify({ name: 'site2' }),
+      'public/index.html': '<h1>public home</h1>',
+      'public/css/app.css': 'body{}',
+      'README.md': 'how this site is made',
+      'scripts/publish.js': 'console.log("publish")',
+    });
+    assert.equal(record.status, 'succeeded', record.details.error ?? '');
+    assert.match((await viaRouter(routerUrl, 'site2', '/')).text, /public home/);
+    assert.equal((await viaRouter(routerUrl, 'site2', '/css/app.css')).status, 200);
+    for (const outside of ['/berth.json', '/README.md', '/scripts/publish.js', '/public/']) {
+      const reply = await viaRouter(routerUrl, 'site2', outside);
+      assert.equal(reply.status, 404, `${outside} is outside public/`);
+    }
   });
 
   it('runs the build script, streaming its output into the step log', async () => {

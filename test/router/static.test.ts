@@ -113,3 +113,118 @@ describe('builtin router: static sites', () => {
     assert.equal(post.headers.allow, 'GET, HEAD');
   });
 });
+
+describe('builtin router: what a static site publishes', () => {
+  let router: TestRouter;
+  let base: string;
+
+  /** Writes `files` into a new slug folder and routes `<app>.localhost` to it. */
+  const site = async (app: string, files: Record<string, string>): Promise<string> => {
+    const root = path.join(base, app);
+    for (const [name, text] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(root, name)), { recursive: true });
+      await writeFile(path.join(root, name), text);
+    }
+    return root;
+  };
+  const get = async (app: string, p: string) =>
+    request(router.port, `${app}.localhost`, { path: p });
+
+  before(async () => {
+    base = await mkdtemp(path.join(os.tmpdir(), 'berth-published-'));
+    const manifests = {
+      'berth.json': '{"name":"x"}',
+      'app.json': '{}',
+      Procfile: 'web: node x.js',
+      'package.json': '{}',
+      'package-lock.json': '{}',
+      '.berthignore': 'drafts',
+      'deploy.sh': 'rsync -a . prod:/srv',
+      'node_modules/left/index.js': 'module.exports = 1',
+    };
+    const whole = await site('whole', {
+      ...manifests,
+      'index.html': '<h1>whole</h1>',
+      'app.js': 'let a;',
+      'docs/package.json': '{"a":"nested files are the site"}',
+    });
+    await symlink(path.join(whole, 'berth.json'), path.join(whole, 'site.json'));
+    const pub = await site('pub', {
+      ...manifests,
+      'index.html': '<h1>root</h1>',
+      'public/index.html': '<h1>public</h1>',
+      'public/app.css': 'body{}',
+      'dist/index.html': '<h1>dist</h1>',
+    });
+    const dist = await site('dist', { 'dist/index.html': '<h1>dist</h1>', 'README.md': 'x' });
+    const configured = await site('conf', {
+      'berth.json': JSON.stringify({ static: { root: 'web/out' } }),
+      'web/out/index.html': '<h1>configured</h1>',
+      'public/index.html': '<h1>public</h1>',
+    });
+    // public/ without an index.html is a folder of the site, not the site.
+    const assets = await site('assets', {
+      'index.html': '<h1>assets</h1>',
+      'public/logo.svg': '<svg/>',
+    });
+    router = await startTestRouter();
+    await router.put(
+      [
+        ['whole', whole],
+        ['pub', pub],
+        ['dist', dist],
+        ['conf', configured],
+        ['assets', assets],
+      ].map(([app, root]) => ({
+        app: app!,
+        hosts: [`${app}.localhost`],
+        target: { kind: 'static' as const, root: root! },
+      })),
+    );
+  });
+  after(async () => {
+    await router.close();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('serves a bundle whole without its manifests, scripts, installed packages and dot files', async () => {
+    assert.equal((await get('whole', '/')).body, '<h1>whole</h1>');
+    assert.equal((await get('whole', '/app.js')).status, 200);
+    assert.equal((await get('whole', '/docs/package.json')).status, 200);
+    for (const p of [
+      '/berth.json',
+      '/app.json',
+      '/Procfile',
+      '/package.json',
+      '/package-lock.json',
+      '/.berthignore',
+      '/deploy.sh',
+      '/node_modules/left/index.js',
+      '/BERTH.JSON',
+      '/%62erth.json',
+      '/site.json',
+    ]) {
+      const res = await get('whole', p);
+      assert.equal(res.status, 404, p);
+      assert.doesNotMatch(res.body, /"name":"x"|rsync/);
+    }
+  });
+
+  it('serves only public/ (then dist/, build/) when it holds an index.html', async () => {
+    assert.equal((await get('pub', '/')).body, '<h1>public</h1>');
+    assert.equal((await get('pub', '/app.css')).status, 200);
+    for (const p of ['/berth.json', '/public/index.html', '/dist/index.html', '/deploy.sh']) {
+      assert.equal((await get('pub', p)).status, 404, p);
+    }
+    assert.equal((await get('dist', '/')).body, '<h1>dist</h1>');
+    assert.equal((await get('dist', '/README.md')).status, 404);
+    assert.equal((await get('assets', '/')).body, '<h1>assets</h1>');
+    assert.equal((await get('assets', '/public/logo.svg')).status, 200);
+  });
+
+  it('serves the folder berth.json names as static.root', async () => {
+    assert.equal((await get('conf', '/')).body, '<h1>configured</h1>');
+    assert.equal((await get('conf', '/berth.json')).status, 404);
+    assert.equal((await get('conf', '/public/index.html')).status, 404);
+  });
+});

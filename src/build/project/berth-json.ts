@@ -39,6 +39,7 @@ const TOP_LEVEL_FIELDS = [
   'healthcheck',
   'addons',
   'formation',
+  'static',
 ] as const;
 
 /** berth.json after its schema: structure checked; process names and commands not yet. */
@@ -50,6 +51,8 @@ export interface BerthJson {
   readonly healthcheck?: Healthcheck;
   readonly addons: readonly Addon[];
   readonly formation: readonly (readonly [string, number])[];
+  /** The folder a static site publishes (`static.root`), relative to the bundle's root. */
+  readonly staticRoot?: string;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -192,6 +195,7 @@ export function parseBerthJson(text: string): BerthJson {
   const healthcheck =
     root['healthcheck'] === undefined ? undefined : parseHealthcheck(root['healthcheck']);
   const processes = root['processes'] === undefined ? undefined : parseProcesses(root['processes']);
+  const staticRoot = root['static'] === undefined ? undefined : parseStatic(root['static']);
   return {
     metadata,
     ...(processes ? { processes } : {}),
@@ -199,7 +203,28 @@ export function parseBerthJson(text: string): BerthJson {
     ...(healthcheck ? { healthcheck } : {}),
     addons: root['addons'] === undefined ? [] : parseAddons(root['addons']),
     formation: root['formation'] === undefined ? [] : parseFormation(root['formation']),
+    ...(staticRoot === undefined ? {} : { staticRoot }),
   };
+}
+
+/**
+ * `static: { root: "site" }`: a folder of the bundle, named by a plain relative path (no
+ * `..`, no dot folder, no backslash); the router serves it and nothing else of the bundle.
+ */
+function parseStatic(value: unknown): string {
+  const object = expectObject(value, 'static');
+  rejectUnknownFields(object, ['root'], 'static');
+  const root = boundedString(object['root'], 'static.root', 200)
+    .replace(/^\.\//, '')
+    .replace(/\/+$/, '');
+  const segments = root.split('/');
+  if (root === '' || root.includes('\\') || segments.some((s) => s === '' || s.startsWith('.'))) {
+    throw schemaError(
+      `'static.root' must be a folder of the bundle as a relative path like 'site' or ` +
+        `'web/public', without '..' or dot folders; got ${quote(root)}`,
+    );
+  }
+  return root;
 }
 
 function parseProcesses(value: unknown): [string, string][] {

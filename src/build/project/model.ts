@@ -64,4 +64,6 @@ export interface Project {
   readonly addons: readonly Addon[];
   /** Process type → instance count, for every declared process type. */
   readonly formation: Readonly<Record<string, number>>;
+  /** The folder a static site publishes, when berth.json names one (`static.root`). */
+  readonly staticRoot?: string;
 }

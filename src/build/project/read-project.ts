@@ -1,4 +1,7 @@
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
+import { quote } from '../quote.js';
 import { BERTH_JSON_MAX_BYTES, parseBerthJson, type BerthJson } from './berth-json.js';
 import type { ProcessSource, Project } from './model.js';
 import { checkProcesses } from './process-rules.js';
@@ -13,7 +16,8 @@ import { defaultProcesses, detectStack } from './stack.js';
  */
 export async function readProject(dir: string): Promise<Project> {
   const berth = await readBerthJson(dir);
-  const stack = await detectStack(dir);
+  if (berth?.staticRoot !== undefined) await assertFolder(dir, berth.staticRoot);
+  const stack = await detectStack(dir, berth?.staticRoot);
 
   let declared: readonly (readonly [string, string])[];
   let processSource: ProcessSource;
@@ -40,7 +44,19 @@ export async function readProject(dir: string): Promise<Project> {
     ...(berth?.healthcheck ? { healthcheck: berth.healthcheck } : {}),
     addons: berth?.addons ?? [],
     formation,
+    ...(berth?.staticRoot === undefined ? {} : { staticRoot: berth.staticRoot }),
   };
+}
+
+/** berth.json's `static.root` must name a folder the bundle has (links not followed). */
+async function assertFolder(dir: string, folder: string): Promise<void> {
+  const info = await lstat(join(dir, folder)).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new BundleError(
+      BundleErrorReasons.BERTH_JSON_SCHEMA,
+      `berth.json: 'static.root' names ${quote(folder)}, which is not a folder of the bundle`,
+    );
+  }
 }
 
 async function readBerthJson(dir: string): Promise<BerthJson | undefined> {

@@ -6,10 +6,18 @@ import { isProjectFile, readProjectFile } from './project-files.js';
 const PACKAGE_JSON_MAX_BYTES = 1024 * 1024;
 
 /**
- * The project's stack, from the files at its root, first match wins: a Dockerfile, then
- * package.json, requirements.txt or pyproject.toml, index.html, and a lone Procfile.
+ * Folders a static site may publish from, in this order, when one holds an index.html. The
+ * router applies the same rule when it serves the site (src/router/builtin/static-root.ts).
  */
-export async function detectStack(dir: string): Promise<Stack> {
+export const STATIC_FOLDERS = Object.freeze(['public', 'dist', 'build'] as const);
+
+/**
+ * The project's stack, from the files at its root, first match wins: a Dockerfile, then
+ * package.json, requirements.txt or pyproject.toml, then a static site (index.html at the
+ * root, the folder berth.json's `static.root` names, or, without a Procfile, an index.html in
+ * public/, dist/ or build/), and a lone Procfile.
+ */
+export async function detectStack(dir: string, staticRoot?: string): Promise<Stack> {
   if (await isProjectFile(dir, 'Dockerfile')) return Stacks.dockerfile;
   if (await isProjectFile(dir, 'package.json')) return Stacks.node;
   if (
@@ -19,7 +27,14 @@ export async function detectStack(dir: string): Promise<Stack> {
     return Stacks.python;
   }
   if (await isProjectFile(dir, 'index.html')) return Stacks.static;
-  if (await isProjectFile(dir, 'Procfile')) return Stacks.procfile;
+  if (staticRoot !== undefined) return Stacks.static;
+  const procfile = await isProjectFile(dir, 'Procfile');
+  if (!procfile) {
+    for (const folder of STATIC_FOLDERS) {
+      if (await isProjectFile(dir, `${folder}/index.html`)) return Stacks.static;
+    }
+  }
+  if (procfile) return Stacks.procfile;
   return Stacks.unknown;
 }
 

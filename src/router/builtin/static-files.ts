@@ -4,6 +4,7 @@ import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { sendErrorPage } from './error-pages.js';
+import { isPublishedAtTop, publishedRoot, type PublishedRoot } from './static-root.js';
 
 /** Content types of the files a static site is made of; anything else is a download. */
 const CONTENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
@@ -40,11 +41,16 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
- * The file a URL path names inside `root`, or undefined when it names nothing servable: a
- * `..` or dot-file segment (also when percent-encoded), a NUL, a backslash, or a path whose
- * real location (symlinks resolved) is outside the root's real location.
+ * The file a URL path names inside the published root, or undefined when it names nothing
+ * servable: a `..` or dot-file segment (also when percent-encoded), a NUL, a backslash, a
+ * manifest or script at the top of a bundle served whole, or a path whose real location
+ * (symlinks resolved) is outside the root's real location.
  */
-async function resolveInside(root: string, urlPath: string): Promise<string | undefined> {
+async function resolveInside(
+  published: PublishedRoot,
+  urlPath: string,
+): Promise<string | undefined> {
+  const root = published.dir;
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
@@ -55,6 +61,8 @@ async function resolveInside(root: string, urlPath: string): Promise<string | un
   const segments = decoded.split('/').filter((s) => s !== '');
   // Dot files (.env, .git) are never served, and `..` never climbs.
   if (segments.some((s) => s.startsWith('.'))) return undefined;
+  const top = segments[0];
+  if (published.wholeBundle && top !== undefined && !isPublishedAtTop(top)) return undefined;
   let realRoot: string;
   let real: string;
   try {
@@ -64,6 +72,9 @@ async function resolveInside(root: string, urlPath: string): Promise<string | un
     return undefined;
   }
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return undefined;
+  // A link inside the root to a held-back name (site.json -> berth.json) is held back too.
+  const realTop = path.relative(realRoot, real).split(path.sep)[0];
+  if (published.wholeBundle && realTop && !isPublishedAtTop(realTop)) return undefined;
   return real;
 }
 
@@ -88,7 +99,9 @@ function notModified(req: IncomingMessage, etag: string, info: Stats): boolean {
 
 /**
  * Serves a static site's file for GET and HEAD: `index.html` for a directory, a content type
- * by extension, an ETag and Last-Modified with 304s, streamed from disk.
+ * by extension, an ETag and Last-Modified with 304s, streamed from disk. Only what the site
+ * publishes is served (see publishedRoot): its public/, dist/ or build/ folder or the folder
+ * berth.json names, else the bundle without its manifests, scripts and dot files.
  */
 export async function serveStatic(
   req: IncomingMessage,
@@ -106,7 +119,8 @@ export async function serveStatic(
   const query = url.indexOf('?');
   const urlPath = query >= 0 ? url.slice(0, query) : url;
   const notFound = () => sendErrorPage(res, 404, `nothing at ${urlPath}`, requestId);
-  let file = await resolveInside(root, urlPath);
+  const published = await publishedRoot(root);
+  let file = await resolveInside(published, urlPath);
   if (file === undefined) return notFound();
   let info = await stat(file).catch(() => undefined);
   if (info?.isDirectory()) {
@@ -117,7 +131,7 @@ export async function serveStatic(
       res.end();
       return;
     }
-    file = await resolveInside(root, `${urlPath}index.html`);
+    file = await resolveInside(published, `${urlPath}index.html`);
     info = file === undefined ? undefined : await stat(file).catch(() => undefined);
   }
   if (file === undefined || info === undefined || !info.isFile()) return notFound();
