@@ -4,6 +4,7 @@ export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './store.j
 export type {
   ApiTokenTable,
   ArtifactTable,
+  DeploymentEventTable,
   DeploymentLeaseTable,
   DeploymentStatus,
   DeploymentTable,

@@ -140,7 +140,10 @@ export interface DeploymentTable {
   current_step: string | null;
   /** JSON: [{name, status, startedAt, finishedAt}]. */
   steps: string;
-  /** The step log, bounded; never holds a config value. */
+  /**
+   * The step log of tasks from before migration 8; newer tasks write deployment_events and
+   * leave this empty.
+   */
   log: string;
   error: string | null;
   /** JSON: {processType: message | null}. */
@@ -156,6 +159,21 @@ export interface BundleChunkTable {
   deployment_id: string;
   seq: number;
   data: Uint8Array;
+}
+
+/** One event of a task's progress; `id` is the cursor followers read after. */
+export interface DeploymentEventTable {
+  /** PostgreSQL returns this BIGINT as a string; readers convert it with Number(). */
+  id: Generated<number>;
+  deployment_id: string;
+  step: string | null;
+  at: string;
+  /** step-started | line | step-finished | finished | trimmed */
+  kind: string;
+  /** JSON: the kind's fields, e.g. {"text": "..."} for a line. */
+  payload: string;
+  /** The payload's size in UTF-8 bytes, counted against the per-task limit. */
+  bytes: number;
 }
 
 export interface DeploymentLeaseTable {
@@ -247,6 +265,7 @@ export interface Database {
   artifacts: ArtifactTable;
   deployments: DeploymentTable;
   deployment_leases: DeploymentLeaseTable;
+  deployment_events: DeploymentEventTable;
   bundle_chunks: BundleChunkTable;
   releases: ReleaseTable;
   process_configs: ProcessConfigTable;

@@ -64,6 +64,13 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'app_id',
     description: "an app's route in the route table, keyed by app id",
   },
+  {
+    namespaceId: 8,
+    namespace: 'deployment_events',
+    table: 'deployment_events',
+    keyColumn: 'deployment_id',
+    description: "a deployment task's progress events, keyed by deployment id",
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -7,6 +7,7 @@ import { deploymentsReleasesMigration } from './0004-deployments-releases.js';
 import { formationRoutesMigration } from './0005-formation-routes.js';
 import { sshKeysMigration } from './0006-ssh-keys.js';
 import { appUnixIdsMigration } from './0007-app-unix-ids.js';
+import { deploymentEventsMigration } from './0008-deployment-events.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   formationRoutesMigration,
   sshKeysMigration,
   appUnixIdsMigration,
+  deploymentEventsMigration,
 ]);
