@@ -3,11 +3,13 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { autoconfigureSamples, extractBundle, readProject } from '../build/index.js';
+import type { WatcherHub } from '../changes/index.js';
 import {
   isActive,
+  logTextOf,
   type Deployment,
+  type DeploymentEvent,
   type DeploymentOptions,
   type DeploymentsService,
 } from '../domain/deployments/index.js';
@@ -32,8 +34,8 @@ export interface GitPushDeploysOptions {
   readonly uploadDir: string;
   /** The largest bundle accepted, in bytes (the same limit as POST /deployments). */
   readonly bundleLimit: number;
-  /** How often a followed task is read again (default 100 ms: one indexed read per push). */
-  readonly pollMs?: number;
+  /** The change stream a push follows its task's events through. */
+  readonly hub: WatcherHub;
 }
 
 /** A ref update as pre-receive reads it on stdin. */
@@ -47,8 +49,6 @@ const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const ZERO = /^0+$/;
 /** The name git gives a push's quarantine directory (git 2.39: `tmp_objdir-incoming-XXXXXX`). */
 const QUARANTINE = /^(?:tmp_objdir-)?incoming-[A-Za-z0-9]+$/;
-/** The ISO time the deployer puts before each task log line. */
-const LOG_TIME = /^\d{4}-\d\d-\d\dT[\d:.]+Z /;
 
 class PushRefused extends Error {}
 
@@ -70,8 +70,8 @@ function parseUpdates(text: string): RefUpdate[] {
  * (`openSession`) that only its http-backend's environment carries; the hook sends it with the
  * pushed refs to a 127.0.0.1 listener here. A push to the deploy branch becomes a bundle
  * (`git archive` of the pushed sha, from the push's quarantine), is checked like an upload,
- * queued through DeploymentsService.enqueue and followed: every new task log line goes back
- * to the hook, which prints it, and the task's outcome is the hook's verdict.
+ * queued through DeploymentsService.enqueue and followed: every event of the task goes back
+ * to the hook as a line, which it prints, and the task's outcome is the hook's verdict.
  */
 export class GitPushDeploys {
   readonly #options: GitPushDeploysOptions;
@@ -273,31 +273,27 @@ export class GitPushDeploys {
     }
   }
 
-  /** Relays the task's new log lines until it ends; true when it succeeded. */
+  /**
+   * Relays the task's events as they are written (in-process, through the change stream),
+   * each exactly once and in order, until it ends; true when it succeeded.
+   */
   async #follow(
     session: PushSession,
     queued: Deployment,
     say: (line: string) => void,
     gone: AbortSignal,
   ): Promise<boolean> {
-    const { deployments } = this.#options;
-    const pollMs = this.#options.pollMs ?? 100;
-    let last: string | undefined;
-    for (;;) {
-      const task = await deployments.get(session.app.id, queued.id);
-      // The log keeps its last 64 KiB: new lines are those after the last one relayed.
-      const lines = task.log.split('\n').filter((line) => line.length > 0);
-      const from = last === undefined ? 0 : lines.lastIndexOf(last) + 1;
-      for (const line of lines.slice(from)) say(line.replace(LOG_TIME, ''));
-      if (lines.length > 0) last = lines[lines.length - 1];
-      if (!isActive(task.status)) {
-        if (task.status === 'succeeded') {
-          say(`berth: deployed ${session.app.name} release v${task.releaseVersion ?? '?'}`);
-          return true;
-        }
-        say(`berth: deploy ${task.status}: ${task.error ?? 'no reason given'}`);
-        return false;
+    const { deployments, hub } = this.#options;
+    const signal = AbortSignal.any([gone, this.#stopping.signal]);
+    let finished: Extract<DeploymentEvent, { kind: 'finished' }> | undefined;
+    for await (const page of deployments.follow(hub, session.app.id, queued.id, { signal })) {
+      for (const event of page.events) {
+        if (event.kind === 'finished') finished = event;
+        const text = logTextOf(event);
+        if (text !== undefined) say(text);
       }
+    }
+    if (!finished) {
       if (gone.aborted) return false;
       if (this.#stopping.signal.aborted) {
         say(
@@ -305,7 +301,24 @@ export class GitPushDeploys {
         );
         return false;
       }
-      await sleep(pollMs).catch(() => undefined);
+      // Ended without its event (the task was removed): the record says how.
+      const task = await deployments.get(session.app.id, queued.id);
+      if (isActive(task.status)) return false;
+      finished = {
+        kind: 'finished',
+        status: task.status === 'succeeded' ? 'succeeded' : 'failed',
+        error: task.error,
+        release: task.releaseVersion,
+        step: null,
+        at: task.finishedAt ?? '',
+        id: 0,
+      };
     }
+    if (finished.status === 'succeeded') {
+      say(`berth: deployed ${session.app.name} release v${finished.release ?? '?'}`);
+      return true;
+    }
+    say(`berth: deploy ${finished.status}: ${finished.error ?? 'no reason given'}`);
+    return false;
   }
 }

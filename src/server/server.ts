@@ -194,6 +194,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     }
     gitPushes = new GitPushDeploys({
       deployments,
+      hub,
       logger: logger.child({ component: 'git' }),
       uploadDir: path.join(options.dataDir, 'uploads'),
       bundleLimit: options.bundleLimit,

@@ -12,6 +12,7 @@ import {
   isActive,
   type Deployment,
   type DeploymentOptions,
+  MAX_EVENTS_PAGE,
   type DeploymentsService,
 } from '../../domain/deployments/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
@@ -80,8 +81,36 @@ export const DeploymentRecord = Type.Object({
   log: Type.Optional(Type.String()),
 });
 
-/** The deployment record of CONTRACT.md. */
-export function recordOf(deployment: Deployment, appName: string, withLog = false) {
+/** One progress event: its cursor, time, step and kind, then the kind's own fields. */
+export const DeploymentEventRecord = Type.Object(
+  {
+    id: Type.Integer(),
+    at: Type.String(),
+    kind: Type.Union([
+      Type.Literal('step-started'),
+      Type.Literal('line'),
+      Type.Literal('step-finished'),
+      Type.Literal('finished'),
+      Type.Literal('trimmed'),
+    ]),
+    step: Type.Union([Type.String(), Type.Null()]),
+    text: Type.Optional(Type.String()),
+    status: Type.Optional(Type.String()),
+    error: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    release: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    lines: Type.Optional(Type.Integer()),
+    bytes: Type.Optional(Type.Integer()),
+  },
+  { additionalProperties: true },
+);
+
+export const DeploymentEventsPage = Type.Object({
+  events: Type.Array(DeploymentEventRecord),
+  next: Type.Integer(),
+});
+
+/** The deployment record of CONTRACT.md; `log` is the task's log tail, when asked for. */
+export function recordOf(deployment: Deployment, appName: string, log?: string) {
   return {
     id: deployment.id,
     app: appName,
@@ -99,7 +128,7 @@ export function recordOf(deployment: Deployment, appName: string, withLog = fals
       stack: deployment.stack,
       steps: [...deployment.steps],
     },
-    ...(withLog ? { log: deployment.log } : {}),
+    ...(log === undefined ? {} : { log }),
   };
 }
 
@@ -424,7 +453,40 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
       },
       async (request) => {
         const app = appOf(request);
-        return recordOf(await deployments.get(app.id, request.params.id), app.name, true);
+        const deployment = await deployments.get(app.id, request.params.id);
+        return recordOf(deployment, app.name, await deployments.logOf(deployment.id));
+      },
+    );
+
+    api.get(
+      '/apps/:app/deployments/:id/events',
+      {
+        config: { access: { scope: 'read', app: true } },
+        schema: {
+          tags: ['deployments'],
+          summary:
+            "A task's progress events after the cursor ?after=N, oldest first; read again after `next`",
+          params: Type.Object({
+            app: Type.String({ maxLength: 256 }),
+            id: Type.String({ maxLength: 64 }),
+          }),
+          querystring: Type.Object(
+            {
+              after: Type.Optional(Type.Integer({ minimum: 0 })),
+              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EVENTS_PAGE })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: DeploymentEventsPage },
+        },
+      },
+      async (request) => {
+        const app = appOf(request);
+        const page = await deployments.events(app.id, request.params.id, {
+          ...(request.query.after === undefined ? {} : { after: request.query.after }),
+          ...(request.query.limit === undefined ? {} : { limit: request.query.limit }),
+        });
+        return { events: [...page.events], next: page.next };
       },
     );
 

@@ -40,7 +40,6 @@ export interface Deployment {
   readonly options: DeploymentOptions;
   readonly currentStep: string | null;
   readonly steps: readonly StepRecord[];
-  readonly log: string;
   readonly error: string | null;
   readonly processErrors: Readonly<Record<string, string | null>> | null;
   readonly projectMetadata: Readonly<Record<string, unknown>> | null;
@@ -58,8 +57,6 @@ export function isActive(status: DeploymentStatus): boolean {
 export interface DeploymentProgress {
   readonly currentStep?: string | null;
   readonly steps?: readonly StepRecord[];
-  /** Lines to append to the log. */
-  readonly logLines?: readonly string[];
   readonly processErrors?: Readonly<Record<string, string | null>>;
   readonly projectMetadata?: Readonly<Record<string, unknown>>;
   readonly stack?: string;

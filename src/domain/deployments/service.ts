@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import { isUniqueViolation } from '../../store/index.js';
+import { isActive } from './model.js';
+import { NotifyWatcher, type WatcherHub } from '../../changes/index.js';
+import type {
+  DeploymentEvent,
+  DeploymentEventPage,
+  NewDeploymentEvent,
+  TrimResult,
+} from './events.js';
+import { DeploymentTask, type DeploymentTaskLimits, type DeploymentTaskOptions } from './task.js';
 import type {
   Deployment,
   DeploymentKind,
@@ -41,13 +50,31 @@ export interface DeploymentsState {
     owner: string,
     expiresAt: string,
   ): Promise<{ held: boolean; cancelRequested: boolean }>;
-  /** Writes progress if `owner` still holds the lease; says whether it does and if a cancel is asked. */
+  /**
+   * Appends events and writes progress if `owner` still holds the lease; says whether it does
+   * and if a cancel is asked.
+   */
   progress(
     id: string,
     owner: string,
     progress: DeploymentProgress,
+    events: readonly NewDeploymentEvent[],
   ): Promise<{ held: boolean; cancelRequested: boolean }>;
-  finish(id: string, owner: string, outcome: DeploymentOutcome, now: string): Promise<boolean>;
+  finish(
+    id: string,
+    owner: string,
+    outcome: DeploymentOutcome,
+    now: string,
+    events: readonly NewDeploymentEvent[],
+  ): Promise<boolean>;
+  /** Up to `limit` events with an id above `after`, oldest first. */
+  events(id: string, after: number, limit: number): Promise<DeploymentEvent[]>;
+  /** Drops the oldest lines until `dropBytes` are freed, leaving a `trimmed` marker. */
+  trimEvents(id: string, dropBytes: number): Promise<TrimResult>;
+  /** The task's log as text, its last MAX_LOG_CHARS characters. */
+  logTail(id: string): Promise<string>;
+  /** The change-stream namespace of the events, keyed by deployment id. */
+  readonly eventsNamespace: string;
   expiredLeases(now: string): Promise<string[]>;
   /** Fails a task whose lease expired; returns its id if this call did it. */
   failExpired(
@@ -62,7 +89,19 @@ export interface DeploymentsState {
 export interface DeploymentsServiceOptions {
   readonly state: DeploymentsState;
   readonly clock?: () => Date;
+  /** How task handles write events; tests shrink the byte limit to see trimming. */
+  readonly taskLimits?: Partial<DeploymentTaskLimits>;
 }
+
+/** What a task keeps and how often its handle writes, unless told otherwise. */
+export const DEFAULT_TASK_LIMITS: DeploymentTaskLimits = Object.freeze({
+  maxEventBytes: 4 * 1024 * 1024,
+  flushMs: 100,
+  flushLines: 500,
+});
+
+/** The most events one read returns. */
+export const MAX_EVENTS_PAGE = 1000;
 
 /** The steps every deploy task goes through, in order. */
 export const DEPLOY_STEPS = ['validate', 'build', 'release', 'rollout', 'finalize'] as const;
@@ -75,10 +114,12 @@ export const UNDEPLOY_STEPS = ['stop', 'finalize'] as const;
 export class DeploymentsService {
   readonly #state: DeploymentsState;
   readonly #clock: () => Date;
+  readonly #taskLimits: DeploymentTaskLimits;
 
   constructor(options: DeploymentsServiceOptions) {
     this.#state = options.state;
     this.#clock = options.clock ?? (() => new Date());
+    this.#taskLimits = Object.freeze({ ...DEFAULT_TASK_LIMITS, ...options.taskLimits });
   }
 
   #now(offsetMs = 0): string {
@@ -119,7 +160,6 @@ export class DeploymentsService {
       options: input.options,
       currentStep: null,
       steps,
-      log: '',
       error: null,
       processErrors: null,
       projectMetadata: null,
@@ -193,16 +233,95 @@ export class DeploymentsService {
     return this.#state.heartbeat(id, owner, this.#now(leaseMs));
   }
 
-  progress(
-    id: string,
-    owner: string,
-    progress: DeploymentProgress,
-  ): Promise<{ held: boolean; cancelRequested: boolean }> {
-    return this.#state.progress(id, owner, progress);
+  /**
+   * The handle the holder of a claimed task writes its progress through: steps, lines and the
+   * outcome, as events.
+   */
+  openTask(id: string, owner: string, options: DeploymentTaskOptions): DeploymentTask {
+    return new DeploymentTask({
+      id,
+      owner,
+      state: this.#state,
+      now: () => this.#now(),
+      options,
+      limits: this.#taskLimits,
+    });
   }
 
-  finish(id: string, owner: string, outcome: DeploymentOutcome): Promise<boolean> {
-    return this.#state.finish(id, owner, outcome, this.#now());
+  /**
+   * Events of the app's task `id` after the cursor `after`, oldest first, at most `limit`;
+   * `next` is the cursor to pass next time (unchanged when there is nothing new).
+   */
+  async events(
+    appId: string,
+    id: string,
+    query: { after?: number; limit?: number } = {},
+  ): Promise<DeploymentEventPage> {
+    const { after, limit } = this.#cursorOf(query);
+    await this.get(appId, id);
+    const events = await this.#state.events(id, after, limit);
+    return { events, next: events.at(-1)?.id ?? after };
+  }
+
+  /**
+   * Follows the app's task `id` from the cursor `after`: yields each page of new events as the
+   * change stream says they were written (never polling), and ends after the `finished` event,
+   * when the task ended without one (a task from before events), or when `signal` aborts.
+   * It subscribes before its first read, so no event falls between the page and the stream.
+   */
+  async *follow(
+    hub: WatcherHub,
+    appId: string,
+    id: string,
+    query: { after?: number; limit?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<DeploymentEventPage> {
+    let { after: cursor } = this.#cursorOf(query);
+    const { limit } = this.#cursorOf(query);
+    await this.get(appId, id);
+    const watcher = new NotifyWatcher(hub, {
+      filters: [{ namespace: this.#state.eventsNamespace, predicate: (key) => key === id }],
+      ...(query.signal ? { signal: query.signal } : {}),
+    });
+    try {
+      // The watcher's first signal comes at once: the initial page.
+      for await (const _changed of watcher) {
+        for (;;) {
+          const events = await this.#state.events(id, cursor, limit);
+          if (events.length === 0) break;
+          cursor = events.at(-1)?.id ?? cursor;
+          yield { events, next: cursor };
+          if (events.some((e) => e.kind === 'finished')) return;
+          if (events.length < limit) break;
+        }
+        const status = await this.#state.statusOf(id);
+        if (status === undefined || !isActive(status)) {
+          // Its finish committed with its last events: reading to the end now has them all.
+          for (;;) {
+            const events = await this.#state.events(id, cursor, limit);
+            if (events.length === 0) return;
+            cursor = events.at(-1)?.id ?? cursor;
+            yield { events, next: cursor };
+            if (events.length < limit) return;
+          }
+        }
+      }
+    } finally {
+      watcher.close();
+    }
+  }
+
+  /** The task's log as text (`<time> <step>: <line>`), its last MAX_LOG_CHARS characters. */
+  logOf(id: string): Promise<string> {
+    return this.#state.logTail(id);
+  }
+
+  #cursorOf(query: { after?: number; limit?: number }): { after: number; limit: number } {
+    const after = query.after ?? 0;
+    const limit = query.limit ?? MAX_EVENTS_PAGE;
+    if (!Number.isSafeInteger(after) || after < 0) throw new InputError('after must be 0 or more');
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENTS_PAGE)
+      throw new InputError(`limit must be 1 to ${MAX_EVENTS_PAGE}`);
+    return { after, limit };
   }
 
   /** Fails every task whose holder stopped renewing its lease. Returns the ids this call failed. */

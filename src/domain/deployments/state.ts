@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, DeploymentTable, Store } from '../../store/index.js';
+import { logTextOf, type NewDeploymentEvent } from './events.js';
+import { insertEvents, lastEvents, readEvents, trimEvents } from './events-state.js';
 import type {
   Deployment,
   DeploymentKind,
@@ -11,8 +13,11 @@ import type {
 } from './model.js';
 import type { DeploymentsState } from './service.js';
 
-/** The log keeps its last this-many characters: enough for a build's tail, bounded on disk. */
+/** A task record's `log` shows its last this-many characters; the events hold the rest. */
 export const MAX_LOG_CHARS = 64 * 1024;
+
+/** How many of the newest events the `log` text is made from (more than fit in MAX_LOG_CHARS). */
+const LOG_TAIL_EVENTS = 4000;
 
 /** Bundles are stored in pieces of this size, well under every driver's parameter limits. */
 export const BUNDLE_CHUNK_BYTES = 1024 * 1024;
@@ -35,7 +40,6 @@ function toDeployment(row: Selectable<DeploymentTable>): Deployment {
     options: { autoconfigure: false, ...parseJson<{ autoconfigure?: boolean }>(row.options) },
     currentStep: row.current_step,
     steps: parseJson(row.steps) ?? [],
-    log: row.log,
     error: row.error,
     processErrors: parseJson(row.process_errors),
     projectMetadata: parseJson(row.project_metadata),
@@ -45,17 +49,14 @@ function toDeployment(row: Selectable<DeploymentTable>): Deployment {
   };
 }
 
-function appendLog(log: string, lines: readonly string[] | undefined): string {
-  if (!lines || lines.length === 0) return log;
-  const next = log + lines.map((l) => `${l}\n`).join('');
-  return next.length > MAX_LOG_CHARS ? next.slice(next.length - MAX_LOG_CHARS) : next;
+function tailOf(text: string): string {
+  return text.length > MAX_LOG_CHARS ? text.slice(text.length - MAX_LOG_CHARS) : text;
 }
 
-function progressColumns(current: Deployment, progress: DeploymentProgress) {
+function progressColumns(progress: DeploymentProgress) {
   return {
     ...(progress.currentStep === undefined ? {} : { current_step: progress.currentStep }),
     ...(progress.steps === undefined ? {} : { steps: JSON.stringify(progress.steps) }),
-    ...(progress.logLines === undefined ? {} : { log: appendLog(current.log, progress.logLines) }),
     ...(progress.processErrors === undefined
       ? {}
       : { process_errors: JSON.stringify(progress.processErrors) }),
@@ -66,13 +67,19 @@ function progressColumns(current: Deployment, progress: DeploymentProgress) {
   };
 }
 
+/**
+ * Whether `owner` holds the task's lease. A no-op UPDATE rather than a SELECT: on PostgreSQL
+ * it locks the lease row until commit, so failExpired (which deletes it) cannot write its
+ * events between this holder's check and commit, and event ids stay in commit order.
+ */
 async function holdsLease(tx: Kysely<Database>, id: string, owner: string): Promise<boolean> {
-  const lease = await tx
-    .selectFrom('deployment_leases')
-    .select('owner')
+  const held = await tx
+    .updateTable('deployment_leases')
+    .set({ owner })
     .where('deployment_id', '=', id)
+    .where('owner', '=', owner)
     .executeTakeFirst();
-  return lease?.owner === owner;
+  return held.numUpdatedRows === 1n;
 }
 
 /** The deployments and deployment_leases tables, for the deployments service. */
@@ -86,6 +93,7 @@ export function deploymentsState(store: Store): DeploymentsState {
     return row && toDeployment(row);
   };
   return {
+    eventsNamespace: 'deployment_events',
     async insert(d, bundleFile) {
       await store.transact(async (tx) => {
         await tx
@@ -249,27 +257,31 @@ export function deploymentsState(store: Store): DeploymentsState {
         return { held: true, cancelRequested: row?.cancel_requested === 1 };
       });
     },
-    progress(id, owner, progress) {
+    progress(id, owner, progress, events) {
       return store.transact(async (tx) => {
         if (!(await holdsLease(tx, id, owner))) return { held: false, cancelRequested: false };
-        const current = await get(tx, id);
+        const current = await tx
+          .selectFrom('deployments')
+          .select('cancel_requested')
+          .where('id', '=', id)
+          .executeTakeFirst();
         if (!current) return { held: false, cancelRequested: false };
-        const columns = progressColumns(current, progress);
+        await insertEvents(tx, id, events);
+        const columns = progressColumns(progress);
         if (Object.keys(columns).length > 0) {
           await tx.updateTable('deployments').set(columns).where('id', '=', id).execute();
         }
-        return { held: true, cancelRequested: current.cancelRequested };
+        return { held: true, cancelRequested: current.cancel_requested === 1 };
       });
     },
-    finish(id, owner, outcome: DeploymentOutcome, now) {
+    finish(id, owner, outcome: DeploymentOutcome, now, events) {
       return store.transact(async (tx) => {
         if (!(await holdsLease(tx, id, owner))) return false;
-        const current = await get(tx, id);
-        if (!current) return false;
+        await insertEvents(tx, id, events);
         await tx
           .updateTable('deployments')
           .set({
-            ...progressColumns(current, outcome),
+            ...progressColumns(outcome),
             status: outcome.status,
             finished_at: now,
             current_step: null,
@@ -310,6 +322,13 @@ export function deploymentsState(store: Store): DeploymentsState {
         const steps = current.steps.map((s) =>
           s.status === 'running' ? { ...s, status: 'failed' as const, finishedAt: now } : s,
         );
+        const step = current.currentStep;
+        await insertEvents(tx, id, [
+          ...(step === null
+            ? []
+            : [{ kind: 'step-finished' as const, status: 'failed' as const, step, at: now }]),
+          { kind: 'finished', status: 'failed', error, release: null, step: null, at: now },
+        ]);
         await tx
           .updateTable('deployments')
           .set({
@@ -318,7 +337,6 @@ export function deploymentsState(store: Store): DeploymentsState {
             error,
             current_step: null,
             steps: JSON.stringify(steps),
-            log: appendLog(current.log, [`${now} ${error}`]),
           })
           .where('id', '=', id)
           .execute();
@@ -340,6 +358,15 @@ export function deploymentsState(store: Store): DeploymentsState {
           .executeTakeFirst();
         if (queued.numUpdatedRows === 1n) {
           await tx.deleteFrom('bundle_chunks').where('deployment_id', '=', id).execute();
+          const finished: NewDeploymentEvent = {
+            kind: 'finished',
+            status: 'cancelled',
+            error: 'cancelled before it started',
+            release: null,
+            step: null,
+            at: now,
+          };
+          await insertEvents(tx, id, [finished]);
           return 'cancelled' as const;
         }
         const running = await tx
@@ -350,6 +377,26 @@ export function deploymentsState(store: Store): DeploymentsState {
           .executeTakeFirst();
         return running.numUpdatedRows === 1n ? ('requested' as const) : ('finished' as const);
       });
+    },
+    events: (id, after, limit) => readEvents(store.db, id, after, limit),
+    trimEvents: (id, dropBytes) => store.transact((tx) => trimEvents(tx, id, dropBytes)),
+    async logTail(id) {
+      const events = await lastEvents(store.db, id, LOG_TAIL_EVENTS);
+      if (events.length === 0) {
+        // A task from before migration 8 kept its log as text.
+        const row = await store.db
+          .selectFrom('deployments')
+          .select('log')
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row?.log ?? '';
+      }
+      let text = '';
+      for (const event of events) {
+        const line = logTextOf(event);
+        if (line !== undefined) text += `${event.at} ${line}\n`;
+      }
+      return tailOf(text);
     },
     async statusOf(id): Promise<DeploymentStatus | undefined> {
       const row = await store.db

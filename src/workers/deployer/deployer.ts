@@ -3,7 +3,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WatcherHub } from '../../changes/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
-import type { Deployment, DeploymentsService, StepRecord } from '../../domain/deployments/index.js';
+import type {
+  Deployment,
+  DeploymentsService,
+  TaskWriteStatus,
+} from '../../domain/deployments/index.js';
 import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
 import { watchChanges } from '../watch-loop.js';
@@ -163,13 +167,15 @@ export class Deployer {
     const log = this.#logger.child({ deployment: task.id });
     log.info({ kind: task.kind }, 'claimed a deployment task');
     const pipeline = task.kind === 'undeploy' ? pipelines.undeploy : pipelines.deploy;
-    let steps: StepRecord[] = pipeline.map((s) => ({
-      name: s.name,
-      status: 'pending',
-      startedAt: null,
-      finishedAt: null,
-    }));
-    let pendingLines: string[] = [`${deployments.now()} claimed by controller ${controllerId}`];
+    const onStatus = ({ held, cancelRequested }: TaskWriteStatus) => {
+      if (!held) abort.abort(new TaskAbort('lease-lost'));
+      else if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
+    };
+    const handle = deployments.openTask(task.id, controllerId, {
+      steps: pipeline.map((s) => s.name),
+      onStatus,
+    });
+    handle.log(`claimed by controller ${controllerId}`);
     const state: PipelineState = {};
     const workDir = path.join(this.#options.workRoot, task.id);
     let lastRenewal = Date.now();
@@ -177,12 +183,9 @@ export class Deployer {
     const heartbeat = setInterval(
       () => {
         deployments.heartbeat(task.id, controllerId, leaseMs).then(
-          ({ held, cancelRequested }) => {
-            if (!held) abort.abort(new TaskAbort('lease-lost'));
-            else {
-              lastRenewal = Date.now();
-              if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
-            }
+          (status) => {
+            if (status.held) lastRenewal = Date.now();
+            onStatus(status);
           },
           (error: unknown) => {
             log.warn({ err: error }, 'could not renew the lease');
@@ -192,26 +195,6 @@ export class Deployer {
       },
       Math.max(20, leaseMs / 3),
     );
-
-    const flush = async (extra: { currentStep?: string | null } = {}) => {
-      const logLines = pendingLines;
-      pendingLines = [];
-      const { held, cancelRequested } = await deployments.progress(task.id, controllerId, {
-        steps,
-        logLines,
-        ...extra,
-      });
-      if (!held) abort.abort(new TaskAbort('lease-lost'));
-      else if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
-    };
-    const mark = (name: string, status: StepRecord['status']) => {
-      const now = deployments.now();
-      steps = steps.map((s) =>
-        s.name !== name
-          ? s
-          : { ...s, status, ...(status === 'running' ? { startedAt: now } : { finishedAt: now }) },
-      );
-    };
 
     let outcome: {
       status: 'succeeded' | 'failed' | 'cancelled';
@@ -229,9 +212,7 @@ export class Deployer {
       for (const step of pipeline) {
         abort.signal.throwIfAborted();
         current = step.name;
-        mark(step.name, 'running');
-        pendingLines.push(`${deployments.now()} ${step.name}: started`);
-        await flush({ currentStep: step.name });
+        await handle.startStep(step.name);
         if (this.#options.stepDelayMs > 0)
           await sleep(this.#options.stepDelayMs, undefined, { signal: abort.signal });
         await step.run({
@@ -240,20 +221,12 @@ export class Deployer {
           workDir,
           signal: abort.signal,
           state,
-          log: (line) => pendingLines.push(`${deployments.now()} ${step.name}: ${line}`),
-          report: async (details) => {
-            const { held, cancelRequested } = await deployments.progress(
-              task.id,
-              controllerId,
-              details,
-            );
-            if (!held) abort.abort(new TaskAbort('lease-lost'));
-            else if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
-          },
+          log: (line) => handle.log(line),
+          report: (details) => handle.report(details),
         });
         abort.signal.throwIfAborted();
-        mark(step.name, 'succeeded');
-        pendingLines.push(`${deployments.now()} ${step.name}: done`);
+        handle.finishStep(step.name, 'succeeded');
+        current = undefined;
       }
     } catch (error) {
       const reason =
@@ -262,13 +235,13 @@ export class Deployer {
           : undefined;
       if (reason === 'lease-lost') {
         log.warn('lost the lease; another controller owns the task now');
+        handle.close();
         clearInterval(heartbeat);
         await rm(workDir, { recursive: true, force: true });
         return;
       }
       const where = current ?? 'startup';
-      if (current) mark(current, reason === 'cancelled' ? 'cancelled' : 'failed');
-      steps = steps.map((s) => (s.status === 'pending' ? { ...s, status: 'skipped' } : s));
+      if (current) handle.finishStep(current, reason === 'cancelled' ? 'cancelled' : 'failed');
       if (reason === 'cancelled')
         outcome = { status: 'cancelled', error: `cancelled during ${where}` };
       else if (reason === 'stopping')
@@ -286,16 +259,12 @@ export class Deployer {
           error: `${where} failed: internal error (see the controller log)`,
         };
       }
-      pendingLines.push(`${deployments.now()} ${outcome.error ?? ''}`);
     } finally {
       clearInterval(heartbeat);
     }
     try {
-      const finished = await deployments.finish(task.id, controllerId, {
+      const finished = await handle.finish({
         ...outcome,
-        steps,
-        logLines: pendingLines,
-        currentStep: null,
         ...(state.releaseVersion === undefined ? {} : { releaseVersion: state.releaseVersion }),
       });
       if (!finished) log.warn('lost the lease before recording the outcome');

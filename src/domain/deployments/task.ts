@@ -1,0 +1,208 @@
+import { payloadBytes, type NewDeploymentEvent } from './events.js';
+import type { DeploymentOutcome, DeploymentProgress, StepRecord, StepStatus } from './model.js';
+import type { DeploymentsState } from './service.js';
+
+/** What the holder of a task learns from each write. */
+export interface TaskWriteStatus {
+  /** False once another controller owns the task (the lease lapsed). */
+  readonly held: boolean;
+  readonly cancelRequested: boolean;
+}
+
+/** How a task handle writes; compiled by the service from its own options. */
+export interface DeploymentTaskOptions {
+  /** The steps of the task's pipeline, in order. */
+  readonly steps: readonly string[];
+  /** Called after every write with what it found: the holder aborts on a lost lease or cancel. */
+  readonly onStatus: (status: TaskWriteStatus) => void;
+}
+
+/** The per-task limits the service passes to every handle. */
+export interface DeploymentTaskLimits {
+  /** The payload bytes a task's events may take; older lines are trimmed past it. */
+  readonly maxEventBytes: number;
+  /** A logged line is written at most this long after it was logged. */
+  readonly flushMs: number;
+  /** This many buffered lines are written at once, without waiting for flushMs. */
+  readonly flushLines: number;
+}
+
+/**
+ * A claimed task, as its holder drives it (Backstage's TaskAgent): start a step, log lines,
+ * finish a step, report what it found, finish the task. Every write checks the lease in the
+ * same transaction. Lines are buffered and written in batches (at most `flushMs` late), one
+ * write at a time, so events keep their order; past `maxEventBytes` the oldest lines are
+ * trimmed, leaving a marker that says how many went.
+ */
+export class DeploymentTask {
+  readonly id: string;
+  readonly #owner: string;
+  readonly #state: DeploymentsState;
+  readonly #now: () => string;
+  readonly #options: DeploymentTaskOptions;
+  readonly #limits: DeploymentTaskLimits;
+  #steps: StepRecord[];
+  #current: string | null = null;
+  #pending: NewDeploymentEvent[] = [];
+  #storedBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  /** Writes run one after another; this is the last one queued. */
+  #writes: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(init: {
+    id: string;
+    owner: string;
+    state: DeploymentsState;
+    now: () => string;
+    options: DeploymentTaskOptions;
+    limits: DeploymentTaskLimits;
+  }) {
+    this.id = init.id;
+    this.#owner = init.owner;
+    this.#state = init.state;
+    this.#now = init.now;
+    this.#options = init.options;
+    this.#limits = init.limits;
+    this.#steps = init.options.steps.map((name) => ({
+      name,
+      status: 'pending',
+      startedAt: null,
+      finishedAt: null,
+    }));
+  }
+
+  /** The step records as the handle has them. */
+  get steps(): readonly StepRecord[] {
+    return this.#steps;
+  }
+
+  /** The step running now, if any. */
+  get currentStep(): string | null {
+    return this.#current;
+  }
+
+  /** Adds a line to the current step's log (or the task's, between steps); written soon. */
+  log(text: string): void {
+    if (this.#closed) return;
+    this.#pending.push({ kind: 'line', text, step: this.#current, at: this.#now() });
+    if (this.#pending.length >= this.#limits.flushLines) this.#flushSoon(0);
+    else this.#flushSoon(this.#limits.flushMs);
+  }
+
+  /** Marks the step running and writes that at once, with every line before it. */
+  async startStep(name: string): Promise<void> {
+    this.#mark(name, 'running');
+    this.#current = name;
+    this.#pending.push({ kind: 'step-started', step: name, at: this.#now() });
+    await this.#write({ currentStep: name, steps: this.#steps });
+  }
+
+  /** Marks the step ended; written with the next write. */
+  finishStep(name: string, status: Exclude<StepStatus, 'pending' | 'running'>): void {
+    this.#mark(name, status);
+    this.#pending.push({ kind: 'step-finished', status, step: name, at: this.#now() });
+    if (this.#current === name) this.#current = null;
+  }
+
+  /** Records what the task found out (project metadata, process errors), with the lines so far. */
+  async report(details: Omit<DeploymentProgress, 'steps' | 'currentStep'>): Promise<void> {
+    await this.#write(details);
+  }
+
+  /** Writes the buffered lines now. */
+  async flush(): Promise<void> {
+    await this.#write(undefined);
+  }
+
+  /**
+   * Ends the task: pending steps become skipped, the lines so far and a `finished` event are
+   * written with the outcome, and the lease is released. False if the lease was lost first.
+   */
+  async finish(
+    outcome: Omit<DeploymentOutcome, 'steps' | 'currentStep'> & { releaseVersion?: number | null },
+  ): Promise<boolean> {
+    this.#steps = this.#steps.map((s) =>
+      s.status === 'pending' ? { ...s, status: 'skipped' } : s,
+    );
+    await this.flush();
+    this.close();
+    const finished: NewDeploymentEvent = {
+      kind: 'finished',
+      status: outcome.status,
+      error: outcome.error ?? null,
+      release: outcome.releaseVersion ?? null,
+      step: null,
+      at: this.#now(),
+    };
+    const now = this.#now();
+    return this.#state.finish(
+      this.id,
+      this.#owner,
+      { ...outcome, steps: this.#steps, currentStep: null },
+      now,
+      [finished],
+    );
+  }
+
+  /** Stops writing (the lease was lost): buffered lines are dropped. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #mark(name: string, status: StepStatus): void {
+    const now = this.#now();
+    this.#steps = this.#steps.map((s) =>
+      s.name !== name
+        ? s
+        : { ...s, status, ...(status === 'running' ? { startedAt: now } : { finishedAt: now }) },
+    );
+  }
+
+  #flushSoon(delayMs: number): void {
+    if (this.#timer && delayMs > 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // A failed background write keeps its lines; the next write (at the latest, the
+      // task's finish, whose failure the holder sees) sends them again.
+      this.#write(undefined).catch(() => undefined);
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /** Queues one write of the pending events (and `progress`), after the writes before it. */
+  #write(progress: DeploymentProgress | undefined): Promise<void> {
+    const run = this.#writes.then(async () => {
+      const events = this.#pending;
+      this.#pending = [];
+      if (events.length === 0 && progress === undefined) return;
+      let status: TaskWriteStatus;
+      try {
+        status = await this.#state.progress(this.id, this.#owner, progress ?? {}, events);
+      } catch (error) {
+        this.#pending = [...events, ...this.#pending];
+        throw error;
+      }
+      this.#options.onStatus(status);
+      if (!status.held) return this.close();
+      for (const event of events) this.#storedBytes += payloadBytes(event);
+      await this.#trim();
+    });
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Past the limit, drops down to three quarters of it, so trims are rare, not per write. */
+  async #trim(): Promise<void> {
+    const { maxEventBytes } = this.#limits;
+    if (this.#storedBytes <= maxEventBytes) return;
+    const trimmed = await this.#state.trimEvents(
+      this.id,
+      this.#storedBytes - Math.floor((maxEventBytes * 3) / 4),
+    );
+    this.#storedBytes += trimmed.markerBytes - trimmed.freedBytes;
+  }
+}
