@@ -21,7 +21,9 @@ import {
 } from '../../src/build/index.js';
 import { Stacks } from '../../src/build/project/index.js';
 import { AppSandboxes, detectIsolation } from '../../src/runtime/index.js';
+import { startTestServer } from '../support/api.js';
 import { connectTestEngine, testBaseImage } from '../support/engine.js';
+import { deploy, viaRouter } from '../support/platform.js';
 import { startTestRegistry, type TestRegistry } from './support/https-registry.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -148,6 +150,33 @@ describe('builds behind a private CA, with the host’s network settings', () =>
       registry.requests.join(', '),
     );
     assert.equal(existsSync(join(slug, '.berth', 'build-network')), false, 'the copies are gone');
+  });
+
+  it('a server started with BERTH_BUILD_ENV_FILE deploys an app that needs the registry', async () => {
+    const server = await startTestServer('sqlite', { env: { BERTH_BUILD_ENV_FILE: envFile } });
+    try {
+      const token = server.adminToken;
+      const created = await server.request('POST', '/apps', { token, body: { name: 'corp1' } });
+      assert.equal(created.status, 201);
+      const record = await deploy(server, token, 'corp1', {
+        'package.json': JSON.stringify({
+          name: 'corp1',
+          version: '1.0.0',
+          scripts: { start: 'node server.js' },
+          dependencies: { [registry.packageName]: registry.version },
+        }),
+        'server.js': `require('http').createServer((q, s) => s.end(require('${registry.packageName}')))
+  .listen(Number(process.env.PORT));
+process.on('SIGTERM', () => process.exit(0));
+`,
+      });
+      assert.equal(record.status, 'succeeded', record.details.error ?? '');
+      const reply = await viaRouter(server.server.routerUrl, 'corp1');
+      assert.equal(reply.text, `${registry.packageName} ${registry.version}`);
+      assert.match(server.logText(), /builds get the host's network settings/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('gives a generated image build the settings in its fetching steps only', async () => {

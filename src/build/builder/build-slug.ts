@@ -108,7 +108,8 @@ export async function buildSlug(options: BuildSlugOptions): Promise<BuildResult>
     log: options.log,
     ...(options.jail ? { wrap: (argv: readonly string[]) => options.jail!.wrap(argv) } : {}),
   };
-  const placed = Object.keys(files).length > 0;
+  // Nothing to fetch (a static site, a Procfile app): no copies to make.
+  const placed = plan.length > 0 && Object.keys(files).length > 0;
   const commands: BuildCommandResult[] = [];
   try {
     if (placed) await placeBuildNetworkFiles(networkDir, files, context);
