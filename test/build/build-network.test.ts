@@ -109,6 +109,17 @@ describe('builds behind a private CA, with the host’s network settings', () =>
     // The host's roots stay trusted: the bundle starts with them.
     const system = await readFile('/etc/ssl/certs/ca-certificates.crt', 'utf8').catch(() => '');
     if (system) assert.ok(network.caBundle?.startsWith(system));
+    // Under `npm start` the controller holds npm's own configuration: not build settings.
+    const underNpm = await loadBuildNetwork({
+      env: {
+        npm_config_user_agent: 'npm/11',
+        npm_config_userconfig: '/root/.npmrc',
+        npm_config_cache: '/root/.npm',
+        NPM_CONFIG_REGISTRY: registry.url,
+      },
+    });
+    assert.deepEqual(underNpm.env, { NPM_CONFIG_REGISTRY: registry.url });
+    assert.equal(underNpm.npmrc, undefined);
     const bad = join(dir, 'bad.env');
     await writeFile(bad, 'HTTPS_PROXY=http://proxy:3128\nBERTH_MASTER_KEY=stolen\n');
     await assert.rejects(loadBuildNetwork({ env: {}, file: bad }), (error: Error) => {

@@ -94,8 +94,14 @@ export function isBuildNetworkKey(key: string): boolean {
  */
 export async function loadBuildNetwork(options: LoadBuildNetworkOptions): Promise<BuildNetwork> {
   const settings: Record<string, string> = {};
+  // Started by `npm start`, the controller holds npm's whole configuration as npm_config_*
+  // (its cache, prefix, user config under root's home): npm's export for its scripts, not
+  // settings for builds. The build env file, or NPM_CONFIG_*, names those.
+  const npmExported = options.env['npm_config_user_agent'] !== undefined;
   for (const [key, value] of Object.entries(options.env)) {
-    if (value !== undefined && value !== '' && isBuildNetworkKey(key)) settings[key] = value;
+    if (value === undefined || value === '' || !isBuildNetworkKey(key)) continue;
+    if (npmExported && key.startsWith('npm_config_')) continue;
+    settings[key] = value;
   }
   if (options.file !== undefined) Object.assign(settings, await readEnvFile(options.file));
 
