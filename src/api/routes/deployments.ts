@@ -12,7 +12,6 @@ import {
   isActive,
   type Deployment,
   type DeploymentOptions,
-  MAX_EVENTS_PAGE,
   type DeploymentsService,
 } from '../../domain/deployments/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
@@ -472,8 +471,8 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
           }),
           querystring: Type.Object(
             {
-              after: Type.Optional(Type.Integer({ minimum: 0 })),
-              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EVENTS_PAGE })),
+              after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+              limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
             },
             { additionalProperties: false },
           ),
@@ -483,8 +482,8 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
       async (request) => {
         const app = appOf(request);
         const page = await deployments.events(app.id, request.params.id, {
-          ...(request.query.after === undefined ? {} : { after: request.query.after }),
-          ...(request.query.limit === undefined ? {} : { limit: request.query.limit }),
+          ...(request.query.after === undefined ? {} : { after: Number(request.query.after) }),
+          ...(request.query.limit === undefined ? {} : { limit: Number(request.query.limit) }),
         });
         return { events: [...page.events], next: page.next };
       },

@@ -1,5 +1,5 @@
 // `berth deploy [DIR]`: packs the directory (after .gitignore/.berthignore), uploads it with a
-// progress bar on a terminal, then follows the task's steps and log until it ends.
+// progress bar on a terminal, then follows the task's events by cursor until it ends.
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -32,8 +32,6 @@ interface DeployOptions {
   readonly json?: boolean;
 }
 
-const POLL_MS = 400;
-
 async function upload(client: ApiClient, app: string, data: Buffer, autoconfigure: boolean) {
   const query = autoconfigure ? '?autoconfigure=true' : '';
   let onProgress: ((sent: number) => void) | undefined;
@@ -60,9 +58,24 @@ async function upload(client: ApiClient, app: string, data: Buffer, autoconfigur
   }
 }
 
+/** One progress event as GET /apps/{app}/deployments/{id}/events pages them. */
+interface DeploymentEvent {
+  readonly id: number;
+  readonly kind: 'step-started' | 'line' | 'step-finished' | 'finished' | 'trimmed';
+  readonly step: string | null;
+  readonly text?: string;
+  readonly lines?: number;
+}
+
+/** How often the events are read again when the last read found nothing new. */
+const EVENTS_POLL_MS = 200;
+/** Every this-many empty reads, the record is read too: a task from before events has none. */
+const RECORD_CHECK_EVERY = 10;
+
 /**
- * Polls the task until it is no longer queued or running, printing each step as it starts and
- * the log as it grows. Resolves with the final record.
+ * Follows the task's events by cursor until its `finished` event, printing each step as it
+ * starts and every line once, in order (a trim of old lines is said, never silent). Resolves
+ * with the final record.
  */
 export async function followTask(
   client: ApiClient,
@@ -70,8 +83,7 @@ export async function followTask(
   id: string,
   print: boolean,
 ): Promise<DeploymentRecord> {
-  const seenSteps = new Map<string, string>();
-  let printedLog = 0;
+  const task = `${appPath(app)}/deployments/${encodeURIComponent(id)}`;
   let spinner: { text: string; clear(): void; render(): void; stop(): void } | undefined;
   if (print && isInteractive()) {
     const { default: ora } = await import('ora');
@@ -83,31 +95,39 @@ export async function followTask(
     line(text);
     spinner?.render();
   };
+  let cursor = 0;
+  let empty = 0;
+  let ended = false;
   try {
     for (;;) {
-      const record = await client.get<DeploymentRecord>(
-        `${appPath(app)}/deployments/${encodeURIComponent(id)}`,
+      const page = await client.get<{ events: DeploymentEvent[]; next: number }>(
+        `${task}/events?after=${cursor}&limit=1000`,
       );
-      for (const step of record.details.steps) {
-        if (step.status === 'pending' || seenSteps.get(step.name) === step.status) continue;
-        if (!seenSteps.has(step.name) && step.status !== 'running') {
-          // A step that started and ended between two polls: say it ran.
-          say(colour.cyan(`-----> ${step.name}`));
-        }
-        seenSteps.set(step.name, step.status);
-        if (step.status === 'running') {
-          say(colour.cyan(`-----> ${step.name}`));
-          if (spinner) spinner.text = step.name;
+      cursor = page.next;
+      for (const event of page.events) {
+        if (event.kind === 'step-started' && event.step) {
+          say(colour.cyan(`-----> ${event.step}`));
+          if (spinner) spinner.text = event.step;
+        } else if (event.kind === 'line') {
+          say(`       ${event.text ?? ''}`);
+        } else if (event.kind === 'trimmed') {
+          say(`       (${event.lines ?? '?'} earlier line(s) were dropped from the task's log)`);
+        } else if (event.kind === 'finished') {
+          ended = true;
         }
       }
-      const log = record.log ?? '';
-      if (log.length > printedLog) {
-        const fresh = log.slice(printedLog).replace(/\n$/, '');
-        printedLog = log.length;
-        for (const text of fresh.split('\n')) say(`       ${text}`);
+      if (ended) return await client.get<DeploymentRecord>(task);
+      if (page.events.length > 0) {
+        empty = 0;
+        continue;
       }
-      if (!record.taskActive) return record;
-      await sleep(POLL_MS);
+      if (++empty % RECORD_CHECK_EVERY === 0) {
+        const record = await client.get<DeploymentRecord>(task);
+        // Not active: its last events were written with its end, so one more read has them.
+        if (!record.taskActive) ended = true;
+        if (ended) continue;
+      }
+      await sleep(EVENTS_POLL_MS);
     }
   } finally {
     spinner?.stop();
