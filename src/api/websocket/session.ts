@@ -8,6 +8,7 @@ import {
 import { BerthError, ErrorCodes, InputError, UnauthenticatedError } from '../../errors/index.js';
 import type { AccessPolicy } from '../../domain/access/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
+import type { DeploymentsService } from '../../domain/deployments/index.js';
 import type { IdentityService, Principal } from '../../domain/identity/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { Driver } from '../../runtime/index.js';
@@ -25,6 +26,7 @@ export interface WsSessionServices {
   readonly identity: IdentityService;
   readonly access: AccessPolicy;
   readonly apps: AppsService;
+  readonly deployments: DeploymentsService;
   readonly hub: WatcherHub;
   readonly logger: Logger;
   /** Where `logs` follows an app's units. */
@@ -112,6 +114,8 @@ export class WsSession {
   #timers: NodeJS.Timeout[] = [];
   /** Messages are handled one at a time, in order: a watch sent right after login waits for it. */
   #queue: Promise<void> = Promise.resolve();
+  /** Work a method starts only once its reply is sent, so pushes never precede the reply. */
+  #afterReply: (() => void) | undefined;
 
   constructor(
     socket: WebSocket,
@@ -158,7 +162,11 @@ export class WsSession {
       // Every call re-checks the token, so a revoked token stops working at once.
       this.#principal = await this.#services.identity.authenticate(`Bearer ${this.#token ?? ''}`);
       this.#reply(request, await this.#dispatch(request));
+      const start = this.#afterReply;
+      this.#afterReply = undefined;
+      start?.();
     } catch (error) {
+      this.#afterReply = undefined;
       const known = error instanceof BerthError;
       if (!known) this.#services.logger.error({ err: error }, 'websocket request failed');
       const code = known ? error.code : ErrorCodes.INTERNAL;
@@ -194,6 +202,8 @@ export class WsSession {
         return this.#watch(request.params);
       case 'logs':
         return this.#logs(request.params);
+      case 'events':
+        return this.#events(request.params);
       case 'unsubscribe': {
         const id = request.params['subscription'];
         const subscription = typeof id === 'string' ? this.#subscriptions.get(id) : undefined;
@@ -246,6 +256,60 @@ export class WsSession {
         this.#send({ subscription: id, error: { code: ErrorCodes.INTERNAL, message } });
       })
       .finally(() => this.#subscriptions.delete(id));
+    return { subscription: id };
+  }
+
+  /**
+   * `events {app, deployment, after?}`: the task's progress events after the cursor `after`
+   * (default 0), first what is stored, then live through the change stream; each push is
+   * `{subscription, event: {id, at, kind, step, ...}}`, and after the `finished` event
+   * `{subscription, end: {next}}`. A client that reconnects passes the last id it got.
+   */
+  async #events(params: Record<string, unknown>) {
+    const principal = this.#principal;
+    if (!principal) throw new UnauthenticatedError('log in first');
+    if (this.#subscriptions.size >= this.#limits.maxSubscriptions) {
+      throw new InputError(`at most ${this.#limits.maxSubscriptions} subscriptions per connection`);
+    }
+    const appName = params['app'];
+    const deploymentId = params['deployment'];
+    const after = params['after'] ?? 0;
+    if (typeof appName !== 'string') throw new InputError("'app' must be a string");
+    if (typeof deploymentId !== 'string' || deploymentId.length > 64)
+      throw new InputError("'deployment' must be a deployment id");
+    if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0)
+      throw new InputError("'after' must be an event id (0 or more)");
+    const app = await this.#services.access.authorize(principal, { scope: 'read', app: appName });
+    if (!app) throw new InputError('no app');
+    await this.#services.deployments.get(app.id, deploymentId);
+    const id = `sub-${this.#nextSubscription++}`;
+    const abort = new AbortController();
+    this.#subscriptions.set(id, { close: () => abort.abort() });
+    this.#afterReply = () => {
+      void (async () => {
+        let next = after;
+        try {
+          for await (const page of this.#services.deployments.follow(
+            this.#services.hub,
+            app.id,
+            deploymentId,
+            { after, signal: abort.signal },
+          )) {
+            for (const event of page.events) this.#send({ subscription: id, event });
+            next = page.next;
+          }
+          if (!abort.signal.aborted) this.#send({ subscription: id, end: { next } });
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          const known = error instanceof BerthError;
+          const code = known ? error.code : ErrorCodes.INTERNAL;
+          const message = error instanceof Error ? error.message : String(error);
+          this.#send({ subscription: id, error: { code, message } });
+        } finally {
+          this.#subscriptions.delete(id);
+        }
+      })();
+    };
     return { subscription: id };
   }
 
