@@ -305,6 +305,16 @@ const routes: readonly RouteCase[] = [
     }),
   },
   {
+    method: 'GET',
+    route: '/apps/{app}/deployments/{id}/events',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/deployments/${ctx.aliceDeployment}/events?after=0`,
+    }),
+  },
+  {
     method: 'POST',
     route: '/apps/{app}/deployments/{id}/cancel',
     scope: 'write',
