@@ -176,10 +176,20 @@ async function runDown(args: string[]): Promise<number> {
   };
   const { dataDir, engineSocket } = compileServerOptions(parsed.values, env);
   const controller = await stopController(dataDir, 20_000);
-  const { units, router } = await stopDataPlane(dataDir, 10_000, engineSocket);
+  const stoppedController = controller
+    ? `stopped the controller (pid ${controller})`
+    : 'no controller was running';
+  let stopped: { units: number; router: boolean };
+  try {
+    stopped = await stopDataPlane(dataDir, 10_000, engineSocket);
+  } catch (error) {
+    // The controller is stopped all the same (its engine may be the part that is gone).
+    process.stdout.write(`${stoppedController}\n`);
+    throw error;
+  }
   process.stdout.write(
-    `${controller ? `stopped the controller (pid ${controller})` : 'no controller was running'}; ` +
-      `${router ? 'stopped the router' : 'no router was running'}; stopped ${units} unit(s)\n`,
+    `${stoppedController}; ` +
+      `${stopped.router ? 'stopped the router' : 'no router was running'}; stopped ${stopped.units} unit(s)\n`,
   );
   return 0;
 }

@@ -13,6 +13,7 @@ const SERVER_OPTIONS = `berth server options (each also read from BERTH_<FLAG>, 
                           else /var/run/docker.sock, /run/podman/podman.sock, …)
   --router NAME           builtin (the default and, in this version, the only one)
   --database-url URL      PostgreSQL store (default: SQLite in the data dir)
+  --build-env-file PATH   KEY=VALUE proxies, CA files and npm_config_*/PIP_* settings for builds
 `;
 
 const ROUTER_OPTIONS = `berth router options (also BERTH_DATA_DIR, BERTH_ROUTER_LISTEN):
@@ -22,7 +23,8 @@ const ROUTER_OPTIONS = `berth router options (also BERTH_DATA_DIR, BERTH_ROUTER_
 
 const DOWN_OPTIONS = `berth down options (also BERTH_DATA_DIR, BERTH_ENGINE_SOCKET):
   --data-dir DIR          the data dir whose controller, router and units stop
-  --engine-socket PATH    the container engine's socket, if the data dir has used one
+  --engine-socket PATH    the container engine's socket, only if it moved since the server
+                          ran (the data dir remembers it in containers/engine.json)
 `;
 
 const STACKS_OPTIONS = `berth stacks build options:
