@@ -12,6 +12,7 @@ export { RouteTableError, validateRouteTable } from './route-table-validation.js
 export {
   compileTrafficLimits,
   DEFAULT_TRAFFIC_LIMITS,
+  openInside,
   RouterAlreadyRunningError,
   ROUTES_FILE,
   startRouter,

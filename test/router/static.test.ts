@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openInside } from '../../src/router/index.js';
 import { request, startTestRouter, type TestRouter } from './support/fixtures.js';
 
 describe('builtin router: static sites', () => {
@@ -226,5 +227,31 @@ describe('builtin router: what a static site publishes', () => {
     assert.equal((await get('conf', '/')).body, '<h1>configured</h1>');
     assert.equal((await get('conf', '/berth.json')).status, 404);
     assert.equal((await get('conf', '/public/index.html')).status, 404);
+  });
+});
+
+describe('static files are served from the file that was checked (openInside)', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'berth-open-inside-'));
+    await mkdir(path.join(dir, 'site', 'pages'), { recursive: true });
+    await writeFile(path.join(dir, 'site', 'pages', 'a.html'), 'public page');
+    await writeFile(path.join(dir, 'secret.key'), 'not for the web');
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('opens a checked file, and refuses it once a folder of its path became a link out', async () => {
+    const real = path.join(await realpath(dir), 'site', 'pages', 'a.html');
+    const opened = await openInside(real);
+    assert.ok(opened, 'the checked file opens');
+    assert.equal(opened.info.size, 'public page'.length);
+    await opened.handle.close();
+    // What an app's one-off could do between the router's check and its open.
+    await rename(path.join(dir, 'site', 'pages'), path.join(dir, 'site', 'moved'));
+    await mkdir(path.join(dir, 'elsewhere'));
+    await symlink(path.join(dir, 'secret.key'), path.join(dir, 'elsewhere', 'a.html'));
+    await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'site', 'pages'));
+    assert.equal(await openInside(real), undefined, 'the swapped path is not served');
   });
 });

@@ -10,3 +10,4 @@ export {
   type CompiledTrafficLimits,
   type TrafficLimitOptions,
 } from './traffic-limits.js';
+export { openInside } from './open-inside.js';

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
+import { openInside } from './open-inside.js';
 import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -135,6 +135,11 @@ export async function serveStatic(
     info = file === undefined ? undefined : await stat(file).catch(() => undefined);
   }
   if (file === undefined || info === undefined || !info.isFile()) return notFound();
+  // Served from the descriptor opened, once it is known to be the file that was checked.
+  const opened = await openInside(file);
+  if (opened === undefined) return notFound();
+  const { handle } = opened;
+  info = opened.info;
 
   const etag = etagOf(info);
   const headers = {
@@ -144,6 +149,7 @@ export async function serveStatic(
     'x-request-id': requestId,
   };
   if (notModified(req, etag, info)) {
+    await handle.close();
     res.writeHead(304, headers);
     res.end();
     return;
@@ -153,11 +159,13 @@ export async function serveStatic(
     'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
     'content-length': info.size,
   });
-  if (req.method === 'HEAD') {
+  if (req.method === 'HEAD' || info.size === 0) {
+    await handle.close();
     res.end();
     return;
   }
-  const stream = createReadStream(file);
+  // The stream owns the handle from here and closes it when it ends or is destroyed.
+  const stream = handle.createReadStream({ end: info.size - 1 });
   stream.on('error', () => res.destroy());
   res.on('close', () => stream.destroy());
   stream.pipe(res);
