@@ -110,6 +110,49 @@ for (const backend of backends) {
       aliceClient.close();
     });
 
+    it("follows a task's events from a cursor to the end; another user's are refused", async () => {
+      // The task an earlier test queued; its rollout may still be finishing.
+      for (let i = 0; i < 300; i++) {
+        const latest = await api.request('GET', '/deployments/shop', { token: alice });
+        if (latest.status === 200) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const history = await api.request('GET', '/apps/shop/deployments', { token: alice });
+      const id = (history.body as { id: string }[])[0]?.id ?? '';
+      assert.ok(id, 'an earlier test deployed shop');
+      const stored = await api.request('GET', `/apps/shop/deployments/${id}/events?after=0`, {
+        token: alice,
+      });
+      const all = (stored.body as { events: { id: number; kind: string }[] }).events;
+      assert.equal(all.at(-1)?.kind, 'finished');
+      const cursor = all[2]?.id ?? 0;
+
+      const client = await WsTestClient.connect(api.url);
+      await client.call('login', { token: alice });
+      const reply = await client.call('events', { app: 'shop', deployment: id, after: cursor });
+      const subscription = (reply['result'] as { subscription: string }).subscription;
+      const pushed: unknown[] = [];
+      for (;;) {
+        const push = (await client.nextPush(10_000)) as unknown as Record<string, unknown>;
+        assert.equal(push['subscription'], subscription);
+        if (push['end']) {
+          assert.deepEqual(push['end'], { next: all.at(-1)?.id });
+          break;
+        }
+        pushed.push(push['event']);
+      }
+      assert.deepEqual(pushed, all.slice(3), 'after the cursor: each event once, in order');
+      client.close();
+
+      const other = await WsTestClient.connect(api.url);
+      await other.call('login', { token: bob });
+      const refused = await other.call('events', { app: 'shop', deployment: id });
+      assert.equal((refused['error'] as { code: string }).code, 'ACCESS_DENIED');
+      const wrong = await other.call('events', { app: 'shop', deployment: id, after: -1 });
+      assert.equal((wrong['error'] as { code: string }).code, 'INVALID_INPUT');
+      other.close();
+    });
+
     it("refuses to watch another user's app", async () => {
       const client = await WsTestClient.connect(api.url);
       await client.call('login', { token: bob });
