@@ -242,7 +242,7 @@ export class DeploymentsService {
       id,
       owner,
       state: this.#state,
-      now: () => this.#now(),
+      now: (offsetMs = 0) => this.#now(offsetMs),
       options,
       limits: this.#taskLimits,
     });

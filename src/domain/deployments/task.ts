@@ -13,8 +13,15 @@ export interface TaskWriteStatus {
 export interface DeploymentTaskOptions {
   /** The steps of the task's pipeline, in order. */
   readonly steps: readonly string[];
-  /** Called after every write with what it found: the holder aborts on a lost lease or cancel. */
+  /**
+   * Called after every write and heartbeat with what it found: the holder aborts on a lost
+   * lease or a cancel. A lease that could not be renewed for `leaseMs` counts as lost.
+   */
   readonly onStatus: (status: TaskWriteStatus) => void;
+  /** How long the lease lasts unrenewed; the handle renews it every third of that. */
+  readonly leaseMs: number;
+  /** Told when one renewal failed (the lease may still hold). */
+  readonly onRenewalError?: (error: unknown) => void;
 }
 
 /** The per-task limits the service passes to every handle. */
@@ -29,8 +36,8 @@ export interface DeploymentTaskLimits {
 
 /**
  * A claimed task, as its holder drives it (Backstage's TaskAgent): start a step, log lines,
- * finish a step, report what it found, finish the task. Every write checks the lease in the
- * same transaction. Lines are buffered and written in batches (at most `flushMs` late), one
+ * finish a step, report what it found, finish the task, and the lease's heartbeat meanwhile.
+ * Every write checks the lease in the same transaction. Lines are buffered and written in batches (at most `flushMs` late), one
  * write at a time, so events keep their order; past `maxEventBytes` the oldest lines are
  * trimmed, leaving a marker that says how many went.
  */
@@ -38,7 +45,8 @@ export class DeploymentTask {
   readonly id: string;
   readonly #owner: string;
   readonly #state: DeploymentsState;
-  readonly #now: () => string;
+  /** The service's clock as ISO text, `offsetMs` from now. */
+  readonly #now: (offsetMs?: number) => string;
   readonly #options: DeploymentTaskOptions;
   readonly #limits: DeploymentTaskLimits;
   #steps: StepRecord[];
@@ -49,12 +57,14 @@ export class DeploymentTask {
   /** Writes run one after another; this is the last one queued. */
   #writes: Promise<unknown> = Promise.resolve();
   #closed = false;
+  readonly #heartbeat: NodeJS.Timeout;
+  #lastRenewal = Date.now();
 
   constructor(init: {
     id: string;
     owner: string;
     state: DeploymentsState;
-    now: () => string;
+    now: (offsetMs?: number) => string;
     options: DeploymentTaskOptions;
     limits: DeploymentTaskLimits;
   }) {
@@ -70,6 +80,25 @@ export class DeploymentTask {
       startedAt: null,
       finishedAt: null,
     }));
+    const { leaseMs } = init.options;
+    this.#heartbeat = setInterval(() => this.#renew(leaseMs), Math.max(20, leaseMs / 3));
+    this.#heartbeat.unref();
+  }
+
+  #renew(leaseMs: number): void {
+    this.#state.heartbeat(this.id, this.#owner, this.#now(leaseMs)).then(
+      (status) => {
+        if (this.#closed) return;
+        if (status.held) this.#lastRenewal = Date.now();
+        this.#options.onStatus(status);
+      },
+      (error: unknown) => {
+        if (this.#closed) return;
+        this.#options.onRenewalError?.(error);
+        if (Date.now() - this.#lastRenewal > leaseMs)
+          this.#options.onStatus({ held: false, cancelRequested: false });
+      },
+    );
   }
 
   /** The step records as the handle has them. */
@@ -125,8 +154,11 @@ export class DeploymentTask {
     this.#steps = this.#steps.map((s) =>
       s.status === 'pending' ? { ...s, status: 'skipped' } : s,
     );
-    await this.flush();
-    this.close();
+    try {
+      await this.flush();
+    } finally {
+      this.close();
+    }
     const finished: NewDeploymentEvent = {
       kind: 'finished',
       status: outcome.status,
@@ -145,9 +177,13 @@ export class DeploymentTask {
     );
   }
 
-  /** Stops writing (the lease was lost): buffered lines are dropped. */
+  /**
+   * Stops heartbeats and writes: called by finish, or by the holder when it lost the lease
+   * or stops working on the task; buffered lines are dropped.
+   */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }

@@ -174,27 +174,12 @@ export class Deployer {
     const handle = deployments.openTask(task.id, controllerId, {
       steps: pipeline.map((s) => s.name),
       onStatus,
+      leaseMs,
+      onRenewalError: (error) => log.warn({ err: error }, 'could not renew the lease'),
     });
     handle.log(`claimed by controller ${controllerId}`);
     const state: PipelineState = {};
     const workDir = path.join(this.#options.workRoot, task.id);
-    let lastRenewal = Date.now();
-
-    const heartbeat = setInterval(
-      () => {
-        deployments.heartbeat(task.id, controllerId, leaseMs).then(
-          (status) => {
-            if (status.held) lastRenewal = Date.now();
-            onStatus(status);
-          },
-          (error: unknown) => {
-            log.warn({ err: error }, 'could not renew the lease');
-            if (Date.now() - lastRenewal > leaseMs) abort.abort(new TaskAbort('lease-lost'));
-          },
-        );
-      },
-      Math.max(20, leaseMs / 3),
-    );
 
     let outcome: {
       status: 'succeeded' | 'failed' | 'cancelled';
@@ -236,7 +221,6 @@ export class Deployer {
       if (reason === 'lease-lost') {
         log.warn('lost the lease; another controller owns the task now');
         handle.close();
-        clearInterval(heartbeat);
         await rm(workDir, { recursive: true, force: true });
         return;
       }
@@ -259,8 +243,6 @@ export class Deployer {
           error: `${where} failed: internal error (see the controller log)`,
         };
       }
-    } finally {
-      clearInterval(heartbeat);
     }
     try {
       const finished = await handle.finish({

@@ -12,7 +12,11 @@ import { insertApp, openTestStore } from '../../support/stores.js';
 
 const OWNER = 'controller-a';
 
-async function setUp(backend: Backend, taskLimits: Partial<DeploymentTaskLimits> = {}) {
+async function setUp(
+  backend: Backend,
+  taskLimits: Partial<DeploymentTaskLimits> = {},
+  leaseMs = 60_000,
+) {
   const { store } = await openTestStore(backend);
   const deployments = new DeploymentsService({ state: deploymentsState(store), taskLimits });
   const appId = await insertApp(store, `app${Math.random().toString(36).slice(2, 8)}`);
@@ -23,11 +27,12 @@ async function setUp(backend: Backend, taskLimits: Partial<DeploymentTaskLimits>
     source: { kind: 'bundle', ref: null, sha: null },
     options: { autoconfigure: false },
   });
-  assert.ok(await deployments.claim(task.id, OWNER, 60_000, 'build'));
+  assert.ok(await deployments.claim(task.id, OWNER, leaseMs, 'build'));
   const statuses: { held: boolean; cancelRequested: boolean }[] = [];
   const handle = deployments.openTask(task.id, OWNER, {
     steps: ['build', 'finalize'],
     onStatus: (s) => statuses.push(s),
+    leaseMs,
   });
   return { store, deployments, appId, id: task.id, handle, statuses };
 }
@@ -166,6 +171,20 @@ for (const backend of backends) {
         ...Array.from({ length: 2000 }, (_, i) => `live ${i}`),
       ]);
       assert.deepEqual(seen.at(-1), { ...seen.at(-1), kind: 'finished', error: 'it broke' });
+    });
+
+    it('the handle renews its lease while the task runs, and stops at finish', async () => {
+      const { deployments, appId, id, handle, statuses } = await setUp(backend, {}, 150);
+      await handle.startStep('build');
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.deepEqual(await deployments.failAbandoned(), [], 'four lease periods later, held');
+      assert.ok(statuses.length >= 4, `renewed (${statuses.length} statuses)`);
+      handle.finishStep('build', 'succeeded');
+      assert.equal(await handle.finish({ status: 'succeeded', error: null }), true);
+      const after = statuses.length;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(statuses.length, after, 'no heartbeat after finish');
+      assert.equal((await deployments.get(appId, id)).status, 'succeeded');
     });
 
     it('a lapsed lease ends the task with a finished event; its holder learns it', async () => {
