@@ -187,6 +187,25 @@ for (const backend of backends) {
       assert.equal((await deployments.get(appId, id)).status, 'succeeded');
     });
 
+    it('a task from before events keeps its text log, and a follower of it ends', async () => {
+      const { store, deployments, appId, id, handle } = await setUp(backend);
+      handle.close();
+      // What migration 8 found: a finished task with its log as text and no events.
+      await store.db.deleteFrom('deployment_events').where('deployment_id', '=', id).execute();
+      await store.db.deleteFrom('deployment_leases').where('deployment_id', '=', id).execute();
+      await store.db
+        .updateTable('deployments')
+        .set({ status: 'succeeded', log: '2026-01-01T00:00:00.000Z build: done\n' })
+        .where('id', '=', id)
+        .execute();
+      assert.equal(await deployments.logOf(id), '2026-01-01T00:00:00.000Z build: done\n');
+      const { stream, hub } = streamFor(store);
+      await stream.start();
+      const pages = [];
+      for await (const page of deployments.follow(hub, appId, id)) pages.push(page);
+      assert.deepEqual(pages, []);
+    });
+
     it('a lapsed lease ends the task with a finished event; its holder learns it', async () => {
       const { store, deployments, appId, id, handle, statuses } = await setUp(backend);
       await handle.startStep('build');
