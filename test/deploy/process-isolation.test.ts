@@ -142,7 +142,7 @@ describe(
         uids.push(Number(uid));
       }
       assert.ok(
-        uids.every((uid) => uid >= 400_000),
+        uids.every((uid) => uid >= 1_000_000_000 && uid < 2_000_000_000),
         String(uids),
       );
       assert.notEqual(uids[0], uids[1]);

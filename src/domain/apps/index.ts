@@ -7,6 +7,6 @@ export {
   type AppsState,
   type AppsServiceOptions,
   type Tenancy,
-  APP_UID_BASE,
+  APP_UIDS,
 } from './service.js';
 export { appsState } from './state.js';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import {
   ConflictError,
   ErrorCodes,
@@ -26,19 +26,21 @@ export interface App {
 export const APP_NAME_PATTERN = /^[a-z][a-z0-9-]{0,38}$/;
 
 /**
- * The first app uid. Far above Debian's ordinary users (1000–59999), its reserved range
- * (60000–64999) and nobody (65534), and below the subordinate id ranges rootless containers
- * are usually given (from 100000 in steps of 65536, taken after the first few users).
+ * App uids are drawn at random from [APP_UIDS.from, APP_UIDS.to): far above ordinary users,
+ * systemd's dynamic users (61184–65519), nobody (65534) and the subordinate id ranges
+ * rootless containers are given (from 100000 in blocks of 65536). Random, not counted from a
+ * base, because two Berths with two stores on one machine must not give two apps one uid (the
+ * chance that they do is one in a billion per pair of apps); the store never gives one twice.
  */
-export const APP_UID_BASE = 400_000;
+export const APP_UIDS = Object.freeze({ from: 1_000_000_000, to: 2_000_000_000 });
 
 /** What the apps service needs from the store. */
 export interface AppsState {
   /**
-   * Inserts the app with the next unused uid (the highest ever given plus one, or
-   * APP_UID_BASE), in one transaction, and returns that uid.
+   * Inserts the app with this uid, in one transaction; a unique violation when the name or
+   * the uid (ever given, to any app) is taken.
    */
-  insert(app: Omit<App, 'uid'>, firstUid: number): Promise<number>;
+  insert(app: App): Promise<void>;
   findByName(name: string): Promise<App | undefined>;
   findById(id: string): Promise<App | undefined>;
   /** Apps ordered by name; only the owner's when an owner is given. */
@@ -60,7 +62,7 @@ export interface AppsServiceOptions {
   readonly tenancy?: Tenancy;
 }
 
-/** Two controllers taking the same next uid at once: one insert fails and tries again. */
+/** A uid drawn that was given before (rare): the insert fails and draws again. */
 const UID_ATTEMPTS = 5;
 
 /** Creating, finding and destroying apps. Who may do so is decided by the access policy. */
@@ -91,13 +93,14 @@ export class AppsService {
     const app = { id: randomUUID(), name, ownerId, createdAt: now, updatedAt: now };
     for (let attempt = 1; ; attempt++) {
       try {
-        const uid = await this.#state.insert(app, APP_UID_BASE);
-        return { ...app, uid };
+        const created = { ...app, uid: randomInt(APP_UIDS.from, APP_UIDS.to) };
+        await this.#state.insert(created);
+        return created;
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         if (await this.#state.findByName(name))
           throw new ConflictError(`an app named '${name}' already exists`, ErrorCodes.APP_EXISTS);
-        // The name is free, so the uid was taken by a concurrent create: take the next one.
+        // The name is free, so the uid was given before: draw another.
         if (attempt >= UID_ATTEMPTS) throw error;
       }
     }

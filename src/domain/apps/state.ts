@@ -23,13 +23,8 @@ export function appsState(store: Store): AppsState {
       .selectAll('apps')
       .select('app_unix_ids.uid');
   return {
-    insert(app, firstUid) {
-      return store.transact(async (tx) => {
-        const highest = await tx
-          .selectFrom('app_unix_ids')
-          .select((eb) => eb.fn.max('uid').as('uid'))
-          .executeTakeFirst();
-        const uid = highest?.uid == null ? firstUid : Math.max(firstUid, Number(highest.uid) + 1);
+    async insert(app) {
+      await store.transact(async (tx) => {
         await tx
           .insertInto('apps')
           .values({
@@ -42,9 +37,8 @@ export function appsState(store: Store): AppsState {
           .execute();
         await tx
           .insertInto('app_unix_ids')
-          .values({ uid, app_id: app.id, created_at: app.createdAt })
+          .values({ uid: app.uid, app_id: app.id, created_at: app.createdAt })
           .execute();
-        return uid;
       });
     },
     async findByName(name) {

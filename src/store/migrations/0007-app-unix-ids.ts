@@ -1,6 +1,9 @@
 import { compiled, type Migration } from './migration.js';
 
-/** The first uid the process runtime gives an app (see domain/apps APP_UID_BASE). */
+/**
+ * Where the uids of apps made before this migration start; new apps draw theirs at random
+ * (see domain/apps APP_UIDS).
+ */
 const FIRST_APP_UID = 400_000;
 
 export const appUnixIdsMigration: Migration = {
@@ -9,7 +12,8 @@ export const appUnixIdsMigration: Migration = {
   statements: ({ schema }) => [
     // The unprivileged uid (and gid of the same number) the process runtime runs each app's
     // builds, units and one-offs as. Rows outlive their app (app_id is not a foreign key): a
-    // uid is never given twice, so a new app never owns what an old one left in /tmp.
+    // uid is never given twice, so a new app never owns what an old one left in /tmp. An
+    // integer column: uids go up to 2^31 - 1, which PostgreSQL's integer holds.
     compiled(
       schema
         .createTable('app_unix_ids')
