@@ -26,10 +26,8 @@ export type BuildFailureReason = (typeof BuildFailureReasons)[keyof typeof Build
 /**
  * A slug could not be built. The message is written for the person who deployed (it becomes
  * the task's error); `lastLines` are the last output lines of the failing command, which is
- * usually where npm and pip say what went wrong. `retryable` says whether the same bundle
- * could build if run again: an aborted build, or one whose package or image registry did not
- * answer (the thrower knows, from what failed). Otherwise the same bundle fails the same way
- * again, and a build that timed out would time out again. The deployer reads it.
+ * usually where npm and pip say what went wrong. Only an aborted build is retryable: the same
+ * bundle fails the same way again, and a build that timed out would time out again.
  */
 export class BuildFailure extends Error {
   override readonly name = 'BuildFailure';
@@ -37,16 +35,11 @@ export class BuildFailure extends Error {
   readonly lastLines: readonly string[];
   readonly retryable: boolean;
 
-  constructor(
-    reason: BuildFailureReason,
-    message: string,
-    lastLines: readonly string[] = [],
-    options: { readonly retryable?: boolean } = {},
-  ) {
+  constructor(reason: BuildFailureReason, message: string, lastLines: readonly string[] = []) {
     super(message);
     this.reason = reason;
     this.lastLines = Object.freeze([...lastLines]);
-    this.retryable = reason === BuildFailureReasons.ABORTED || options.retryable === true;
+    this.retryable = reason === BuildFailureReasons.ABORTED;
   }
 }
 
