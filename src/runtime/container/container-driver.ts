@@ -642,19 +642,31 @@ export class ContainerDriver implements Driver {
       pending = lines.pop() ?? '';
       for (const line of lines) this.#onEvent(line);
     });
-    const again = () => {
+    const broken = () => {
       if (this.#events !== stream || this.#destroyed) return;
       this.#events = undefined;
-      // The engine restarted or the socket broke: follow again, then look for exits missed.
-      this.#eventsRetry = setTimeout(() => {
-        this.#followEvents()
-          .then(() => this.#rescan())
-          .catch(() => again());
-      }, EVENTS_RETRY_MS);
+      this.#followEventsLater();
     };
-    stream.on('end', again);
-    stream.on('close', again);
-    stream.on('error', again);
+    stream.on('end', broken);
+    stream.on('close', broken);
+    stream.on('error', broken);
+  }
+
+  /**
+   * The engine restarted or the socket broke: follow again after a pause, then look for exits
+   * missed meanwhile. While the engine stays away, every attempt that fails schedules the next
+   * one, however long it takes to come back.
+   */
+  #followEventsLater(): void {
+    if (this.#destroyed) return;
+    clearTimeout(this.#eventsRetry);
+    this.#eventsRetry = setTimeout(() => {
+      this.#followEvents()
+        .then(() => this.#rescan())
+        .catch(() => {
+          if (!this.#events) this.#followEventsLater();
+        });
+    }, EVENTS_RETRY_MS);
   }
 
   #onEvent(line: string): void {
