@@ -26,8 +26,10 @@ export type BuildFailureReason = (typeof BuildFailureReasons)[keyof typeof Build
 /**
  * A slug could not be built. The message is written for the person who deployed (it becomes
  * the task's error); `lastLines` are the last output lines of the failing command, which is
- * usually where npm and pip say what went wrong. Only an aborted build is retryable: the same
- * bundle fails the same way again, and a build that timed out would time out again.
+ * usually where npm and pip say what went wrong. `retryable` says whether the same bundle
+ * could build if run again: an aborted build, or one whose package or image registry did not
+ * answer (the thrower knows, from what failed). Otherwise the same bundle fails the same way
+ * again, and a build that timed out would time out again. The deployer reads it.
  */
 export class BuildFailure extends Error {
   override readonly name = 'BuildFailure';
@@ -35,11 +37,16 @@ export class BuildFailure extends Error {
   readonly lastLines: readonly string[];
   readonly retryable: boolean;
 
-  constructor(reason: BuildFailureReason, message: string, lastLines: readonly string[] = []) {
+  constructor(
+    reason: BuildFailureReason,
+    message: string,
+    lastLines: readonly string[] = [],
+    options: { readonly retryable?: boolean } = {},
+  ) {
     super(message);
     this.reason = reason;
     this.lastLines = Object.freeze([...lastLines]);
-    this.retryable = reason === BuildFailureReasons.ABORTED;
+    this.retryable = reason === BuildFailureReasons.ABORTED || options.retryable === true;
   }
 }
 

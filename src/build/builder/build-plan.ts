@@ -65,8 +65,8 @@ export async function nodeBuildSteps(dir: string): Promise<NodeBuildSteps> {
   const install: BuildCommand | undefined = !manifest.hasDependencies
     ? undefined
     : lockFiles.length > 0
-      ? { name: 'npm ci', argv: ['npm', 'ci', ...NPM_QUIET] }
-      : { name: 'npm install', argv: ['npm', 'install', ...NPM_QUIET] };
+      ? { name: 'npm ci', argv: ['npm', 'ci', ...NPM_QUIET], fetchesPackages: true }
+      : { name: 'npm install', argv: ['npm', 'install', ...NPM_QUIET], fetchesPackages: true };
   const build: BuildCommand | undefined =
     manifest.scripts['build'] !== undefined
       ? { name: 'npm run build', argv: ['npm', 'run', 'build'] }
@@ -117,7 +117,7 @@ async function planPython(dir: string): Promise<BuildCommand[]> {
   const venv: BuildCommand = { name: 'python3 -m venv', argv: ['python3', ...venvArgs, VENV_DIR] };
   if (pipArgs === undefined) return [venv];
   const pip = join(dir, VENV_DIR, 'bin', 'pip');
-  return [venv, { name: 'pip install', argv: [pip, ...pipArgs] }];
+  return [venv, { name: 'pip install', argv: [pip, ...pipArgs], fetchesPackages: true }];
 }
 
 /** Whether a requirements file has a line other than blanks and comments. */

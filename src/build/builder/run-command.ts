@@ -8,6 +8,12 @@ export interface BuildCommand {
   /** How messages and results name it: 'npm ci', 'pip install'. */
   readonly name: string;
   readonly argv: readonly [string, ...string[]];
+  /**
+   * Set on the commands that fetch packages (npm ci, npm install, pip install): when one
+   * fails and its last lines say the registry did not answer, the failure is retryable. The
+   * app's own build script never is, whatever it prints.
+   */
+  readonly fetchesPackages?: boolean;
 }
 
 /** What a command runs with; the deadline is shared by every command of one build. */
@@ -143,12 +149,28 @@ export async function runCommand(command: BuildCommand, context: CommandContext)
   if (code !== 0) {
     const how =
       code === null ? `was killed by ${killedBy ?? 'a signal'}` : `exited with code ${code}`;
+    const unreachable = command.fetchesPackages === true && registryUnreachable(last.lines);
     throw new BuildFailure(
       BuildFailureReasons.COMMAND_FAILED,
-      `${command.name} ${how}`,
+      `${command.name} ${how}${unreachable ? ' (the package registry did not answer)' : ''}`,
       last.lines,
+      { retryable: unreachable },
     );
   }
+}
+
+/**
+ * How npm and pip say that a registry did not answer: npm's own error code line (not a
+ * lifecycle script's output), pip's connection errors after its own retries.
+ */
+const REGISTRY_UNREACHABLE = [
+  /^npm (?:ERR!|error) (?:code|errno) (?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH)\b/,
+  /(?:ReadTimeoutError|NewConnectionError|ConnectTimeoutError|Temporary failure in name resolution)/,
+];
+
+/** Whether a package-fetching command's last lines say its registry did not answer. */
+export function registryUnreachable(lines: readonly string[]): boolean {
+  return lines.some((line) => REGISTRY_UNREACHABLE.some((pattern) => pattern.test(line)));
 }
 
 /** Signals every process of a group; false when the group has no process left. */

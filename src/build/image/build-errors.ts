@@ -58,6 +58,8 @@ export function imageBuildFailure(error: string, lines: readonly string[]): Buil
         'push it to a registry the engine can reach (a local one will do), or use an image ' +
         "the engine has ('podman images', 'docker images')",
       tail,
+      // A registry that did not answer may answer next time; one that refused will not.
+      { retryable: unreachable },
     );
   }
   return new BuildFailure(
