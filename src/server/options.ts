@@ -38,6 +38,10 @@ export interface ServerOptions {
   readonly deployLeaseMs: number;
   /** How many tasks of different apps one controller runs at once (BERTH_DEPLOY_CONCURRENCY). */
   readonly deployConcurrency: number;
+  /** Runs of a deploy step that fails retryably, the first included (BERTH_DEPLOY_RETRY_ATTEMPTS). */
+  readonly deployRetryAttempts: number;
+  /** The wait before a step's second run, four times longer each run after (BERTH_DEPLOY_RETRY_BASE_MS). */
+  readonly deployRetryBaseMs: number;
   /** Fault injection for tests: a pause at every deployment step (BERTH_TEST_DEPLOY_STEP_DELAY_MS). */
   readonly deployStepDelayMs: number;
   /** The largest bundle a deploy accepts, in bytes (BERTH_BUNDLE_LIMIT_BYTES, default 256 MiB). */
@@ -158,6 +162,8 @@ export function compileServerOptions(
     containerReadOnly: envFlag(env, 'BERTH_CONTAINER_READ_ONLY'),
     imageKeep: envInteger(env, 'BERTH_IMAGE_KEEP', 5, 1, 1000),
     deployLeaseMs: envMilliseconds(env, 'BERTH_DEPLOY_LEASE_MS', 15_000, 200),
+    deployRetryAttempts: envInteger(env, 'BERTH_DEPLOY_RETRY_ATTEMPTS', 3, 1, 10),
+    deployRetryBaseMs: envMilliseconds(env, 'BERTH_DEPLOY_RETRY_BASE_MS', 1000, 0),
     deployStepDelayMs: envMilliseconds(env, 'BERTH_TEST_DEPLOY_STEP_DELAY_MS', 0, 0),
     deployConcurrency: envInteger(env, 'BERTH_DEPLOY_CONCURRENCY', 2, 1, 64),
     buildTimeoutMs: envMilliseconds(env, 'BERTH_BUILD_TIMEOUT_MS', 600_000, 1000),

@@ -185,6 +185,10 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       }),
       leaseMs: options.deployLeaseMs,
       stepDelayMs: options.deployStepDelayMs,
+      retry: Object.freeze({
+        attempts: options.deployRetryAttempts,
+        baseDelayMs: options.deployRetryBaseMs,
+      }),
       concurrency: options.deployConcurrency,
     });
     const admin = await identity.ensureAdmin({ dataDir: options.dataDir });

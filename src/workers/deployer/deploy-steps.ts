@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   autoconfigureSamples,
@@ -60,6 +60,21 @@ function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024
     ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
     : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/**
+ * Copies a stored artifact's tree to `dir` as a bundle's source would be: the store keeps its
+ * files read-only, and a build writes next to them (node_modules, a lock file, its output).
+ */
+async function restoreSource(artifactDir: string, dir: string): Promise<string> {
+  await cp(artifactDir, dir, { recursive: true, verbatimSymlinks: true });
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const entry of [{ parentPath: path.dirname(dir), name: path.basename(dir) }, ...entries]) {
+    const file = path.join(entry.parentPath, entry.name);
+    const stats = await lstat(file);
+    if (!stats.isSymbolicLink()) await chmod(file, stats.mode | 0o200);
+  }
+  return dir;
 }
 
 /**
@@ -158,7 +173,16 @@ export function buildStep(services: DeployStepServices): DeployStep {
     name: 'build',
     async run(context) {
       const { state, app, deployment } = context;
-      const sourceDir = state.sourceDir;
+      // A retried build finds its source moved into the slug it discarded: it starts again
+      // from the stored artifact, never from what the failed run left.
+      const sourceDir =
+        state.sourceDir ??
+        (state.artifactId
+          ? await restoreSource(
+              services.artifacts.path(state.artifactId),
+              path.join(context.workDir, `source-${Date.now()}`),
+            )
+          : undefined);
       if (!sourceDir) throw new Error('build ran without a validated source');
       const artifact = await services.artifacts.put(sourceDir);
       await services.artifactRecords.register(artifact);
@@ -233,9 +257,11 @@ export function buildStep(services: DeployStepServices): DeployStep {
           throw new StepFailure(
             `build failed: the container engine does not answer (${(error as Error).message}); ` +
               'start it and deploy again',
+            { retryable: true },
           );
         }
-        if (error instanceof BuildFailure) throw new StepFailure(describeBuildFailure(error));
+        if (error instanceof BuildFailure)
+          throw new StepFailure(describeBuildFailure(error), { retryable: error.retryable });
         throw error;
       }
     },

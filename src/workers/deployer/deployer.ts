@@ -11,7 +11,8 @@ import type {
 import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
 import { watchChanges } from '../watch-loop.js';
-import { StepFailure, type DeployStep, type PipelineState } from './step.js';
+import { StepFailure, type DeployStep, type PipelineState, type StepContext } from './step.js';
+import { formatDelay, retryDelayMs, type StepRetryPolicy } from './step-retry.js';
 
 export interface DeployerOptions {
   readonly deployments: DeploymentsService;
@@ -34,6 +35,8 @@ export interface DeployerOptions {
   readonly stepDelayMs?: number;
   /** How long `stop` waits for running tasks to wind down. */
   readonly stopGraceMs?: number;
+  /** How a step whose StepFailure is retryable runs again (compiled server options). */
+  readonly retry?: StepRetryPolicy;
 }
 
 type AbortReason = 'cancelled' | 'lease-lost' | 'stopping';
@@ -71,6 +74,7 @@ export class Deployer {
       leaseMs: 15_000,
       stepDelayMs: 0,
       stopGraceMs: 10_000,
+      retry: { attempts: 1, baseDelayMs: 0 },
       ...options,
     };
     this.#logger = options.logger.child({ component: 'deployer' });
@@ -162,6 +166,45 @@ export class Deployer {
     }
   }
 
+  /**
+   * Runs one step, again after a wait while it fails with a retryable StepFailure, up to the
+   * policy's attempts. Each retry is a line in the task's events, written before the wait; the
+   * lease's heartbeat goes on meanwhile, and a cancel or a lost lease ends the wait at once
+   * (the signal aborts the sleep). The last failure says how many runs it took.
+   */
+  async #runStep(
+    step: DeployStep,
+    handle: { log(line: string): void; flush(): Promise<void> },
+    context: StepContext,
+  ): Promise<void> {
+    const { attempts } = this.#options.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await step.run(context);
+        return;
+      } catch (error) {
+        if (!(error instanceof StepFailure) || !error.retryable || context.signal.aborted)
+          throw error;
+        if (attempt >= attempts) {
+          if (attempts === 1) throw error;
+          throw new StepFailure(`gave up after ${attempts} attempts; the last: ${error.message}`, {
+            retryable: true,
+            ...(error.processErrors ? { processErrors: error.processErrors } : {}),
+          });
+        }
+        const delayMs = retryDelayMs(this.#options.retry, attempt + 1);
+        handle.log(
+          `${step.name}: attempt ${attempt + 1} of ${attempts} after: ${firstLine(error.message)} ` +
+            `(retrying in ${formatDelay(delayMs)})`,
+        );
+        // Written now, not at the next flush: a follower sees why the deploy is waiting, and
+        // the write reports a cancel request, which aborts the wait below.
+        await handle.flush().catch(() => undefined);
+        await sleep(delayMs, undefined, { signal: context.signal });
+      }
+    }
+  }
+
   async #runTask(task: Deployment, abort: AbortController): Promise<void> {
     const { deployments, controllerId, leaseMs, pipelines } = this.#options;
     const log = this.#logger.child({ deployment: task.id });
@@ -200,7 +243,7 @@ export class Deployer {
         await handle.startStep(step.name);
         if (this.#options.stepDelayMs > 0)
           await sleep(this.#options.stepDelayMs, undefined, { signal: abort.signal });
-        await step.run({
+        await this.#runStep(step, handle, {
           deployment: task,
           app,
           workDir,
@@ -259,4 +302,9 @@ export class Deployer {
       await rm(workDir, { recursive: true, force: true });
     }
   }
+}
+
+/** A failure's first line: a build failure's message goes on with the build's last lines. */
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? text;
 }
