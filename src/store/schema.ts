@@ -189,7 +189,7 @@ export interface ReleaseTable {
   version: number;
   artifact_id: string | null;
   stack: string | null;
-  /** JSON: {processType: command}. */
+  /** JSON: {processType: {kind: 'command', line} | {kind: 'static'} | {kind: 'image'}}. */
   processes: string;
   /** JSON: {processType: count}. */
   formation: string;

@@ -10,6 +10,7 @@ import {
   type BundleErrorReason,
   type Project,
 } from '../../src/build/index.js';
+import { shellCommand } from '../../src/domain/releases/index.js';
 import { locateJsonSyntaxError } from '../../src/build/project/json-syntax.js';
 import { scratch } from './support/archives.js';
 
@@ -79,7 +80,7 @@ describe('readProject: stack detection and default processes', () => {
       'index.html': '<p>hi</p>',
     });
     assert.equal(p.stack, 'dockerfile');
-    assert.deepEqual(p.processes, { web: '(image CMD)' });
+    assert.deepEqual(p.processes, { web: { kind: 'image' } });
     assert.deepEqual(p.formation, { web: 1 });
     assert.deepEqual(p.processErrors, { web: null });
   });
@@ -90,7 +91,7 @@ describe('readProject: stack detection and default processes', () => {
       'requirements.txt': 'flask\n',
     });
     assert.equal(p.stack, 'node');
-    assert.deepEqual(p.processes, { web: 'npm start' });
+    assert.deepEqual(p.processes, { web: shellCommand('npm start') });
     assert.equal(p.processSource, 'stack');
   });
 
@@ -107,7 +108,7 @@ describe('readProject: stack detection and default processes', () => {
     );
     const p = await read({ 'package.json': '{}', Procfile: 'worker: node worker.js\n' });
     assert.equal(p.stack, 'node');
-    assert.deepEqual(p.processes, { worker: 'node worker.js' });
+    assert.deepEqual(p.processes, { worker: shellCommand('node worker.js') });
     assert.equal(p.processSource, 'Procfile');
   });
 
@@ -122,7 +123,7 @@ describe('readProject: stack detection and default processes', () => {
   it('static: index.html, served by the router as web', async () => {
     const p = await read({ 'index.html': '<h1>hi</h1>' });
     assert.equal(p.stack, 'static');
-    assert.deepEqual(p.processes, { web: '(static)' });
+    assert.deepEqual(p.processes, { web: { kind: 'static' } });
     assert.deepEqual(p.formation, { web: 1 });
   });
 
@@ -130,7 +131,7 @@ describe('readProject: stack detection and default processes', () => {
     for (const folder of ['public', 'dist', 'build']) {
       const p = await read({ [`${folder}/index.html`]: '<h1>hi</h1>' });
       assert.equal(p.stack, 'static', folder);
-      assert.deepEqual(p.processes, { web: '(static)' });
+      assert.deepEqual(p.processes, { web: { kind: 'static' } });
     }
     const named = await read({
       ...berth({ static: { root: './web/out/' } }),
@@ -158,7 +159,7 @@ describe('readProject: stack detection and default processes', () => {
   it('procfile: only a Procfile', async () => {
     const p = await read({ Procfile: 'web: ./server\n' });
     assert.equal(p.stack, 'procfile');
-    assert.deepEqual(p.processes, { web: './server' });
+    assert.deepEqual(p.processes, { web: shellCommand('./server') });
   });
 
   it('counts only regular files at the root: a directory or a link named Dockerfile is not one', async () => {
@@ -195,7 +196,11 @@ describe('readProject: berth.json', () => {
         version: '1.2.3',
       },
       stack: 'unknown',
-      processes: { web: 'node web.js', worker: 'node worker.js', clock: 'node clock.js' },
+      processes: {
+        web: shellCommand('node web.js'),
+        worker: shellCommand('node worker.js'),
+        clock: shellCommand('node clock.js'),
+      },
       processSource: 'berth.json',
       processErrors: { web: null, worker: null, clock: null },
       env: {
@@ -215,7 +220,7 @@ describe('readProject: berth.json', () => {
       Procfile: 'this line is broken\n',
       'package.json': '{}',
     });
-    assert.deepEqual(p.processes, { web: 'from-berth' });
+    assert.deepEqual(p.processes, { web: shellCommand('from-berth') });
     assert.equal(p.stack, 'node');
   });
 
@@ -392,14 +397,17 @@ describe('readProject: Procfile', () => {
       Procfile:
         '# processes\r\n\r\nweb: node server.js --port $PORT\r\n  worker:bin/work  \r\n# end',
     });
-    assert.deepEqual(p.processes, { web: 'node server.js --port $PORT', worker: 'bin/work' });
+    assert.deepEqual(p.processes, {
+      web: shellCommand('node server.js --port $PORT'),
+      worker: shellCommand('bin/work'),
+    });
     assert.deepEqual(p.formation, { web: 1, worker: 0 });
     assert.deepEqual(p.processErrors, { web: null, worker: null });
   });
 
   it('keeps colons after the first in the command', async () => {
     const p = await read({ Procfile: 'web: env A=b:c ./run --listen=0.0.0.0:$PORT\n' });
-    assert.equal(p.processes['web'], 'env A=b:c ./run --listen=0.0.0.0:$PORT');
+    assert.deepEqual(p.processes['web'], shellCommand('env A=b:c ./run --listen=0.0.0.0:$PORT'));
   });
 
   it('refuses a line without a colon, naming the line number', async () => {

@@ -5,6 +5,7 @@ import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BundleError, extractBundle, readProject } from '../../src/build/index.js';
+import { shellCommand } from '../../src/domain/releases/index.js';
 import { scratch } from './support/archives.js';
 
 let root: string;
@@ -40,7 +41,7 @@ async function assertApp(dir: string): Promise<void> {
   assert.equal((await stat(join(dir, 'bin-run'))).mode & 0o777, 0o755);
   const project = await readProject(dir);
   assert.equal(project.stack, 'node');
-  assert.deepEqual(project.processes, { web: './bin-run' });
+  assert.deepEqual(project.processes, { web: shellCommand('./bin-run') });
 }
 
 before(async () => {

@@ -7,9 +7,7 @@ export { MAX_COMMAND_LENGTH } from './process-rules.js';
 export {
   ADDONS,
   HEALTHCHECK_DEFAULTS,
-  IMAGE_COMMAND,
   PROCESS_TYPE_PATTERN,
-  STATIC_COMMAND,
   Stacks,
   type Addon,
   type EnvVarSpec,

@@ -1,4 +1,5 @@
 import { PROCESS_TYPE_PATTERN as PROCESS_TYPE_RULE } from '../../domain/process-configs/index.js';
+import type { ProcessCommands } from '../../domain/releases/index.js';
 
 /** The stacks Berth recognises, in detection priority. */
 export const Stacks = Object.freeze({
@@ -20,10 +21,6 @@ export type ProcessSource = 'berth.json' | 'Procfile' | 'stack';
 
 /** Process type names (`web`, `worker`, `clock-2`): the process-configs domain's rule. */
 export const PROCESS_TYPE_PATTERN = PROCESS_TYPE_RULE;
-
-/** Placeholder commands of processes Berth runs without a command of the bundle's. */
-export const STATIC_COMMAND = '(static)';
-export const IMAGE_COMMAND = '(image CMD)';
 
 /** berth.json's descriptive fields (a type, not an interface, so it is a plain record too). */
 export type ProjectMetadata = {
@@ -54,8 +51,8 @@ export const HEALTHCHECK_DEFAULTS = Object.freeze({ timeoutSeconds: 5, attempts:
 export interface Project {
   readonly metadata: ProjectMetadata;
   readonly stack: Stack;
-  /** Process type → command, in declaration order. */
-  readonly processes: Readonly<Record<string, string>>;
+  /** Process type → what it runs, in declaration order. */
+  readonly processes: ProcessCommands;
   readonly processSource: ProcessSource;
   /** One entry per process type (and per type the formation names): null when it is fine. */
   readonly processErrors: Readonly<Record<string, string | null>>;

@@ -1,4 +1,5 @@
 import { quote } from '../quote.js';
+import type { ProcessCommand } from '../../domain/releases/index.js';
 import { PROCESS_TYPE_PATTERN } from './model.js';
 
 /** Longest command accepted, in characters. */
@@ -8,7 +9,7 @@ export const MAX_COMMAND_LENGTH = 4096;
 const CONTROL_EXCEPT_TAB = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 export interface CheckedProcesses {
-  readonly processes: Record<string, string>;
+  readonly processes: Record<string, ProcessCommand>;
   readonly processErrors: Record<string, string | null>;
   readonly formation: Record<string, number>;
 }
@@ -21,8 +22,10 @@ function typeProblem(type: string): string | null {
         `holds only lowercase letters, digits and '-', at most 30 characters`;
 }
 
-/** Why a command is refused, or null. */
-function commandProblem(type: string, command: string): string | null {
+/** Why a command is refused, or null. Berth's own (a static site, an image's CMD) are fine. */
+function commandProblem(type: string, process: ProcessCommand): string | null {
+  if (process.kind !== 'command') return null;
+  const command = process.line;
   if (command.trim() === '') return `process ${quote(type)} has an empty command`;
   if (command.length > MAX_COMMAND_LENGTH) {
     return `the command of process ${quote(type)} has ${command.length} characters; at most ${MAX_COMMAND_LENGTH} are allowed`;
@@ -40,11 +43,11 @@ function commandProblem(type: string, command: string): string | null {
  * formation says otherwise; a formation entry for an undeclared type is an error of that type.
  */
 export function checkProcesses(
-  declared: readonly (readonly [string, string])[],
+  declared: readonly (readonly [string, ProcessCommand])[],
   formationOverrides: readonly (readonly [string, number])[],
 ): CheckedProcesses {
   // Maps, then fromEntries: type names are the uploader's, and "__proto__" must stay a key.
-  const processes = new Map<string, string>();
+  const processes = new Map<string, ProcessCommand>();
   const errors = new Map<string, string | null>();
   const formation = new Map<string, number>();
   for (const [type, command] of declared) {

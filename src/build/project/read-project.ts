@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { shellCommand, type ProcessCommand } from '../../domain/releases/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
 import { BERTH_JSON_MAX_BYTES, parseBerthJson, type BerthJson } from './berth-json.js';
@@ -19,14 +20,14 @@ export async function readProject(dir: string): Promise<Project> {
   if (berth?.staticRoot !== undefined) await assertFolder(dir, berth.staticRoot);
   const stack = await detectStack(dir, berth?.staticRoot);
 
-  let declared: readonly (readonly [string, string])[];
+  let declared: readonly (readonly [string, ProcessCommand])[];
   let processSource: ProcessSource;
   const procfile = berth?.processes ? undefined : await readProcfile(dir);
   if (berth?.processes) {
-    declared = berth.processes;
+    declared = berth.processes.map(([type, line]) => [type, shellCommand(line)] as const);
     processSource = 'berth.json';
   } else if (procfile) {
-    declared = procfile;
+    declared = procfile.map(([type, line]) => [type, shellCommand(line)] as const);
     processSource = 'Procfile';
   } else {
     declared = await defaultProcesses(dir, stack);

@@ -1,5 +1,11 @@
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
-import { IMAGE_COMMAND, STATIC_COMMAND, Stacks, type Stack } from './model.js';
+import {
+  IMAGE_CMD,
+  shellCommand,
+  STATIC_SITE,
+  type ProcessCommand,
+} from '../../domain/releases/index.js';
+import { Stacks, type Stack } from './model.js';
 import { isProjectFile, readProjectFile } from './project-files.js';
 
 /** package.json is read only for its start script; a larger one is not a source manifest. */
@@ -42,14 +48,17 @@ export async function detectStack(dir: string, staticRoot?: string): Promise<Sta
  * The processes a stack runs when neither berth.json nor a Procfile declares any. Python has
  * no conventional entry point, so it declares none; node needs a `start` script.
  */
-export async function defaultProcesses(dir: string, stack: Stack): Promise<[string, string][]> {
+export async function defaultProcesses(
+  dir: string,
+  stack: Stack,
+): Promise<[string, ProcessCommand][]> {
   switch (stack) {
     case Stacks.dockerfile:
-      return [['web', IMAGE_COMMAND]];
+      return [['web', IMAGE_CMD]];
     case Stacks.static:
-      return [['web', STATIC_COMMAND]];
+      return [['web', STATIC_SITE]];
     case Stacks.node:
-      return (await hasStartScript(dir)) ? [['web', 'npm start']] : noStartScript();
+      return (await hasStartScript(dir)) ? [['web', shellCommand('npm start')]] : noStartScript();
     case Stacks.python:
     case Stacks.procfile:
     case Stacks.unknown:

@@ -43,7 +43,7 @@ export interface FormationState {
 export interface ReleaseProcesses {
   latestProcesses(appId: string): Promise<
     | {
-        readonly processes: Readonly<Record<string, string>>;
+        readonly processes: Readonly<Record<string, unknown>>;
         readonly formation: Readonly<Record<string, number>>;
       }
     | undefined
@@ -87,7 +87,7 @@ export class FormationService {
   async get(
     appId: string,
     release?: {
-      readonly processes: Readonly<Record<string, string>>;
+      readonly processes: Readonly<Record<string, unknown>>;
       readonly formation: Readonly<Record<string, number>>;
     },
   ): Promise<Record<string, FormationEntry>> {

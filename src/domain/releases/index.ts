@@ -3,3 +3,14 @@
 export { ReleasesService, type ReleasesServiceOptions } from './service.js';
 export type { Release, ReleaseInput, ReleaseSummary } from './model.js';
 export { ReleaseLimits } from './rules.js';
+export {
+  describeProcess,
+  describeProcesses,
+  IMAGE_CMD,
+  runsUnits,
+  shellCommand,
+  STATIC_SITE,
+  type ProcessCommand,
+  type ProcessCommands,
+  type ProcessKind,
+} from './process-command.js';

@@ -1,3 +1,5 @@
+import type { ProcessCommands } from './process-command.js';
+
 /** One release: what an app runs, numbered v1, v2… per app, never changed once made. */
 export interface Release {
   readonly id: string;
@@ -7,8 +9,8 @@ export interface Release {
   /** The built tree it runs, or null for a release made before any build. */
   readonly artifactId: string | null;
   readonly stack: string | null;
-  /** Process type → command. */
-  readonly processes: Readonly<Record<string, string>>;
+  /** Process type → what it runs, in declaration order. */
+  readonly processes: ProcessCommands;
   /** Process type → count. */
   readonly formation: Readonly<Record<string, number>>;
   /** The app's config at the time, sealed for this release; ReleasesService.configOf opens it. */
@@ -24,6 +26,7 @@ export interface ReleaseSummary {
   readonly description: string;
   readonly artifactId: string | null;
   readonly stack: string | null;
+  /** Process type → its command as people read it (see describeProcess). */
   readonly processes: Readonly<Record<string, string>>;
   readonly formation: Readonly<Record<string, number>>;
   /** Sorted by code unit. */
@@ -37,7 +40,7 @@ export interface ReleaseInput {
   readonly appId: string;
   readonly artifactId: string | null;
   readonly stack: string | null;
-  readonly processes: Readonly<Record<string, string>>;
+  readonly processes: ProcessCommands;
   readonly formation: Readonly<Record<string, number>>;
   readonly description: string;
   /** The deployment task that made it, if one did. */

@@ -1,6 +1,7 @@
 import { InputError } from '../../errors/index.js';
 import { PROCESS_TYPE_PATTERN } from '../process-configs/index.js';
 import type { ReleaseInput } from './model.js';
+import type { ProcessCommand, ProcessCommands } from './process-command.js';
 
 /** The limits on what a release holds; the API may quote them. */
 export const ReleaseLimits = Object.freeze({
@@ -15,7 +16,7 @@ export const ReleaseLimits = Object.freeze({
 export interface ReleaseContent {
   readonly artifactId: string | null;
   readonly stack: string | null;
-  readonly processes: Readonly<Record<string, string>>;
+  readonly processes: ProcessCommands;
   readonly formation: Readonly<Record<string, number>>;
 }
 
@@ -57,6 +58,45 @@ function optionalName(what: string, value: unknown): string | null {
   return value;
 }
 
+/**
+ * One process of a new release, checked and copied: `{kind: 'command', line}` with a
+ * non-empty line within the limits, or `{kind: 'static'}` / `{kind: 'image'}`. Fields beyond
+ * those are dropped, so what the store keeps is exactly the union.
+ */
+function validCommand(type: string, command: unknown): ProcessCommand {
+  if (!isPlainObject(command)) {
+    throw new InputError(`the process ${quote(type)} of a release must be an object with a kind`);
+  }
+  switch (command['kind']) {
+    case 'static':
+      return { kind: 'static' };
+    case 'image':
+      return { kind: 'image' };
+    case 'command':
+      break;
+    default:
+      throw new InputError(
+        `the process ${quote(type)} of a release has kind ${quote(String(command['kind']))}; ` +
+          `it must be 'command', 'static' or 'image'`,
+      );
+  }
+  const line = command['line'];
+  if (typeof line !== 'string' || line.trim() === '') {
+    throw new InputError(`the command of process type ${quote(type)} must be a non-empty string`);
+  }
+  const bytes = Buffer.byteLength(line, 'utf8');
+  if (bytes > ReleaseLimits.maxCommandBytes) {
+    throw new InputError(
+      `the command of process type ${quote(type)} is ${bytes} bytes; at most ` +
+        `${ReleaseLimits.maxCommandBytes} are allowed`,
+    );
+  }
+  if (line.includes('\0')) {
+    throw new InputError(`the command of process type ${quote(type)} holds a NUL character`);
+  }
+  return { kind: 'command', line };
+}
+
 /** A new release's parts once checked: all but its number, id, time and config. */
 export interface ValidRelease extends ReleaseContent {
   readonly description: string;
@@ -66,21 +106,7 @@ export interface ValidRelease extends ReleaseContent {
 /** Checks what a new release is made of; throws InputError naming the offending part. */
 export function validateReleaseInput(input: ReleaseInput): ValidRelease {
   const processes = processTypes('processes', input.processes);
-  for (const [type, command] of processes) {
-    if (typeof command !== 'string' || command.trim() === '') {
-      throw new InputError(`the command of process type ${quote(type)} must be a non-empty string`);
-    }
-    const bytes = Buffer.byteLength(command, 'utf8');
-    if (bytes > ReleaseLimits.maxCommandBytes) {
-      throw new InputError(
-        `the command of process type ${quote(type)} is ${bytes} bytes; at most ` +
-          `${ReleaseLimits.maxCommandBytes} are allowed`,
-      );
-    }
-    if (command.includes('\0')) {
-      throw new InputError(`the command of process type ${quote(type)} holds a NUL character`);
-    }
-  }
+  const commands = processes.map(([type, command]) => [type, validCommand(type, command)]);
   const formation = processTypes('formation', input.formation);
   for (const [type, count] of formation) {
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
@@ -107,7 +133,7 @@ export function validateReleaseInput(input: ReleaseInput): ValidRelease {
     artifactId: optionalName('artifact id', input.artifactId),
     stack: optionalName('stack', input.stack),
     // fromEntries defines own properties and drops the caller's prototype and extra fields.
-    processes: Object.fromEntries(processes) as Record<string, string>,
+    processes: Object.fromEntries(commands) as Record<string, ProcessCommand>,
     formation: Object.fromEntries(formation) as Record<string, number>,
     description: input.description,
     deploymentId,

@@ -9,6 +9,7 @@ import {
 } from '../../store/index.js';
 import type { ConfigService } from '../config/index.js';
 import type { Release, ReleaseInput, ReleaseSummary } from './model.js';
+import { describeProcesses } from './process-command.js';
 import {
   byCodeUnit,
   validateReleaseInput,
@@ -171,7 +172,7 @@ export class ReleasesService {
         description: release.description,
         artifactId: release.artifactId,
         stack: release.stack,
-        processes: release.processes,
+        processes: describeProcesses(release.processes),
         formation: release.formation,
         configKeys: Object.keys(await this.configOf(release)).sort(byCodeUnit),
         deploymentId: release.deploymentId,

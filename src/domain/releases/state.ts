@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, ReleaseTable, Store } from '../../store/index.js';
 import type { Release } from './model.js';
+import type { ProcessCommands } from './process-command.js';
 import type { ReleaseQuery, ReleasesState, ReleasesTransaction } from './service.js';
 
 function toRelease(row: Selectable<ReleaseTable>): Release {
@@ -10,7 +11,7 @@ function toRelease(row: Selectable<ReleaseTable>): Release {
     version: row.version,
     artifactId: row.artifact_id,
     stack: row.stack,
-    processes: JSON.parse(row.processes) as Record<string, string>,
+    processes: JSON.parse(row.processes) as ProcessCommands,
     formation: JSON.parse(row.formation) as Record<string, number>,
     configEnvelope: row.config_envelope,
     description: row.description,

@@ -8,6 +8,7 @@ import { formationRoutesMigration } from './0005-formation-routes.js';
 import { sshKeysMigration } from './0006-ssh-keys.js';
 import { appUnixIdsMigration } from './0007-app-unix-ids.js';
 import { deploymentEventsMigration } from './0008-deployment-events.js';
+import { processCommandsMigration } from './0010-process-commands.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   sshKeysMigration,
   appUnixIdsMigration,
   deploymentEventsMigration,
+  processCommandsMigration,
 ]);

@@ -1,12 +1,13 @@
 import type { App } from '../../domain/apps/index.js';
 import type { Deployment } from '../../domain/deployments/index.js';
+import type { ProcessCommands } from '../../domain/releases/index.js';
 
 /** What a step learns and passes on to the steps after it. */
 export interface PipelineState {
   /** The extracted source of the bundle. */
   sourceDir?: string;
   stack?: string;
-  processes?: Readonly<Record<string, string>>;
+  processes?: ProcessCommands;
   formation?: Readonly<Record<string, number>>;
   artifactId?: string;
   releaseVersion?: number;

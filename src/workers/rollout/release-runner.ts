@@ -3,13 +3,12 @@ import { BerthError, ErrorCodes } from '../../errors/index.js';
 import {
   HEALTHCHECK_DEFAULTS,
   readProject,
-  STATIC_COMMAND,
   type Healthcheck,
   type SlugStore,
 } from '../../build/index.js';
 import type { FormationEntry, FormationService } from '../../domain/formation/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
-import type { Release, ReleasesService } from '../../domain/releases/index.js';
+import { runsUnits, type Release, type ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
 import type { RoutesService, RouteTargetSpec } from '../../domain/routes/index.js';
 import type { Logger } from '../../logging/index.js';
@@ -185,7 +184,7 @@ export class ReleaseRunner {
       if (problem) throw new RolloutFailure(problem);
       let target: RouteTargetSpec | undefined;
       const web = release.processes[WEB];
-      if (web === STATIC_COMMAND) {
+      if (web?.kind === 'static') {
         target = { kind: 'static', root: templates.slugDir };
         report.log('web: a static site, served by the router');
       } else if (web !== undefined) {
@@ -210,7 +209,7 @@ export class ReleaseRunner {
       if (target) report.log(`routes: ${app.name} now serves v${release.version}`);
       // Other process types roll after web: they take no traffic, so they need no check.
       for (const type of types) {
-        if (type === WEB || release.processes[type] === STATIC_COMMAND) continue;
+        if (type === WEB || !runsUnits(release.processes[type])) continue;
         const template = templates.of(type);
         const count = template.formation.count;
         if (count === 0) continue;
@@ -263,8 +262,7 @@ export class ReleaseRunner {
     const current = units.filter(
       (u) =>
         u.release === release.version &&
-        release.processes[u.processType] !== undefined &&
-        release.processes[u.processType] !== STATIC_COMMAND &&
+        runsUnits(release.processes[u.processType]) &&
         u.state !== 'lost' &&
         u.state !== 'stopped',
     );
@@ -272,7 +270,7 @@ export class ReleaseRunner {
     const extra: UnitStatus[] = [];
     const missing: { type: string; index: number }[] = [];
     for (const type of Object.keys(release.processes)) {
-      if (release.processes[type] === STATIC_COMMAND) continue;
+      if (!runsUnits(release.processes[type])) continue;
       const want = templates.of(type).formation.count;
       const held = new Set<number>();
       const formation = templates.of(type).formation;
@@ -325,7 +323,7 @@ export class ReleaseRunner {
     let changed: boolean;
     if (web === undefined) {
       changed = await this.#o.routes.remove(app.id);
-    } else if (web === STATIC_COMMAND) {
+    } else if (web.kind === 'static') {
       changed = await this.#o.routes.set(app.id, app.name, { kind: 'static', root: slugDir });
     } else {
       const upstreams = units

@@ -1,16 +1,14 @@
 import {
   appImageRepository,
-  IMAGE_COMMAND,
   imageExists,
   removeImage,
   resolveCommand,
   runtimeEnv,
-  STATIC_COMMAND,
   tagImage,
   type Stack,
 } from '../../build/index.js';
 import type { Engine } from '../../engine/index.js';
-import type { Release } from '../../domain/releases/index.js';
+import { runsUnits, type ProcessCommand, type Release } from '../../domain/releases/index.js';
 import type { AppAccount, UnitArtifact, UnitCommand } from '../../runtime/index.js';
 
 /** What the runner needs of a release to start its units, whatever the runtime. */
@@ -33,8 +31,11 @@ export interface UnitArtifacts {
   readonly kind: UnitArtifact['kind'];
   /** The artifact of a release; for images, the release's own tag (made on first use). */
   artifactOf(target: ReleaseOnRuntime): Promise<UnitArtifact>;
-  /** The command of a process: `npm start` is resolved to the start script either way. */
-  commandOf(target: ReleaseOnRuntime, command: string): Promise<UnitCommand>;
+  /**
+   * The command of a process that runs units: `npm start` is resolved to the start script
+   * either way; an image's CMD only where the runtime runs images.
+   */
+  commandOf(target: ReleaseOnRuntime, command: ProcessCommand): Promise<UnitCommand>;
   /** What a unit's environment holds besides its config. */
   baseEnv(target: ReleaseOnRuntime): Record<string, string>;
   /** Whether a release's build can run here; the runner refuses the rollout when not. */
@@ -74,13 +75,15 @@ export function directoryArtifacts(ownership?: SlugOwnership): UnitArtifacts {
       return { kind: 'directory', path: slugDir };
     },
     async commandOf({ slugDir }, command) {
-      return { kind: 'shell', line: await resolveCommand(slugDir, command) };
+      if (command.kind !== 'command')
+        throw new Error(`a ${command.kind} process runs no unit here`);
+      return { kind: 'shell', line: await resolveCommand(slugDir, command.line) };
     },
     baseEnv: ({ release, slugDir }) =>
       runtimeEnv(slugDir, (release.stack ?? 'unknown') as Stack, process.env['PATH'] ?? ''),
     problemOf({ release }) {
       const imageOnly = Object.entries(release.processes).find(
-        ([, command]) => command === IMAGE_COMMAND,
+        ([, command]) => command.kind === 'image',
       );
       return Promise.resolve(
         imageOnly
@@ -124,15 +127,14 @@ export function imageArtifacts(engine: Engine, options: { keep?: number } = {}):
       return { kind: 'image', ref: tag };
     },
     async commandOf({ slugDir }, command) {
-      if (command === IMAGE_COMMAND) return { kind: 'image' };
-      return { kind: 'shell', line: await resolveCommand(slugDir, command) };
+      if (command.kind === 'image') return { kind: 'image' };
+      if (command.kind === 'static') throw new Error('a static site runs no unit');
+      return { kind: 'shell', line: await resolveCommand(slugDir, command.line) };
     },
     baseEnv: () => ({}),
     async problemOf(target) {
       if (await imageExists(engine, builtTag(target))) return undefined;
-      const needsImage = Object.values(target.release.processes).some(
-        (command) => command !== STATIC_COMMAND,
-      );
+      const needsImage = Object.values(target.release.processes).some(runsUnits);
       return needsImage
         ? `the image of release v${target.release.version} is no longer in the engine (removed by cleanup?); deploy the app again`
         : undefined;

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { ConfigService } from '../../../src/domain/config/index.js';
-import { ReleasesService, type ReleaseInput } from '../../../src/domain/releases/index.js';
+import {
+  ReleasesService,
+  shellCommand,
+  type ProcessCommand,
+  type ReleaseInput,
+} from '../../../src/domain/releases/index.js';
 import { ErrorCodes, InputError, NotFoundError } from '../../../src/errors/index.js';
 import {
   masterKeyFromBytes,
@@ -41,7 +46,7 @@ function input(appId: string, overrides: Partial<ReleaseInput> = {}): ReleaseInp
     appId,
     artifactId: null,
     stack: 'node',
-    processes: { web: 'node server.js' },
+    processes: { web: shellCommand('node server.js') },
     formation: { web: 1 },
     description: 'Deploy',
     ...overrides,
@@ -118,14 +123,16 @@ for (const backend of backends) {
       assert.equal(v1.appId, appId);
       assert.equal(v1.artifactId, artifact);
       assert.equal(v1.stack, 'node');
-      assert.deepEqual(v1.processes, { web: 'node server.js' });
+      assert.deepEqual(v1.processes, { web: { kind: 'command', line: 'node server.js' } });
       assert.deepEqual(v1.formation, { web: 1 });
       assert.equal(v1.description, 'Deploy abc');
       assert.equal(v1.deploymentId, 'd-1');
       assert.equal(v1.createdAt, '2024-03-01T00:00:00.000Z');
 
       now = new Date('2024-03-02T00:00:00.000Z');
-      const v2 = await timed.create(input(appId, { processes: { web: 'a', worker: 'b' } }));
+      const v2 = await timed.create(
+        input(appId, { processes: { web: shellCommand('a'), worker: shellCommand('b') } }),
+      );
       assert.equal(v2.version, 2);
       assert.equal(v2.deploymentId, null);
       assert.equal((await releases.create(input(otherApp))).version, 1);
@@ -266,7 +273,7 @@ for (const backend of backends) {
         input(appId, {
           artifactId: artifact,
           stack: 'python',
-          processes: { web: 'gunicorn app', worker: 'celery' },
+          processes: { web: shellCommand('gunicorn app'), worker: shellCommand('celery') },
           formation: { web: 2, worker: 1 },
           deploymentId: 'd-7',
         }),
@@ -298,7 +305,7 @@ for (const backend of backends) {
         input(appId, {
           artifactId: first,
           stack: 'node',
-          processes: { web: 'node v1.js' },
+          processes: { web: shellCommand('node v1.js') },
           formation: { web: 1 },
           deploymentId: 'd-1',
         }),
@@ -307,7 +314,7 @@ for (const backend of backends) {
         input(appId, {
           artifactId: second,
           stack: 'node-22',
-          processes: { web: 'node v2.js', worker: 'node work.js' },
+          processes: { web: shellCommand('node v2.js'), worker: shellCommand('node work.js') },
           formation: { web: 3, worker: 2 },
           deploymentId: 'd-2',
         }),
@@ -320,7 +327,7 @@ for (const backend of backends) {
       assert.equal(v4.description, 'Rollback to v1');
       assert.equal(v4.artifactId, first);
       assert.equal(v4.stack, 'node');
-      assert.deepEqual(v4.processes, { web: 'node v1.js' });
+      assert.deepEqual(v4.processes, { web: shellCommand('node v1.js') });
       assert.deepEqual(v4.formation, { web: 1 });
       assert.equal(v4.deploymentId, null);
       assert.deepEqual(await releases.configOf(v4), { ADDED: 'x', MODE: 'three' });
@@ -428,10 +435,15 @@ for (const backend of backends) {
     it('refuses malformed releases and unknown artifacts, writing nothing', async () => {
       const { store, releases, appId } = await setUp(backend);
       const bad: [Partial<ReleaseInput>, string][] = [
-        [{ processes: { Web: 'x' } }, 'process type "Web"'],
-        [{ processes: { web: '' } }, 'non-empty string'],
-        [{ processes: { web: 42 as unknown as string } }, 'non-empty string'],
-        [{ processes: [] as unknown as Record<string, string> }, 'must be an object'],
+        [{ processes: { Web: shellCommand('x') } }, 'process type "Web"'],
+        [{ processes: { web: shellCommand('') } }, 'non-empty string'],
+        [
+          { processes: { web: { kind: 'command', line: 42 } as unknown as ProcessCommand } },
+          'non-empty string',
+        ],
+        [{ processes: { web: 'node x.js' as unknown as ProcessCommand } }, 'an object with a kind'],
+        [{ processes: { web: { kind: 'shell' } as unknown as ProcessCommand } }, 'kind "shell"'],
+        [{ processes: [] as unknown as Record<string, ProcessCommand> }, 'must be an object'],
         [{ formation: { web: -1 } }, 'non-negative integer'],
         [{ formation: { web: 1.5 } }, 'non-negative integer'],
         [{ formation: { 'bad type': 1 } }, 'process type "bad type"'],
