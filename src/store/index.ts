@@ -18,6 +18,8 @@ export type {
   AuditLogTable,
   ConfigVarTable,
   Database,
+  DataPlaneHostTable,
+  UnitPortTable,
   UserTable,
 } from './schema.js';
 export type {

@@ -248,6 +248,26 @@ export interface SshKeyTable {
   created_at: string;
 }
 
+/** The host the store's units live on (one row, id 1), recorded by the first controller. */
+export interface DataPlaneHostTable {
+  id: number;
+  /** The host's identity: BERTH_HOST_ID, else /etc/machine-id, else `hostname:<name>`. */
+  host_id: string;
+  /** The host's name when it was recorded, for messages. */
+  host_name: string;
+  recorded_at: string;
+}
+
+/** A port a unit holds on a host; (host_id, port) is the key that keeps ports apart. */
+export interface UnitPortTable {
+  host_id: string;
+  port: number;
+  /** The runtime root that holds the unit (its units directory or container label). */
+  owner: string;
+  unit_id: string;
+  claimed_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -273,4 +293,6 @@ export interface Database {
   live_releases: LiveReleaseTable;
   routes: RouteTableRow;
   ssh_keys: SshKeyTable;
+  data_plane_host: DataPlaneHostTable;
+  unit_ports: UnitPortTable;
 }

@@ -9,6 +9,7 @@ import { sshKeysMigration } from './0006-ssh-keys.js';
 import { appUnixIdsMigration } from './0007-app-unix-ids.js';
 import { deploymentEventsMigration } from './0008-deployment-events.js';
 import { processCommandsMigration } from './0010-process-commands.js';
+import { dataPlaneHostMigration } from './0009-data-plane-host.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -29,5 +30,6 @@ export const migrations: readonly Migration[] = Object.freeze([
   sshKeysMigration,
   appUnixIdsMigration,
   deploymentEventsMigration,
+  dataPlaneHostMigration,
   processCommandsMigration,
 ]);
