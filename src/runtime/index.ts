@@ -25,6 +25,7 @@ export {
   validateOneOffSpec,
   validateUnitSpec,
 } from './spec-rules.js';
+export { PortAllocator, type PortClaims, type PortRange } from './ports/index.js';
 export { checkHealth, type HealthCheckOptions, type HealthCheckResult } from './health-check.js';
 export {
   AppSandboxes,
@@ -36,7 +37,6 @@ export {
   processesOfUid,
   RuntimeLayout,
   type CgroupSupport,
-  type PortRange,
   type ProcessCaps,
   type ProcessDriverOptions,
   type ProcessIsolation,

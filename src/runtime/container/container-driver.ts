@@ -18,7 +18,7 @@ import {
   type UnitState as UnitPhase,
   type UnitStatus,
 } from '../driver.js';
-import { PortAllocator, type PortRange } from '../ports/index.js';
+import { PortAllocator, type PortClaims, type PortRange } from '../ports/index.js';
 import { LogFollows, readLogLines } from '../unit-logs/index.js';
 import { removeAppContainers, removeAppNetwork } from './app-removal.js';
 import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
@@ -38,6 +38,12 @@ export interface ContainerDriverOptions {
   readonly portRange?: PortRange;
   /** Where published ports listen and units are reached; default 127.0.0.1. */
   readonly host?: string;
+  /**
+   * The host's port claims, so that the units of several controllers of one host (each with a
+   * runtime root of its own) never get one port; default none: ports are kept apart among
+   * this driver's units only.
+   */
+  readonly portClaims?: PortClaims;
   /** A log file is rotated (one old file kept) at this size; default 5 MiB. */
   readonly logFileLimitBytes?: number;
   /** Units get a read-only root file system (and a small tmpfs on /tmp). */
@@ -159,7 +165,10 @@ export class ContainerDriver implements Driver {
     this.#engine = options.engine;
     this.#layout = new ContainerLayout(options.root);
     this.#host = options.host ?? '127.0.0.1';
-    this.#ports = new PortAllocator(options.portRange ?? { from: 30_000, to: 39_999 }, this.#host);
+    this.#ports = new PortAllocator(options.portRange ?? { from: 30_000, to: 39_999 }, {
+      host: this.#host,
+      claims: options.portClaims,
+    });
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#readOnly = options.readOnlyRootFilesystem ?? false;
     this.#pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
@@ -200,12 +209,18 @@ export class ContainerDriver implements Driver {
         );
       }
       await this.#ensureNetwork(spec.app);
-      const taken = new Set(
-        (await this.#containers()).map((c) => Number(labelsOf(c)[Labels.port])),
+      const units = new Map(
+        (await this.#containers()).map((c) => {
+          const labels = labelsOf(c);
+          return [labels[Labels.unit] ?? '', Number(labels[Labels.port])] as const;
+        }),
       );
-      const port = await this.#ports.allocate(taken);
+      const port = await this.#ports.allocate(spec.id, units);
       try {
         return await this.#create(spec, image, name, port);
+      } catch (error) {
+        await this.#ports.unclaim(spec.id, port);
+        throw error;
       } finally {
         this.#ports.release(port);
       }
@@ -297,9 +312,9 @@ export class ContainerDriver implements Driver {
   stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
     let stopping = this.#stopping.get(unitId);
     if (!stopping) {
-      stopping = this.#stop(unitId, Math.max(0, options.graceMs)).finally(() =>
-        this.#stopping.delete(unitId),
-      );
+      stopping = this.#stop(unitId, Math.max(0, options.graceMs))
+        .then(() => this.#ports.unclaim(unitId))
+        .finally(() => this.#stopping.delete(unitId));
       this.#stopping.set(unitId, stopping);
     }
     return stopping;

@@ -19,7 +19,7 @@ import { AppSandboxes, type ProcessJail } from './app-sandbox.js';
 import { RuntimeLayout } from './layout.js';
 import { LogFollows, readLogLines, RotatingLogFile } from '../unit-logs/index.js';
 import { runOneOff } from './one-off.js';
-import { PortAllocator, type PortRange } from '../ports/index.js';
+import { PortAllocator, type PortClaims, type PortRange } from '../ports/index.js';
 import { groupAlive, processAlive, sendSignal, unitGroupAlive } from './proc-table.js';
 import { commandArgv, unitEnvironment } from './unit-env.js';
 import {
@@ -38,6 +38,12 @@ export interface ProcessDriverOptions {
   readonly portRange?: PortRange;
   /** Where units listen and are reached; default 127.0.0.1. */
   readonly host?: string;
+  /**
+   * The host's port claims, so that the units of several controllers of one host (each with a
+   * runtime of its own) never get one port; default none: ports are kept apart among this
+   * driver's units only.
+   */
+  readonly portClaims?: PortClaims;
   /** A log file is rotated (one old file kept) when it reaches this size; default 5 MiB. */
   readonly logFileLimitBytes?: number;
   /** The Node that runs supervisors; default the controller's own (process.execPath). */
@@ -107,7 +113,10 @@ export class ProcessDriver implements Driver {
   constructor(options: ProcessDriverOptions) {
     this.#layout = new RuntimeLayout(options.root);
     this.#host = options.host ?? '127.0.0.1';
-    this.#ports = new PortAllocator(options.portRange ?? { from: 20_000, to: 29_999 }, this.#host);
+    this.#ports = new PortAllocator(options.portRange ?? { from: 20_000, to: 29_999 }, {
+      host: this.#host,
+      claims: options.portClaims,
+    });
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#nodePath = options.nodePath ?? process.execPath;
     this.#sandboxes =
@@ -138,14 +147,19 @@ export class ProcessDriver implements Driver {
     try {
       const units = await this.#observeAll();
       if (units.some((unit) => unit.record.unit.id === spec.id)) throw exists();
-      return await this.#startWithPort(spec, cwd, new Set(units.map((unit) => unit.record.port)));
+      const ports = new Map(units.map((unit) => [unit.record.unit.id, unit.record.port]));
+      return await this.#startWithPort(spec, cwd, ports);
     } finally {
       this.#starting.delete(spec.id);
     }
   }
 
-  async #startWithPort(spec: UnitSpec, cwd: string, taken: Set<number>): Promise<UnitStatus> {
-    const port = await this.#ports.allocate(taken);
+  async #startWithPort(
+    spec: UnitSpec,
+    cwd: string,
+    units: ReadonlyMap<string, number>,
+  ): Promise<UnitStatus> {
+    const port = await this.#ports.allocate(spec.id, units);
     try {
       await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
       await rm(this.#layout.stopFile(spec.id), { force: true });
@@ -157,6 +171,9 @@ export class ProcessDriver implements Driver {
         await jail.release().catch(() => undefined);
         throw error;
       }
+    } catch (error) {
+      await this.#ports.unclaim(spec.id, port);
+      throw error;
     } finally {
       this.#ports.release(port);
     }
@@ -236,9 +253,9 @@ export class ProcessDriver implements Driver {
   stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
     let stopping = this.#stopping.get(unitId);
     if (!stopping) {
-      stopping = this.#stop(unitId, Math.max(0, options.graceMs)).finally(() =>
-        this.#stopping.delete(unitId),
-      );
+      stopping = this.#stop(unitId, Math.max(0, options.graceMs))
+        .then(() => this.#ports.unclaim(unitId))
+        .finally(() => this.#stopping.delete(unitId));
       this.#stopping.set(unitId, stopping);
     }
     return stopping;
