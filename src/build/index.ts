@@ -1,6 +1,7 @@
 // The build side of a deployment, independent of the store: bundle intake (zip-bomb and path
 // checks), project reading (berth.json, Procfile, stack), artifacts, slugs and container images.
 export { BundleError, BundleErrorReasons, type BundleErrorReason } from './bundle-error.js';
+export { formatBytes } from './format-bytes.js';
 export {
   DEFAULT_BUNDLE_LIMITS,
   extractBundle,
@@ -63,6 +64,7 @@ export {
   APP_USER,
   appImageRepository,
   buildImage,
+  buildImageTag,
   DEFAULT_DOCKERIGNORE,
   DEFAULT_IMAGE_BUILD_TIMEOUT_MS,
   defaultBaseImages,
@@ -70,13 +72,16 @@ export {
   generateDockerfile,
   imageExists,
   isRootUser,
+  listAppImages,
   LOCAL_BASE_IMAGES,
   OFFICIAL_BASE_IMAGES,
+  releaseImageTag,
   removeAppImages,
   removeImage,
   resolveBaseImages,
   ROOT_USER_WARNING,
   tagImage,
+  type AppImage,
   type BaseImages,
   type BuildImageOptions,
   type BuiltImage,

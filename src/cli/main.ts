@@ -43,16 +43,6 @@ async function runServer(args: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const options = compileServerOptions(parsed.values);
-  if (options.runtime === 'kubernetes') {
-    throw new OptionsError(
-      `--runtime kubernetes is not available in this version; use process or container`,
-    );
-  }
-  if (options.router !== 'builtin') {
-    throw new OptionsError(
-      `--router ${options.router} is not available in this version; use builtin`,
-    );
-  }
   const logger = createLogger();
   // Handlers go in before startup: a stop requested while the store migrates must not kill the
   // process half-way, it stops the server as soon as it is up.
@@ -83,7 +73,7 @@ async function runServer(args: string[]): Promise<number> {
     throw await explained(error, [
       { flag: 'listen', ...options.listen },
       { flag: 'router-listen', ...options.routerListen },
-      { flag: 'ssh-listen', ...options.sshListen },
+      ...(options.sshListen ? [{ flag: 'ssh-listen' as const, ...options.sshListen }] : []),
     ]);
   }
   const forgetPid = await writeControllerPid(options.dataDir);

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { ErrorCodes, UnavailableError } from '../errors/index.js';
 
 /** The Docker Engine API client Berth uses (dockerode). */
@@ -77,7 +77,10 @@ export async function findEngineSocket(options: EngineOptions = {}): Promise<str
 /** Connects to the engine and pings it; EngineUnavailableError says what failed and where. */
 export async function connectEngine(options: EngineOptions = {}): Promise<EngineConnection> {
   const socket = await findEngineSocket(options);
-  const engine = new Docker({ socketPath: socket, timeout: options.timeoutMs ?? 300_000 });
+  // Loaded here, not at the top: a controller on the process runtime never needs dockerode
+  // (some 20 MB resident), and nothing else of Berth constructs it.
+  const { default: DockerClient } = await import('dockerode');
+  const engine = new DockerClient({ socketPath: socket, timeout: options.timeoutMs ?? 300_000 });
   try {
     await engine.ping();
     const version = await engine.version();

@@ -3,4 +3,7 @@
 export { gitRoutes, type GitRouteServices } from './routes.js';
 export { DEFAULT_DEPLOY_BRANCH, GitRepositories, type RepositoryOwner } from './repositories.js';
 export { GitPushDeploys, type GitPushDeploysOptions, type PushSession } from './push-deploys.js';
-export { GitSshServer, parseGitCommand, type GitSshServices } from './ssh-server.js';
+// The SSH server (and ssh2 with it) is loaded only by listenGitSsh.
+export type { GitSshServer, GitSshServices } from './ssh-server.js';
+export { listenGitSsh, type GitSshListener } from './ssh-listener.js';
+export { parseGitCommand } from './ssh-command.js';

@@ -10,7 +10,8 @@ import { BerthError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { GitPushDeploys } from './push-deploys.js';
 import type { GitRepositories } from './repositories.js';
-import { authorizeGit, gitProcessEnv, type GitService } from './services.js';
+import { authorizeGit, gitProcessEnv } from './services.js';
+import { parseGitCommand } from './ssh-command.js';
 
 export interface GitSshServices {
   readonly keys: KeysService;
@@ -27,21 +28,7 @@ export interface GitSshServices {
   readonly authTimeoutMs?: number;
 }
 
-/** The app name a repository path may carry (the apps' name rule). */
-const COMMAND = /^(git-receive-pack|git-upload-pack) '\/?([a-z][a-z0-9-]{0,38})(?:\.git)?'$/;
 const USAGE = 'berth: only git push and fetch are served here (ssh://git@HOST:PORT/<app>.git)';
-
-/**
- * What an exec request asks: `git-receive-pack '<app>.git'` or `git-upload-pack '<app>.git'`
- * (`/app.git`, `app.git` and `app` accepted), nothing else.
- */
-export function parseGitCommand(
-  command: string,
-): { readonly service: GitService; readonly app: string } | undefined {
-  const match = COMMAND.exec(command);
-  if (!match) return undefined;
-  return { service: match[1] as GitService, app: match[2] as string };
-}
 
 /** Tries: ssh2 1.17's generator makes a key its own parser refuses about once in 500 (seen). */
 const HOST_KEY_TRIES = 10;

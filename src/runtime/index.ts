@@ -18,6 +18,17 @@ export {
   type UnitStatus,
 } from './driver.js';
 export { RuntimeDriver } from './runtime-driver.js';
+export type {
+  BuildRequest,
+  BuildTarget,
+  DiskUsage,
+  ReleaseBuilder,
+  ReleaseOnRuntime,
+  RuntimeCapabilities,
+  RuntimeKind,
+  RuntimeProfile,
+  UnitArtifacts,
+} from './profile.js';
 export { shellLine } from './shell-line.js';
 export {
   RESERVED_ENV_KEYS,
@@ -33,20 +44,28 @@ export {
   DEFAULT_PROCESS_CAPS,
   detectCgroups,
   detectIsolation,
+  openProcessProfile,
   ProcessDriver,
+  processAppsRoot,
   processesOfUid,
+  processRuntimeRoot,
+  processSandboxes,
   RuntimeLayout,
   type CgroupSupport,
   type ProcessCaps,
   type ProcessDriverOptions,
   type ProcessIsolation,
   type ProcessJail,
+  type ProcessProfile,
 } from './process/index.js';
 export {
   ContainerDriver,
   ContainerLabels,
   appNetworkName,
   containerName,
+  containersRoot,
+  openContainerProfile,
+  type ContainerProfile,
   ENGINE_RECORD_FILE,
   recordEngine,
   recordedEngine,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DataPlaneService, dataPlaneState } from '../domain/data-plane/index.js';
 import type { Logger } from '../logging/index.js';
 import {
   RouterClient,
@@ -8,29 +9,31 @@ import {
   ensureRouterProcess,
   stopRouterProcess,
 } from '../router/index.js';
-import { connectEngine, EngineUnavailableError, type Engine } from '../engine/index.js';
+import { connectEngine, EngineUnavailableError } from '../engine/index.js';
 import {
-  AppSandboxes,
   ContainerDriver,
+  containersRoot,
   detectIsolation,
   ProcessDriver,
-  recordEngine,
+  processRuntimeRoot,
+  processSandboxes,
   recordedEngine,
   RuntimeDriver,
+  type RuntimeProfile,
 } from '../runtime/index.js';
+import type { Store } from '../store/index.js';
 import type { DataPlane } from '../workers/index.js';
+import { thisHost } from './host-identity.js';
 import type { ServerOptions } from './options.js';
+import { openRuntimeProfile } from './runtime-profile.js';
 
 /** The berth command, to start the router as a process of its own. */
 const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
 
 /** The data plane of this machine as the controller holds it: the runtime and the router. */
 export interface DataPlaneHandle {
-  readonly runtime: RuntimeDriver;
-  /** The container engine, on the container runtime: releases are built into images there. */
-  readonly engine: Engine | undefined;
-  /** The process runtime's isolation of apps, where it is the runtime: builds run in it too. */
-  readonly sandboxes: AppSandboxes | undefined;
+  /** The runtime the options name: its driver, how it builds and runs releases. */
+  readonly profile: RuntimeProfile;
   readonly router: DataPlane;
   /** Where apps answer, e.g. http://127.0.0.1:7180. */
   readonly routerUrl: string;
@@ -38,81 +41,21 @@ export interface DataPlaneHandle {
   close(): Promise<void>;
 }
 
-function runtimeRoot(dataDir: string): string {
-  return path.join(dataDir, 'runtime');
-}
-
-function containersRoot(dataDir: string): string {
-  return path.join(dataDir, 'containers');
-}
-
 /**
- * How the process runtime of a data dir keeps apps apart: as users of their own (with
- * control groups where the machine has them) when the controller is root, else not at all.
+ * The port claims of this host for a runtime rooted at `root`, after checking that the store's
+ * units live on this host (and recording it, for the first controller). Both runtimes put
+ * units on this host, so a controller on another one is refused here, before it starts a
+ * router or a unit (DataPlaneElsewhereError says where the units are and what to do).
  */
-async function processSandboxes(dataDir: string): Promise<AppSandboxes> {
-  return new AppSandboxes({
-    isolation: await detectIsolation(),
-    appsRoot: path.join(dataDir, 'apps'),
-    scopeKey: runtimeRoot(dataDir),
-  });
-}
-
-/** The runtime the options name, initialised: the process runtime, or containers on an engine. */
-async function openRuntime(
-  options: ServerOptions,
-  logger: Logger,
-): Promise<{
-  runtime: RuntimeDriver;
-  engine: Engine | undefined;
-  sandboxes: AppSandboxes | undefined;
-}> {
-  if (options.runtime === 'container') {
-    const connection = await connectEngine({ socket: options.engineSocket });
-    logger.info(
-      { socket: connection.socket, engine: connection.product, api: connection.apiVersion },
-      'connected to the container engine',
-    );
-    const runtime = new RuntimeDriver(
-      new ContainerDriver({
-        engine: connection.engine,
-        root: containersRoot(options.dataDir),
-        portRange: options.containerPorts,
-        readOnlyRootFilesystem: options.containerReadOnly,
-      }),
-    );
-    await runtime.init();
-    await recordEngine(containersRoot(options.dataDir), connection);
-    return { runtime, engine: connection.engine, sandboxes: undefined };
-  }
-  const sandboxes = await processSandboxes(options.dataDir);
-  const isolation = sandboxes.isolation;
-  if (isolation.kind === 'users') {
-    logger.info(
-      {
-        cgroups: isolation.cgroups.kind,
-        ...(isolation.cgroups.kind === 'none' ? { reason: isolation.cgroups.reason } : {}),
-      },
-      isolation.cgroups.kind === 'none'
-        ? 'apps run as users of their own; without control groups, memory and CPU limits are not enforced'
-        : 'apps run as users of their own, in control groups that enforce their limits',
-    );
-  } else {
-    logger.warn(
-      { reason: isolation.reason },
-      "single-tenant: apps run as the controller's own user, so this server holds the apps of " +
-        'one user only; run it as root, or with --runtime container, to host several users',
-    );
-  }
-  const runtime = new RuntimeDriver(
-    new ProcessDriver({
-      root: runtimeRoot(options.dataDir),
-      portRange: options.unitPorts,
-      sandboxes,
-    }),
+async function hostPortClaims(options: ServerOptions, logger: Logger, store: Store) {
+  const dataPlane = new DataPlaneService({ state: dataPlaneState(store) });
+  const host = await thisHost(options.hostId);
+  const recorded = await dataPlane.attach(host);
+  logger.info(
+    { hostId: host.id, host: host.name, since: recorded.recordedAt },
+    "this host runs the store's units",
   );
-  await runtime.init();
-  return { runtime, engine: undefined, sandboxes };
+  return (root: string) => dataPlane.unitPorts(host, root);
 }
 
 function routerDir(dataDir: string): string {
@@ -120,15 +63,18 @@ function routerDir(dataDir: string): string {
 }
 
 /**
- * Starts or adopts the data plane of the data dir: the process runtime's units (which outlive
- * any controller) and the builtin router, a process of its own that this controller watches
- * and restarts if it dies.
+ * Starts or adopts the data plane of the data dir: the runtime profile the options name (the
+ * process runtime's units outlive any controller; containers outlive it too) and the builtin
+ * router, a process of its own that this controller watches and restarts if it dies. The
+ * store records which host the units live on and the ports they hold there.
  */
 export async function startDataPlane(
   options: ServerOptions,
   logger: Logger,
+  store: Store,
 ): Promise<DataPlaneHandle> {
-  const { runtime, engine, sandboxes } = await openRuntime(options, logger);
+  const portClaims = await hostPortClaims(options, logger, store);
+  const profile = await openRuntimeProfile(options, logger, portClaims);
   const dir = routerDir(options.dataDir);
   const listen = options.routerListen;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
@@ -156,9 +102,7 @@ export async function startDataPlane(
     watch.start();
     const runningWatch = watch;
     return {
-      runtime,
-      engine,
-      sandboxes,
+      profile,
       routerUrl: `http://${health.listen}`,
       router: {
         generation: async () => (await client.health()).generation,
@@ -169,12 +113,12 @@ export async function startDataPlane(
       },
       async close() {
         await runningWatch.stop();
-        await runtime.destroy();
+        await profile.close();
       },
     };
   } catch (error) {
     await watch?.stop().catch(() => undefined);
-    await runtime.destroy().catch(() => undefined);
+    await profile.close().catch(() => undefined);
     throw error;
   }
 }
@@ -193,7 +137,10 @@ export async function stopDataPlane(
 ): Promise<{ units: number; router: boolean }> {
   const runtimes = [
     new RuntimeDriver(
-      new ProcessDriver({ root: runtimeRoot(dataDir), sandboxes: await processSandboxes(dataDir) }),
+      new ProcessDriver({
+        root: processRuntimeRoot(dataDir),
+        sandboxes: processSandboxes(dataDir, await detectIsolation()),
+      }),
     ),
   ];
   let engineProblem: Error | undefined;

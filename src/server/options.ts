@@ -16,7 +16,8 @@ export interface ServerOptions {
   readonly dataDir: string;
   readonly listen: ListenAddress;
   readonly routerListen: ListenAddress;
-  readonly sshListen: ListenAddress;
+  /** Git over SSH; undefined with `--ssh-listen off` (then ssh2 is never loaded). */
+  readonly sshListen: ListenAddress | undefined;
   readonly domain: string;
   readonly runtime: (typeof Runtimes)[number];
   readonly router: (typeof Routers)[number];
@@ -56,6 +57,8 @@ export interface ServerOptions {
   readonly drainTimeoutMs: number;
   /** How long a new unit may take to listen on PORT (BERTH_STARTUP_TIMEOUT_MS, default 60 s). */
   readonly startupTimeoutMs: number;
+  /** This machine's id in the store (BERTH_HOST_ID); default its /etc/machine-id. */
+  readonly hostId: string | undefined;
 }
 
 /** The flags of `berth server`, as in shared/CONTRACT.md; each also reads BERTH_<FLAG>. */
@@ -92,6 +95,27 @@ function parseListen(flag: ServerFlag, value: string): ListenAddress {
     );
   }
   return Object.freeze({ host: match[1].replace(/^\[|\]$/g, ''), port });
+}
+
+/**
+ * The runtimes and routers this version has. The contract names more (`kubernetes`,
+ * `haproxy`); asking for one of those is refused at once, never quietly served by another.
+ */
+const BuiltRuntimes: readonly (typeof Runtimes)[number][] = ['process', 'container'];
+const BuiltRouters: readonly (typeof Routers)[number][] = ['builtin'];
+
+function built<T extends string>(flag: ServerFlag, value: T, available: readonly T[]): T {
+  if (!available.includes(value)) {
+    throw new OptionsError(
+      `--${flag} ${value} is not available in this version; use ${available.join(' or ')}`,
+    );
+  }
+  return value;
+}
+
+/** HOST:PORT, or `off` for a listener the controller does without. */
+function optionalListen(flag: ServerFlag, value: string): ListenAddress | undefined {
+  return value === 'off' ? undefined : parseListen(flag, value);
 }
 
 function oneOf<T extends string>(flag: ServerFlag, value: string, allowed: readonly T[]): T {
@@ -148,10 +172,10 @@ export function compileServerOptions(
     dataDir,
     listen: parseListen('listen', get('listen', '127.0.0.1:7100')),
     routerListen: parseListen('router-listen', get('router-listen', '127.0.0.1:7180')),
-    sshListen: parseListen('ssh-listen', get('ssh-listen', '127.0.0.1:7122')),
+    sshListen: optionalListen('ssh-listen', get('ssh-listen', '127.0.0.1:7122')),
     domain,
-    runtime: oneOf('runtime', get('runtime', 'process'), Runtimes),
-    router: oneOf('router', get('router', 'builtin'), Routers),
+    runtime: built('runtime', oneOf('runtime', get('runtime', 'process'), Runtimes), BuiltRuntimes),
+    router: built('router', oneOf('router', get('router', 'builtin'), Routers), BuiltRouters),
     databaseUrl,
     engineSocket: get('engine-socket', '') || undefined,
     buildEnvFile: optionalPath(get('build-env-file', '')),
@@ -171,6 +195,7 @@ export function compileServerOptions(
     stopGraceMs: envMilliseconds(env, 'BERTH_STOP_GRACE_MS', 10_000, 0),
     drainTimeoutMs: envMilliseconds(env, 'BERTH_DRAIN_TIMEOUT_MS', 30_000, 0),
     startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),
+    hostId: envHostId(env),
     bundleLimit: envInteger(
       env,
       'BERTH_BUNDLE_LIMIT_BYTES',
@@ -179,6 +204,18 @@ export function compileServerOptions(
       16 * 1024 ** 3,
     ),
   });
+}
+
+/** BERTH_HOST_ID: a name of up to 128 printable characters without spaces, or unset. */
+function envHostId(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env['BERTH_HOST_ID'];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[\x21-\x7e]{1,128}$/.test(raw)) {
+    throw new OptionsError(
+      `BERTH_HOST_ID must be 1 to 128 printable characters without spaces, got '${raw}'`,
+    );
+  }
+  return raw;
 }
 
 /** An absolute path, or undefined for an empty value. */

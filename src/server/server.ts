@@ -5,8 +5,6 @@ import {
   ArtifactStore,
   BuildNetworkError,
   loadBuildNetwork,
-  removeAppImages,
-  SlugStore,
   type BuildNetwork,
 } from '../build/index.js';
 import { buildApi } from '../api/index.js';
@@ -32,17 +30,25 @@ import {
   ReleaseRunner,
   RouterSync,
   defaultPipelines,
-  directoryArtifacts,
-  imageArtifacts,
 } from '../workers/index.js';
-import { GitPushDeploys, GitRepositories, GitSshServer } from '../git/index.js';
-import { assertReachableByApps, secureDataDir } from './data-dir.js';
-import { startDataPlane, type DataPlaneHandle } from './data-plane.js';
+import {
+  GitPushDeploys,
+  GitRepositories,
+  listenGitSsh,
+  type GitSshServices,
+} from '../git/index.js';
+import { ResourceStack } from '../lifecycle/index.js';
+import { secureDataDir } from './data-dir.js';
+import { startDataPlane } from './data-plane.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
-import { detectIsolation } from '../runtime/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { OptionsError, redactDatabaseUrl, type ServerOptions } from './options.js';
+import {
+  OptionsError,
+  redactDatabaseUrl,
+  type ListenAddress,
+  type ServerOptions,
+} from './options.js';
 import { berthVersion } from './version.js';
 
 /** A running controller. */
@@ -53,58 +59,62 @@ export interface RunningServer {
   readonly apiUrl: string;
   /** The router's address (apps answer there by Host), with the port actually bound. */
   readonly routerUrl: string;
-  /** Git over SSH (`ssh://git@HOST:PORT`), with the port actually bound. */
-  readonly sshUrl: string;
+  /**
+   * Git over SSH (`ssh://git@HOST:PORT`), with the port actually bound; undefined with
+   * `--ssh-listen off`.
+   */
+  readonly sshUrl: string | undefined;
   /** Stops accepting requests, lets in-flight ones finish, stops the stream, closes the store. */
   close(): Promise<void>;
 }
 
+function urlHost(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
 /**
- * The composition root: opens and migrates the store, starts the change stream and serves the
- * API. On any failure it releases what it had opened.
+ * The composition root: opens and migrates the store, starts the change stream, the data
+ * plane (the runtime profile the options name, and the router), the workers, and serves the
+ * API and git over SSH. Everything it opens goes on one stack: a failure half-way closes
+ * what was opened, newest first, and so does `close`.
  */
 export async function startServer(options: ServerOptions, logger: Logger): Promise<RunningServer> {
   const storeLabel = options.databaseUrl
     ? redactDatabaseUrl(options.databaseUrl)
     : `sqlite in ${options.dataDir}`;
-  // Before anything starts: apps that run as users of their own must reach their releases.
-  if (options.runtime === 'process' && (await detectIsolation()).kind === 'users') {
-    await assertReachableByApps(options.dataDir);
-  }
   const buildNetwork = await openBuildNetwork(options, logger);
   logger.info({ store: storeLabel, dataDir: options.dataDir }, 'opening the store');
   await secureDataDir(options.dataDir);
-  const store = await openStore({
-    dataDir: options.dataDir,
-    databaseUrl: options.databaseUrl,
-    onListenerError: (error) =>
-      logger.warn({ err: error }, 'lost the change notification connection; polling'),
-  });
-  const hub = new WatcherHub();
-  const stream = new ChangeStream({ store, hub, logger });
-  let api: Awaited<ReturnType<typeof buildApi>> | undefined;
-  let deployer: Deployer | undefined;
-  let reconciler: Reconciler | undefined;
-  let routerSync: RouterSync | undefined;
-  let dataPlane: DataPlaneHandle | undefined;
-  let gitPushes: GitPushDeploys | undefined;
-  let gitSsh: GitSshServer | undefined;
-  let sshAddress: AddressInfo | undefined;
+  const resources = new ResourceStack();
   try {
+    const store = await resources.open(
+      'store',
+      () =>
+        openStore({
+          dataDir: options.dataDir,
+          databaseUrl: options.databaseUrl,
+          onListenerError: (error) =>
+            logger.warn({ err: error }, 'lost the change notification connection; polling'),
+        }),
+      (opened) => opened.close(),
+    );
+    const hub = new WatcherHub();
+    const stream = new ChangeStream({ store, hub, logger });
+    resources.defer('change stream', () => stream.stop());
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),
     );
     // The data plane first: whether this runtime keeps apps apart decides who may own apps.
-    dataPlane = await startDataPlane(options, logger);
-    const runtime = dataPlane.runtime;
-    const engine = dataPlane.engine;
-    const sandboxes = dataPlane.sandboxes;
+    const dataPlane = await resources.open(
+      'data plane',
+      () => startDataPlane(options, logger, store),
+      (plane) => plane.close(),
+    );
+    const profile = dataPlane.profile;
+    const runtime = profile.driver;
     const identity = new IdentityService({ store });
     const keys = new KeysService({ state: keysState(store) });
-    const apps = new AppsService({
-      state: appsState(store),
-      tenancy: sandboxes?.isolation.kind === 'none' ? 'single' : 'multi',
-    });
+    const apps = new AppsService({ state: appsState(store), tenancy: profile.tenancy });
     const config = new ConfigService({ store, secrets });
     const audit = new AuditService({ store });
     const access = new AccessPolicy({ apps });
@@ -124,17 +134,15 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     });
     const rollouts = new RolloutsService({ state: rolloutsState(store) });
     const routes = new RoutesService({ state: routesState(store) });
-    // Slugs (process runtime) and image build contexts (container runtime) never mix.
-    const slugs = new SlugStore({
-      root: path.join(options.dataDir, engine ? 'build-contexts' : 'apps'),
-    });
-    routerSync = new RouterSync({
+    const builds = profile.builder.builds;
+    const routerSync = new RouterSync({
       routes,
       hub,
       router: dataPlane.router,
       domain: options.domain,
       logger,
     });
+    resources.defer('router sync', () => routerSync.stop());
     const runner = new ReleaseRunner({
       runtime,
       releases,
@@ -143,17 +151,15 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       routes,
       rollouts,
       routerSync,
-      slugs,
-      artifacts: engine
-        ? imageArtifacts(engine, { keep: options.imageKeep })
-        : directoryArtifacts(sandboxes),
+      slugs: builds,
+      artifacts: profile.artifacts,
       locks: new AppLocks(),
       logger,
       startupTimeoutMs: options.startupTimeoutMs,
       drainTimeoutMs: options.drainTimeoutMs,
       stopGraceMs: options.stopGraceMs,
     });
-    reconciler = new Reconciler({
+    const reconciler = new Reconciler({
       apps,
       deployments,
       releases,
@@ -163,7 +169,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       hub,
       logger,
     });
-    deployer = new Deployer({
+    resources.defer('reconciler', () => reconciler.stop());
+    const deployer = new Deployer({
       deployments,
       apps,
       hub,
@@ -176,12 +183,11 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         releases,
         artifacts,
         artifactRecords,
-        slugs,
         runner,
+        builder: profile.builder,
+        unreachableBackend: (error) => profile.unreachableBackend(error),
         buildTimeoutMs: options.buildTimeoutMs,
         buildNetwork,
-        ...(engine ? { imageEngine: engine } : {}),
-        ...(sandboxes ? { buildJails: sandboxes } : {}),
       }),
       leaseMs: options.deployLeaseMs,
       stepDelayMs: options.deployStepDelayMs,
@@ -191,20 +197,29 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       }),
       concurrency: options.deployConcurrency,
     });
+    resources.defer('deployer', () => deployer.stop());
     const admin = await identity.ensureAdmin({ dataDir: options.dataDir });
     if (admin.created) {
       // Only where it is: a log line is copied to places a 0600 file is not.
       logger.info({ file: admin.tokenFile }, 'created user admin; its API token is in the file');
     }
-    gitPushes = new GitPushDeploys({
-      deployments,
-      hub,
-      logger: logger.child({ component: 'git' }),
-      uploadDir: path.join(options.dataDir, 'uploads'),
-      bundleLimit: options.bundleLimit,
-    });
-    await gitPushes.start();
+    const gitPushes = await resources.open(
+      'git pushes',
+      async () => {
+        const pushes = new GitPushDeploys({
+          deployments,
+          hub,
+          logger: logger.child({ component: 'git' }),
+          uploadDir: path.join(options.dataDir, 'uploads'),
+          bundleLimit: options.bundleLimit,
+        });
+        await pushes.start();
+        return pushes;
+      },
+      (pushes) => pushes.close(),
+    );
     const repositories = new GitRepositories({ root: path.join(options.dataDir, 'git') });
+    const namedLeftovers = profile.namedLeftovers;
     const teardown = new AppTeardown({
       apps,
       runner,
@@ -213,47 +228,46 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           what: 'git repository',
           remove: (app) => rm(repositories.pathOf(app), { recursive: true, force: true }),
         },
-        ...(engine
-          ? [
-              {
-                what: 'images',
-                remove: async (app: App) => {
-                  await removeAppImages(engine, app.name);
-                },
-              },
-            ]
+        ...(namedLeftovers
+          ? [{ what: namedLeftovers.what, remove: (app: App) => namedLeftovers.remove(app.name) }]
           : []),
       ],
-      byId: [{ what: 'slugs', remove: (app) => slugs.removeApp(app.id) }],
+      byId: [{ what: 'builds', remove: (app) => builds.removeApp(app.id) }],
       logger,
     });
-    api = await buildApi({
-      store,
-      hub,
-      logger,
-      identity,
-      keys,
-      apps,
-      config,
-      audit,
-      access,
-      deployments,
-      releases,
-      processConfigs,
-      formation,
-      rollouts,
-      runtime,
-      runEnvironment: { of: (app, release) => runner.oneOffEnvironment(app, release) },
-      diskUsage: { of: (app) => runner.diskUsage(app) },
-      destroyer: teardown,
-      uploadDir: path.join(options.dataDir, 'uploads'),
-      bundleLimit: options.bundleLimit,
-      version: berthVersion(),
-      git: {
-        repositories,
-        pushes: gitPushes,
+    const api = await resources.open(
+      'api',
+      () =>
+        buildApi({
+          store,
+          hub,
+          logger,
+          identity,
+          keys,
+          apps,
+          config,
+          audit,
+          access,
+          deployments,
+          releases,
+          processConfigs,
+          formation,
+          rollouts,
+          runtime,
+          runEnvironment: { of: (app, release) => runner.oneOffEnvironment(app, release) },
+          diskUsage: { of: (app) => runner.diskUsage(app) },
+          destroyer: teardown,
+          uploadDir: path.join(options.dataDir, 'uploads'),
+          bundleLimit: options.bundleLimit,
+          version: berthVersion(),
+          git: { repositories, pushes: gitPushes },
+        }),
+      // Pushes that follow a task are answered first, so closing the API does not wait on them.
+      async (built) => {
+        await gitPushes.close();
+        await built.close();
       },
-    });
+    );
     // Again, for what the store, the router and the SSH key made with the caller's umask.
     await secureDataDir(options.dataDir);
     await stream.start();
@@ -261,74 +275,61 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     deployer.start();
     reconciler.start();
     await api.listen({ host: options.listen.host, port: options.listen.port });
-    gitSsh = new GitSshServer({
-      keys,
-      identity,
-      access,
-      repositories,
-      pushes: gitPushes,
-      logger: logger.child({ component: 'ssh' }),
-      hostKeyFile: path.join(options.dataDir, 'ssh_host_ed25519_key'),
-    });
-    sshAddress = await gitSsh.listen(options.sshListen.host, options.sshListen.port);
+    const sshUrl = options.sshListen
+      ? await listenForGitOverSsh(options.sshListen, resources, {
+          keys,
+          identity,
+          access,
+          repositories,
+          pushes: gitPushes,
+          logger: logger.child({ component: 'ssh' }),
+          hostKeyFile: path.join(options.dataDir, 'ssh_host_ed25519_key'),
+        })
+      : undefined;
+    const apiUrl = `http://${urlHost(api.server.address() as AddressInfo)}:${(api.server.address() as AddressInfo).port}`;
+    logger.info(
+      {
+        url: apiUrl,
+        routerUrl: dataPlane.routerUrl,
+        sshUrl: sshUrl ?? 'off',
+        runtime: profile.kind,
+        schemaVersion: store.schemaVersion,
+        store: store.dialect,
+      },
+      'berth server listening',
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      store,
+      hub,
+      apiUrl,
+      routerUrl: dataPlane.routerUrl,
+      sshUrl,
+      // The router and the units keep serving: a controller started again adopts them.
+      close: () => (closing ??= resources.close().then(() => logger.info('berth server stopped'))),
+    };
   } catch (error) {
-    await gitSsh?.close().catch(() => undefined);
-    await gitPushes?.close().catch(() => undefined);
-    await api?.close().catch(() => undefined);
-    await deployer?.stop().catch(() => undefined);
-    await reconciler?.stop().catch(() => undefined);
-    await routerSync?.stop().catch(() => undefined);
-    await dataPlane?.close().catch(() => undefined);
-    await stream.stop().catch(() => undefined);
-    await store.close().catch(() => undefined);
+    await resources
+      .close((what, closeError) => {
+        logger.warn({ err: closeError }, `could not close the ${what} after a failed start`);
+      })
+      .catch(() => undefined);
     throw error;
   }
-  const running = api;
-  const runningDeployer = deployer;
-  const runningReconciler = reconciler;
-  const runningRouterSync = routerSync;
-  const runningDataPlane = dataPlane;
-  const runningGitPushes = gitPushes;
-  const runningGitSsh = gitSsh;
-  const sshHost = sshAddress.family === 'IPv6' ? `[${sshAddress.address}]` : sshAddress.address;
-  const sshUrl = `ssh://git@${sshHost}:${sshAddress.port}`;
-  const address = running.server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const apiUrl = `http://${host}:${address.port}`;
-  logger.info(
-    {
-      url: apiUrl,
-      routerUrl: runningDataPlane.routerUrl,
-      sshUrl,
-      schemaVersion: store.schemaVersion,
-      store: store.dialect,
-    },
-    'berth server listening',
-  );
+}
 
-  let closing: Promise<void> | undefined;
-  return {
-    store,
-    hub,
-    apiUrl,
-    routerUrl: runningDataPlane.routerUrl,
-    sshUrl,
-    close: () =>
-      (closing ??= (async () => {
-        // Pushes that follow a task are answered first, so closing the API does not wait on them.
-        await runningGitSsh.close();
-        await runningGitPushes.close();
-        await running.close();
-        await runningDeployer.stop();
-        await runningReconciler.stop();
-        await runningRouterSync.stop();
-        // The router and the units keep serving: a controller started again adopts them.
-        await runningDataPlane.close();
-        await stream.stop();
-        await store.close();
-        logger.info('berth server stopped');
-      })()),
-  };
+/** Serves git over SSH on `listen`, closed with the rest of the stack. */
+async function listenForGitOverSsh(
+  listen: ListenAddress,
+  resources: ResourceStack,
+  services: GitSshServices,
+): Promise<string> {
+  const ssh = await resources.open(
+    'git over SSH',
+    () => listenGitSsh(services, listen.host, listen.port),
+    (listener) => listener.close(),
+  );
+  return `ssh://git@${urlHost(ssh.address)}:${ssh.address.port}`;
 }
 
 /**

@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { ChangeLogDialect, DialectName, StoreDialect } from './dialect.js';
-import { openPostgresDialect } from './dialect/postgres/index.js';
 import { openSqliteDialect } from './dialect/sqlite/index.js';
 import { migrateStore, migrations as allMigrations, type Migration } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -46,8 +45,13 @@ export interface Store {
   close(): Promise<void>;
 }
 
-function openDialect(options: StoreOptions): StoreDialect {
+/**
+ * The dialect the options name. PostgreSQL's (and the pg driver, some 14 MB resident) is
+ * loaded only for a database URL: an embedded SQLite Berth never holds it.
+ */
+async function openDialect(options: StoreOptions): Promise<StoreDialect> {
   if (options.databaseUrl) {
+    const { openPostgresDialect } = await import('./dialect/postgres/index.js');
     return openPostgresDialect({
       connectionString: options.databaseUrl,
       poolSize: options.postgresPoolSize ?? 10,
@@ -66,7 +70,7 @@ function openDialect(options: StoreOptions): StoreDialect {
  * as it was, when the schema is newer than this build or was altered.
  */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const dialect = openDialect(options);
+  const dialect = await openDialect(options);
   try {
     const runner = new TransactionRunner(dialect, options.retry ?? defaultRetryPolicy);
     const outcome = await migrateStore({

@@ -120,10 +120,12 @@ describe('git over SSH', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
   };
 
+  const sshUrl = (): string => api.server.sshUrl ?? assert.fail('the test server serves SSH');
+
   before(async () => {
     home = await mkdtemp(path.join(os.tmpdir(), 'berth-ssh-'));
     api = await startTestServer('sqlite');
-    port = Number(new URL(api.server.sshUrl).port);
+    port = Number(new URL(sshUrl()).port);
     alice = await createUserAndLogin(api, 'alice');
     bob = await createUserAndLogin(api, 'bob');
     aliceKey = keygen('alice');
@@ -138,7 +140,7 @@ describe('git over SSH', () => {
   });
 
   it('keeps one host key, mode 0600, in the data dir', async () => {
-    assert.match(api.server.sshUrl, /^ssh:\/\/git@127\.0\.0\.1:\d+$/);
+    assert.match(sshUrl(), /^ssh:\/\/git@127\.0\.0\.1:\d+$/);
     const info = await stat(path.join(api.location.dataDir, 'ssh_host_ed25519_key'));
     assert.equal(info.mode & 0o777, 0o600);
   });
@@ -146,7 +148,7 @@ describe('git over SSH', () => {
   it('deploys a push over SSH with remote: progress, and clones', async () => {
     await newApp('sshapp1');
     const dir = await workTree(aliceKey, withVersion(nodeHelloApp, 'ssh one'));
-    const url = `${api.server.sshUrl}/sshapp1.git`;
+    const url = `${sshUrl()}/sshapp1.git`;
     const pushed = await git(aliceKey, ['push', url, 'main'], dir);
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /remote: berth: deployment \S+ queued/);
@@ -162,11 +164,7 @@ describe('git over SSH', () => {
       await readFile(path.join(clone, 'package.json'), 'utf8'),
       nodeHelloApp['package.json'],
     );
-    const listed = await git(aliceKey, [
-      'ls-remote',
-      `${api.server.sshUrl}/sshapp1`,
-      'refs/heads/main',
-    ]);
+    const listed = await git(aliceKey, ['ls-remote', `${sshUrl()}/sshapp1`, 'refs/heads/main']);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /^[0-9a-f]{40}\trefs\/heads\/main$/m);
   });
@@ -174,7 +172,7 @@ describe('git over SSH', () => {
   it('refuses an unknown key, and a key whose user has no access to the app', async () => {
     await newApp('sshapp2');
     const dir = await workTree(aliceKey, nodeHelloApp);
-    const url = `${api.server.sshUrl}/sshapp2.git`;
+    const url = `${sshUrl()}/sshapp2.git`;
     const stranger = await git(strangerKey, ['push', url, 'main'], dir);
     assert.notEqual(stranger.code, 0);
     assert.match(stranger.stderr, /Permission denied \(publickey\)/);
@@ -185,7 +183,7 @@ describe('git over SSH', () => {
     const fetch = await git(bobKey, ['ls-remote', url]);
     assert.notEqual(fetch.code, 0);
     assert.match(fetch.stderr, /berth: you have no access to app 'sshapp2'/);
-    const missing = await git(aliceKey, ['ls-remote', `${api.server.sshUrl}/nosuchapp.git`]);
+    const missing = await git(aliceKey, ['ls-remote', `${sshUrl()}/nosuchapp.git`]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /berth: .*nosuchapp/);
     const history = await api.request('GET', '/apps/sshapp2/deployments', { token: alice });

@@ -13,6 +13,33 @@ function withoutRegistry(ref: string): string {
     : ref;
 }
 
+/** One image of an app's repository, with the names it has there. */
+export interface AppImage {
+  readonly id: string;
+  readonly size: number;
+  /** The release versions its `:v<N>` tags name. */
+  readonly versions: readonly number[];
+  /** Every name of the image in the app's repository (v tags and src tags). */
+  readonly tags: readonly string[];
+}
+
+/** The images of the app's repository `berth/<app>` in the engine. */
+export async function listAppImages(engine: Engine, appName: string): Promise<AppImage[]> {
+  const repository = appImageRepository(appName);
+  const listed = await engine.listImages({ filters: { reference: [repository] } });
+  return listed.map((image) => {
+    // The filter matches by name pattern; only this repository's own tags are the app's.
+    const tags = (image.RepoTags ?? []).filter((tag) =>
+      withoutRegistry(tag).startsWith(`${repository}:`),
+    );
+    const versions = tags
+      .map((tag) => /:v(\d+)$/.exec(tag)?.[1])
+      .filter((version) => version !== undefined)
+      .map(Number);
+    return { id: image.Id, size: image.Size, versions, tags };
+  });
+}
+
 /**
  * Removes every tag of the app's repository `berth/<app>`: its release images (`:v<N>`) and
  * its build images (`:src-<artifact>`). An image goes with its last name, and with it the
@@ -22,15 +49,9 @@ function withoutRegistry(ref: string): string {
  * removed. Removing the images of an app that has none is not an error.
  */
 export async function removeAppImages(engine: Engine, appName: string): Promise<void> {
-  const repository = appImageRepository(appName);
-  const listed = await engine.listImages({ filters: { reference: [repository] } });
   const inUse: string[] = [];
-  for (const image of listed) {
-    // The filter matches by name pattern; only this repository's own tags are the app's.
-    const tags = (image.RepoTags ?? []).filter((tag) =>
-      withoutRegistry(tag).startsWith(`${repository}:`),
-    );
-    for (const tag of tags) {
+  for (const image of await listAppImages(engine, appName)) {
+    for (const tag of image.tags) {
       try {
         await engine.getImage(tag).remove();
       } catch (error) {

@@ -13,6 +13,16 @@ export function appImageRepository(appName: string): string {
   return `berth/${appName}`;
 }
 
+/** The tag of the image built from an artifact, before any release names it. */
+export function buildImageTag(appName: string, artifactId: string): string {
+  return `${appImageRepository(appName)}:src-${artifactId.slice(0, 16)}`;
+}
+
+/** The immutable tag of a release's image. */
+export function releaseImageTag(appName: string, version: number): string {
+  return `${appImageRepository(appName)}:v${version}`;
+}
+
 /** Tags the image `from` (a name or id) as `to` (`repo:tag`, or a repo for `latest`). */
 export async function tagImage(engine: Engine, from: string, to: string): Promise<void> {
   const { repo, tag } = splitReference(to);

@@ -17,5 +17,12 @@ export {
   type BuildImageOptions,
   type BuiltImage,
 } from './build-image.js';
-export { appImageRepository, imageExists, removeImage, tagImage } from './image-refs.js';
-export { removeAppImages } from './app-images.js';
+export {
+  appImageRepository,
+  buildImageTag,
+  imageExists,
+  releaseImageTag,
+  removeImage,
+  tagImage,
+} from './image-refs.js';
+export { listAppImages, removeAppImages, type AppImage } from './app-images.js';

@@ -1,6 +1,19 @@
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type ssh2Module from 'ssh2';
 import { ErrorCodes, InputError } from '../../errors/index.js';
+
+const require = createRequire(import.meta.url);
+let ssh2: typeof ssh2Module | undefined;
+
+/**
+ * ssh2 (some 12 MB resident), required the first time a key is parsed rather than when the
+ * module loads: a controller whose users never add a key, with SSH off, never holds it.
+ */
+function ssh2Utils(): typeof ssh2Module.utils {
+  ssh2 ??= require('ssh2') as typeof ssh2Module;
+  return ssh2.utils;
+}
 
 /** The key types accepted (OpenSSH's names). */
 export const KEY_TYPES: readonly string[] = Object.freeze([
@@ -52,7 +65,7 @@ export function parsePublicKey(text: string): ParsedPublicKey {
       `'${type.slice(0, 40)}' is not a supported key type (one of ${KEY_TYPES.join(', ')}; no options before it)`,
     );
   if (!BASE64.test(data)) throw invalid('the key data is not base64');
-  const parsed = ssh2.utils.parseKey(`${type} ${data}`);
+  const parsed = ssh2Utils().parseKey(`${type} ${data}`);
   if (parsed instanceof Error || Array.isArray(parsed))
     throw invalid(`not a valid ${type} public key`);
   if (parsed.isPrivateKey())

@@ -6,6 +6,13 @@ export {
   type ContainerDriverOptions,
 } from './container-driver.js';
 export {
+  containersRoot,
+  openContainerProfile,
+  type ContainerProfile,
+  type ContainerProfileOptions,
+} from './profile.js';
+export { imageArtifacts, imageBuilder } from './release-artifacts.js';
+export {
   ENGINE_RECORD_FILE,
   recordEngine,
   recordedEngine,

@@ -2,6 +2,15 @@
 // supervisor of its own (supervisor.js) that outlives the controller.
 export { ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
 export { RuntimeLayout } from './layout.js';
+export {
+  openProcessProfile,
+  processAppsRoot,
+  processRuntimeRoot,
+  processSandboxes,
+  type ProcessProfile,
+  type ProcessProfileOptions,
+} from './profile.js';
+export { directoryArtifacts, slugBuilder, type SlugOwnership } from './release-artifacts.js';
 export type { PortRange } from '../ports/index.js';
 export {
   AppSandboxes,

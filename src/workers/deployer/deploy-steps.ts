@@ -4,26 +4,20 @@ import {
   autoconfigureSamples,
   BuildFailure,
   BundleError,
-  buildImage,
-  buildSlug,
   describeBuildFailure,
-  imageExists,
-  resolveBaseImages,
-  Stacks,
   extractBundle,
+  formatBytes,
   readProject,
   type ArtifactStore,
-  type BuildJail,
   type BuildNetwork,
-  type SlugStore,
   type Stack,
 } from '../../build/index.js';
 import type { ArtifactsService } from '../../domain/artifacts/index.js';
 import type { ConfigService } from '../../domain/config/index.js';
 import type { DeploymentsService } from '../../domain/deployments/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
-import { isEngineUnreachable, type Engine } from '../../engine/index.js';
-import { buildImageTag, RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
+import type { ReleaseBuilder } from '../../runtime/index.js';
+import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
 import { StepFailure, type DeployStep } from './step.js';
 
 export interface DeployStepServices {
@@ -32,34 +26,15 @@ export interface DeployStepServices {
   readonly releases: ReleasesService;
   readonly artifacts: ArtifactStore;
   readonly artifactRecords: ArtifactsService;
-  readonly slugs: SlugStore;
   readonly runner: ReleaseRunner;
+  /** How the runtime profile builds a release's artifact (a slug, an image) and keeps it. */
+  readonly builder: ReleaseBuilder;
+  /** The runtime's backend an error says did not answer (RuntimeProfile.unreachableBackend). */
+  readonly unreachableBackend: (error: unknown) => string | undefined;
   /** The bound of one build (npm ci, pip install, npm run build together). */
   readonly buildTimeoutMs: number;
   /** The host's proxies, CAs and npm/pip settings, given to every build. */
   readonly buildNetwork?: BuildNetwork;
-  /** Set on container runtimes: releases are images built on this engine, not slugs. */
-  readonly imageEngine?: Engine;
-  /**
-   * Set on the process runtime: where a build runs as the app's own user (the slug becomes
-   * the app's) and what it leaves is ended afterwards. Absent: builds run as the controller.
-   */
-  readonly buildJails?: BuildJails;
-}
-
-/** Makes the jail a slug build runs in; the process runtime's AppSandboxes is one. */
-export interface BuildJails {
-  buildJail(
-    buildId: string,
-    account: { readonly appId: string; readonly uid: number },
-    dir: string,
-  ): Promise<BuildJail & { release(): Promise<void> }>;
-}
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024
-    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-    : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 /**
@@ -192,70 +167,29 @@ export function buildStep(services: DeployStepServices): DeployStep {
           (artifact.created ? '' : ', unchanged content reused'),
       );
       const stack = (state.stack ?? 'unknown') as Stack;
-      const engine = services.imageEngine;
-      const imageTag = buildImageTag(app.name, artifact.id);
-      const reusable =
-        (await services.slugs.isBuilt(app.id, artifact.id)) &&
-        (!engine || stack === Stacks.static || (await imageExists(engine, imageTag)));
-      if (reusable) {
+      const { builder } = services;
+      if (await builder.isBuilt(app, artifact.id, stack)) {
         context.log('this source was built before: reusing its build');
         return;
       }
-      const slugDir = await services.slugs.prepare(app.id, artifact.id, sourceDir);
       delete state.sourceDir;
       try {
-        let result: object;
-        if (!engine) {
-          const jail = await services.buildJails?.buildJail(
-            `build-${deployment.id}`,
-            { appId: app.id, uid: app.uid },
-            slugDir,
-          );
-          try {
-            result = await buildSlug({
-              dir: slugDir,
-              stack,
-              timeoutMs: services.buildTimeoutMs,
-              signal: context.signal,
-              log: (line) => context.log(line),
-              ...(services.buildNetwork ? { network: services.buildNetwork } : {}),
-              ...(jail ? { jail } : {}),
-            });
-          } finally {
-            // Whatever the build started and left running (a daemon, a watcher) ends with it.
-            await jail?.release();
-          }
-        } else if (stack === Stacks.static) {
-          context.log('a static site: the router serves it, no image to build');
-          result = { static: true };
-        } else {
-          const baseImages = await resolveBaseImages(engine);
-          const image = await buildImage({
-            engine,
-            dir: slugDir,
-            stack,
-            tag: imageTag,
-            baseImages,
-            timeoutMs: services.buildTimeoutMs,
-            signal: context.signal,
-            log: (line) => context.log(line),
-            ...(services.buildNetwork ? { network: services.buildNetwork } : {}),
-          });
-          context.log(
-            `image ${image.tag} (${image.imageId.slice(0, 19)}, ${formatBytes(image.sizeBytes)}; ` +
-              `${image.cachedSteps} of ${image.steps} steps from the layer cache)`,
-          );
-          result = { image };
-        }
-        await services.slugs.markBuilt(app.id, artifact.id, {
-          builtAt: new Date().toISOString(),
-          result,
+        await builder.build({
+          app,
+          artifactId: artifact.id,
+          sourceDir,
+          stack,
+          buildId: deployment.id,
+          timeoutMs: services.buildTimeoutMs,
+          signal: context.signal,
+          log: (line) => context.log(line),
+          ...(services.buildNetwork ? { network: services.buildNetwork } : {}),
         });
       } catch (error) {
-        await services.slugs.discard(app.id, artifact.id);
-        if (engine && isEngineUnreachable(error)) {
+        const backend = services.unreachableBackend(error);
+        if (backend) {
           throw new StepFailure(
-            `build failed: the container engine does not answer (${(error as Error).message}); ` +
+            `build failed: ${backend} does not answer (${(error as Error).message}); ` +
               'start it and deploy again',
             { retryable: true },
           );
@@ -317,9 +251,10 @@ export function rolloutStep(services: DeployStepServices): DeployStep {
             `v${release.version} did not roll out: ${error.message}; the previous release keeps serving`,
           );
         }
-        if (isEngineUnreachable(error)) {
+        const backend = services.unreachableBackend(error);
+        if (backend) {
           throw new StepFailure(
-            `v${release.version} did not roll out: the container engine stopped answering ` +
+            `v${release.version} did not roll out: ${backend} stopped answering ` +
               `(${(error as Error).message}); the previous release keeps serving`,
           );
         }

@@ -8,12 +8,3 @@ export {
   type RolloutReport,
   type RunnerApp,
 } from './release-runner.js';
-export {
-  buildImageTag,
-  directoryArtifacts,
-  imageArtifacts,
-  releaseImageTag,
-  type DiskUsage,
-  type ReleaseOnRuntime,
-  type UnitArtifacts,
-} from './unit-artifacts.js';

@@ -15,14 +15,15 @@ import type { Logger } from '../../logging/index.js';
 import {
   checkHealth,
   type AppAccount,
+  type DiskUsage,
   type Driver,
   type UnitArtifact,
   type UnitLimits,
+  type UnitArtifacts,
   type UnitStatus,
 } from '../../runtime/index.js';
 import type { RouterSync } from '../router-sync/index.js';
 import type { AppLocks } from './app-locks.js';
-import { directoryArtifacts, type DiskUsage, type UnitArtifacts } from './unit-artifacts.js';
 import { limitsOf, processEnv, unitSpec, type ProcessTemplate } from './unit-specs.js';
 
 /** The app a runner acts on: its id for the store, its name for the runtime and hosts. */
@@ -41,9 +42,10 @@ export interface ReleaseRunnerOptions {
   readonly routes: RoutesService;
   readonly rollouts: RolloutsService;
   readonly routerSync: RouterSync;
+  /** Where the runtime profile keeps each release's build directory (its slug). */
   readonly slugs: SlugStore;
-  /** How the runtime runs releases; default the process runtime's slug directories. */
-  readonly artifacts?: UnitArtifacts;
+  /** How the runtime profile runs releases (slug directories, images). */
+  readonly artifacts: UnitArtifacts;
   readonly locks: AppLocks;
   readonly logger: Logger;
   /** How long a new unit may take to listen on PORT. */
@@ -106,7 +108,6 @@ export class ReleaseRunner {
       startupTimeoutMs: 60_000,
       drainTimeoutMs: 30_000,
       stopGraceMs: 10_000,
-      artifacts: directoryArtifacts(),
       ...options,
     };
     this.#logger = options.logger.child({ component: 'release-runner' });

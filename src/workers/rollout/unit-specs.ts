@@ -5,9 +5,9 @@ import {
   DEFAULT_RESTART_POLICY,
   type AppAccount,
   type UnitLimits,
+  type UnitArtifacts,
   type UnitSpec,
 } from '../../runtime/index.js';
-import type { UnitArtifacts } from './unit-artifacts.js';
 
 /** What every unit of one process type of a release shares. */
 export interface ProcessTemplate {
