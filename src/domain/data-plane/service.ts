@@ -86,11 +86,17 @@ export interface HostPortClaims {
   /** Lets go of the unit's claim of `port`, or of all its claims without one. */
   release(unitId: string, port?: number): Promise<void>;
   /**
-   * Brings this owner's claims in line with its units (id → port): claims the ports of units
-   * that have none (units started before claims were kept), and takes back claims of units
-   * that are gone or hold another port, once older than STALE_CLAIM_MS.
+   * Claims the ports this owner's units (id → port) hold without a claim: units started
+   * before claims were kept. Only where no stop can be under way (a driver's init): a unit
+   * listed before a stop and adopted after it would leave a claim of a unit gone.
    */
-  sync(units: ReadonlyMap<string, number>): Promise<void>;
+  adopt(units: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Takes back this owner's claims of units that are gone or hold another port (`units` are
+   * its units now), once older than STALE_CLAIM_MS: what a stop that could not reach the
+   * store, or a controller killed mid-start, left behind.
+   */
+  reclaim(units: ReadonlyMap<string, number>): Promise<void>;
 }
 
 export interface DataPlaneServiceOptions {
@@ -154,17 +160,19 @@ export class DataPlaneService {
         port === undefined
           ? state.deleteUnitClaims(host.id, owner, unitId)
           : state.deleteClaim(claimOf(port, unitId)),
-      async sync(units) {
+      async adopt(units) {
         const claims = await state.claimsOf(host.id, owner);
-        const staleBefore = clock().getTime() - STALE_CLAIM_MS;
-        for (const claim of claims) {
-          if (units.get(claim.unitId) === claim.port) continue;
-          if (Date.parse(claim.claimedAt) < staleBefore) await state.deleteClaim(claim);
-        }
         const held = new Set(claims.map((claim) => `${claim.unitId}:${claim.port}`));
         for (const [unitId, port] of units) {
           // Lost to another owner's claim only where two units already share a port.
           if (!held.has(`${unitId}:${port}`)) await state.insertClaim(claimOf(port, unitId));
+        }
+      },
+      async reclaim(units) {
+        const staleBefore = clock().getTime() - STALE_CLAIM_MS;
+        for (const claim of await state.claimsOf(host.id, owner)) {
+          if (units.get(claim.unitId) === claim.port) continue;
+          if (Date.parse(claim.claimedAt) < staleBefore) await state.deleteClaim(claim);
         }
       },
     };

@@ -105,6 +105,16 @@ function labelsOf(info: ContainerInfo): Readonly<Record<string, string>> {
   return info.Labels ?? {};
 }
 
+/** Unit id → port of the units' containers, as the allocator takes the runtime's units. */
+function portsOf(containers: readonly ContainerInfo[]): Map<string, number> {
+  return new Map(
+    containers.map((info) => {
+      const labels = labelsOf(info);
+      return [labels[Labels.unit] ?? '', Number(labels[Labels.port])] as const;
+    }),
+  );
+}
+
 function restartPolicyOf(raw: string | undefined): RestartPolicy {
   try {
     return { ...DEFAULT_RESTART_POLICY, ...(JSON.parse(raw ?? '{}') as Partial<RestartPolicy>) };
@@ -185,6 +195,7 @@ export class ContainerDriver implements Driver {
     await this.#engine.ping();
     await this.#followEvents();
     await this.#rescan();
+    await this.#ports.adopt(portsOf(await this.#containers()));
     // Adopted units' networks are guarded again: the host's rules may not have survived.
     for (const app of new Set([...this.#units.values()].map((unit) => unit.app))) {
       await this.#ensureNetwork(app);
@@ -209,13 +220,7 @@ export class ContainerDriver implements Driver {
         );
       }
       await this.#ensureNetwork(spec.app);
-      const units = new Map(
-        (await this.#containers()).map((c) => {
-          const labels = labelsOf(c);
-          return [labels[Labels.unit] ?? '', Number(labels[Labels.port])] as const;
-        }),
-      );
-      const port = await this.#ports.allocate(spec.id, units);
+      const port = await this.#ports.allocate(spec.id, portsOf(await this.#containers()));
       try {
         return await this.#create(spec, image, name, port);
       } catch (error) {

@@ -24,8 +24,10 @@ export interface PortClaims {
    * controller on the same root, may hold a claim of its own).
    */
   release(unitId: string, port?: number): Promise<void>;
-  /** Claims what this runtime's units hold (id → port) and takes back claims of units gone. */
-  sync(units: ReadonlyMap<string, number>): Promise<void>;
+  /** Claims what this runtime's units (id → port) hold without a claim: once, at init. */
+  adopt(units: ReadonlyMap<string, number>): Promise<void>;
+  /** Takes back this runtime's stale claims of units that are not among `units` any more. */
+  reclaim(units: ReadonlyMap<string, number>): Promise<void>;
 }
 
 export interface PortAllocatorOptions {
@@ -93,7 +95,7 @@ export class PortAllocator {
     const claims = this.#claims;
     let claimed: ReadonlySet<number> = new Set();
     if (claims) {
-      await claims.sync(units);
+      await claims.reclaim(units);
       claimed = await claims.claimed(this.#range);
     }
     const taken = new Set(units.values());
@@ -115,6 +117,15 @@ export class PortAllocator {
     throw new Error(`no free port in ${this.#range.from}–${this.#range.to} on ${this.#host}`);
   }
 
+  /**
+   * Claims the ports of units started before this host kept claims (or while the store was
+   * away), so that no other runtime of the host hands them out. Drivers call it at init,
+   * before they start or stop anything.
+   */
+  async adopt(units: ReadonlyMap<string, number>): Promise<void> {
+    await this.#claims?.adopt(units);
+  }
+
   /** Ends a reservation: the port is now in a record, or the start failed. */
   release(port: number): void {
     this.#pending.delete(port);
@@ -123,7 +134,7 @@ export class PortAllocator {
   /**
    * Lets go of the unit's claim of `port` (its start failed), or of all its claims (it is
    * stopped). A store that does not answer is not the stop's failure: the claim is left, and a
-   * later allocation's sync takes it back once it is stale (the unit is no longer listed).
+   * later allocation takes it back once it is stale (the unit is no longer listed).
    */
   async unclaim(unitId: string, port?: number): Promise<void> {
     await this.#claims?.release(unitId, port).catch(() => undefined);

@@ -76,6 +76,11 @@ function directoryOf(artifact: UnitArtifact): string {
   return artifact.path;
 }
 
+/** Unit id → port, as the allocator takes the runtime's units. */
+function portsOf(units: readonly ObservedUnit[]): Map<string, number> {
+  return new Map(units.map((unit) => [unit.record.unit.id, unit.record.port]));
+}
+
 /** Polls until `done` is true or the deadline passes; says which. */
 async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -136,6 +141,7 @@ export class ProcessDriver implements Driver {
   async init(): Promise<void> {
     await mkdir(this.#layout.unitsDir, { recursive: true, mode: 0o700 });
     await mkdir(this.#layout.logsDir, { recursive: true, mode: 0o700 });
+    await this.#ports.adopt(portsOf(await this.#observeAll()));
   }
 
   async start(spec: UnitSpec): Promise<UnitStatus> {
@@ -147,8 +153,7 @@ export class ProcessDriver implements Driver {
     try {
       const units = await this.#observeAll();
       if (units.some((unit) => unit.record.unit.id === spec.id)) throw exists();
-      const ports = new Map(units.map((unit) => [unit.record.unit.id, unit.record.port]));
-      return await this.#startWithPort(spec, cwd, ports);
+      return await this.#startWithPort(spec, cwd, portsOf(units));
     } finally {
       this.#starting.delete(spec.id);
     }

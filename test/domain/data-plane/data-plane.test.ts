@@ -126,7 +126,7 @@ for (const backend of backends) {
       assert.equal((await theirs.claimed({ from: 30_001, to: 30_001 })).size, 1, 'not its port');
     });
 
-    it('takes back stale claims of units gone, and claims what listed units hold', async () => {
+    it('takes back stale claims of units gone, and adopts what listed units hold', async () => {
       const { store } = await openTestStore(backend);
       let now = Date.parse('2026-01-01T00:00:00Z');
       const service = new DataPlaneService({
@@ -140,13 +140,13 @@ for (const backend of backends) {
       await service.unitPorts(HOST, '/other').claim(30_005, 'theirs-1'); // not ours to judge
       now += STALE_CLAIM_MS + 1000;
       await claims.claim(30_004, 'starting-1'); // a start under way: not listed yet
-      await claims.sync(
-        new Map([
-          ['moved-1', 30_012],
-          ['live-1', 30_003],
-          ['adopted-1', 30_011], // started before claims were kept
-        ]),
-      );
+      const units = new Map([
+        ['moved-1', 30_012],
+        ['live-1', 30_003],
+        ['adopted-1', 30_011], // started before claims were kept
+      ]);
+      await claims.reclaim(units);
+      await claims.adopt(units);
       const rows = await store.db
         .selectFrom('unit_ports')
         .select(['port', 'owner', 'unit_id'])
