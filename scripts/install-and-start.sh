@@ -7,4 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 npm ci --no-audit --no-fund
-exec node bin/berth.js server "$@"
+# Run as an executable, so that the node flags of its first line apply.
+exec bin/berth.js server "$@"

@@ -81,6 +81,9 @@ export async function startDataPlane(
   const command = {
     execPath: process.execPath,
     args: [
+      // The controller's own V8 memory settings (bin/berth.js's first line), nothing else of
+      // how it was started (a test runner's flags).
+      ...process.execArgv.filter((flag) => flag.startsWith('--max-semi-space-size')),
       BERTH_BIN,
       'router',
       '--data-dir',

@@ -2,11 +2,25 @@
 // alike: free ports only (127.0.0.1:0 for the API, the router and SSH, unless the caller names
 // one), found listening through its JSON log, and ended with the data plane it started.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
 import { stopDataPlane } from '../../src/server/index.js';
 
 /** The berth command of this checkout. */
 export const BERTH_BIN = new URL('../../bin/berth.js', import.meta.url).pathname;
+
+/**
+ * The node flags of bin/berth.js's first line (`#!/usr/bin/env -S node FLAGS`): a server
+ * started here runs as the executable runs, with its V8 settings.
+ */
+export function berthNodeFlags(): string[] {
+  const first = readFileSync(BERTH_BIN, 'utf8').split('\n', 1)[0] ?? '';
+  const words = first
+    .replace(/^#!\S*env\s+(-S\s+)?/, '')
+    .split(/\s+/)
+    .filter(Boolean);
+  return words[0] === 'node' ? words.slice(1) : [];
+}
 
 /** Generous bounds, so a stuck server fails the run instead of hanging it. */
 const START_TIMEOUT_MS = 30_000;
@@ -19,6 +33,8 @@ const LISTEN_FLAGS = ['--listen', '--router-listen', '--ssh-listen'] as const;
 export interface BerthServerOptions {
   /** Passed as --data-dir; its router and units are what `down()` stops. */
   readonly dataDir: string;
+  /** Node flags to run bin/berth.js with; default those of its first line (berthNodeFlags). */
+  readonly nodeFlags?: readonly string[];
   /** More flags of `berth server`; a listen flag named here replaces its free port. */
   readonly args?: readonly string[];
   /** Set in the server's environment, over the inherited one. */
@@ -78,7 +94,15 @@ export async function startBerthServer(options: BerthServerOptions): Promise<Ber
   ]);
   const child = spawn(
     process.execPath,
-    [BERTH_BIN, 'server', '--data-dir', options.dataDir, ...freePorts, ...args],
+    [
+      ...(options.nodeFlags ?? berthNodeFlags()),
+      BERTH_BIN,
+      'server',
+      '--data-dir',
+      options.dataDir,
+      ...freePorts,
+      ...args,
+    ],
     { env: serverEnv(options), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
