@@ -1,11 +1,12 @@
 import type { WatcherHub } from '../../changes/index.js';
 import type { App, AppsService } from '../../domain/apps/index.js';
 import { isActive, type DeploymentsService } from '../../domain/deployments/index.js';
-import type { ReleasesService } from '../../domain/releases/index.js';
+import type { Release, ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
+import { BerthError, ErrorCodes } from '../../errors/index.js';
 import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
-import type { Driver } from '../../runtime/index.js';
+import type { Driver, UnitStatus } from '../../runtime/index.js';
 import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
 import { watchChanges } from '../watch-loop.js';
 
@@ -23,14 +24,28 @@ export interface ReconcilerOptions {
    * vanish without telling the store.
    */
   readonly intervalMs?: number;
+  /**
+   * How often a rollout that failed for another reason than its release (the runtime did not
+   * answer) is tried in all, and the wait before the second try (each later wait is four times
+   * the one before).
+   */
+  readonly rolloutRetry?: { readonly attempts: number; readonly baseDelayMs: number };
+}
+
+/** A rollout that failed for a reason of the moment, to try again after `notBefore`. */
+interface RolloutRetry {
+  readonly version: number;
+  readonly failures: number;
+  /** performance.now() */
+  readonly notBefore: number;
 }
 
 /**
  * Converges every deployed app, driven by watchers on what decides the desired state
  * (formations, live releases, releases, deployment tasks) plus a periodic look at the runtime.
  * Apps with a queued or running task are left to that task. A release newer than the live one
- * that no task rolls out (a config change, a rollback) is rolled out here, once: a failed
- * rollout is recorded and not retried.
+ * that no task rolls out (a config change, a rollback) is rolled out here; a rollout that
+ * cannot succeed fails once, recorded, and is not retried.
  */
 export class Reconciler {
   readonly #o: ReconcilerOptions;
@@ -42,9 +57,13 @@ export class Reconciler {
   #again = false;
   /** App id → the reason last warned about, so a lasting fault is not logged every pass. */
   readonly #warned = new Map<string, string>();
+  /** App id → the release whose rollout is to be tried again. */
+  readonly #retries = new Map<string, RolloutRetry>();
+  readonly #rolloutRetry: { readonly attempts: number; readonly baseDelayMs: number };
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
+    this.#rolloutRetry = options.rolloutRetry ?? { attempts: 3, baseDelayMs: 2000 };
     this.#logger = options.logger.child({ component: 'reconciler' });
   }
 
@@ -103,16 +122,19 @@ export class Reconciler {
 
   async #reconcileAll(): Promise<void> {
     const apps = await this.#o.apps.list();
-    const byName = new Map(apps.map((app) => [app.name, app]));
-    const live = new Map((await this.#o.rollouts.list()).map((l) => [l.appId, l]));
+    // A snapshot only to skip apps that were not deployed when the pass began: one deployed
+    // since is seen by the next pass (its live record is a change), and what is acted on is
+    // read again, fresh, by #reconcile.
+    const deployed = new Set((await this.#o.rollouts.list()).map((l) => l.appId));
     for (const app of apps) {
       if (this.#lifecycle.signal.aborted) return;
-      const record = live.get(app.id);
-      if (!record) continue;
+      if (!deployed.has(app.id)) continue;
       try {
-        await this.#reconcile(app, record.version, record.failedVersion);
+        await this.#reconcile(app);
         this.#warned.delete(app.id);
       } catch (error) {
+        // Destroyed since the pass began: nothing is left to reconcile.
+        if (error instanceof BerthError && error.code === ErrorCodes.APP_NOT_FOUND) continue;
         // Every pass would say it again (e.g. a build that is on another controller's
         // machine): warn once per app and reason, then only at debug level.
         const reason = error instanceof Error ? error.message : String(error);
@@ -121,13 +143,30 @@ export class Reconciler {
         this.#logger[level]({ err: error, app: app.name }, 'could not reconcile the app');
       }
     }
-    // Units of apps that were destroyed, or never recorded as deployed and not being deployed.
-    const units = await this.#o.runtime.list();
-    for (const name of new Set(units.map((u) => u.app))) {
+    await this.#stopOrphans();
+  }
+
+  /**
+   * Stops the units of apps that were destroyed, or undeployed, or never deployed and not
+   * being deployed. The runtime is listed before the store is read, and for each app whether
+   * a task is active before whether it is deployed: a unit listed belongs to an app recorded
+   * before it started, and a task that started it is either still active or has finished, and
+   * then its outcome is recorded. So no unit of a deploy in progress, or just done, is taken
+   * for an orphan, and only the units listed are stopped.
+   */
+  async #stopOrphans(): Promise<void> {
+    const byApp = new Map<string, UnitStatus[]>();
+    for (const unit of await this.#o.runtime.list()) {
+      byApp.set(unit.app, [...(byApp.get(unit.app) ?? []), unit]);
+    }
+    if (byApp.size === 0) return;
+    const byName = new Map((await this.#o.apps.list()).map((app) => [app.name, app]));
+    for (const [name, units] of byApp) {
+      if (this.#lifecycle.signal.aborted) return;
       const app = byName.get(name);
-      if (app && (live.has(app.id) || (await this.#busy(app)))) continue;
+      if (app && ((await this.#busy(app)) || (await this.#o.rollouts.get(app.id)))) continue;
       this.#logger.info({ app: name }, 'stopping units of an app that is not deployed');
-      await this.#o.runner.stopOrphans(name);
+      await this.#o.runner.stopOrphans(units);
     }
   }
 
@@ -136,26 +175,71 @@ export class Reconciler {
     return latest !== undefined && isActive(latest.status);
   }
 
-  async #reconcile(
-    app: App,
-    liveVersion: number | null,
-    failedVersion: number | null,
-  ): Promise<void> {
-    if (await this.#busy(app)) return;
+  /**
+   * Rolls out a release newer than the live one that no task rolls out, else converges the
+   * app. Read in this order: the latest release, whether a task is active, the live record. A
+   * task that made that release is then still active (the app is left to it) or finished, and
+   * its outcome (live, or failed) is in the record read after: a release a task rolled out, or
+   * saw fail, is not rolled out here again.
+   */
+  async #reconcile(app: App): Promise<void> {
     const latest = await this.#o.releases.latest(app.id);
-    if (latest && latest.version > (liveVersion ?? 0) && latest.version !== failedVersion) {
-      this.#logger.info({ app: app.name, release: latest.version }, 'rolling out a new release');
-      try {
-        await this.#o.runner.rollOut(app, latest, {
-          signal: this.#lifecycle.signal,
-          log: (line) => this.#logger.info({ app: app.name }, line),
-        });
-      } catch (error) {
-        if (!(error instanceof RolloutFailure)) throw error;
-        this.#logger.warn({ app: app.name, reason: error.message }, 'the rollout failed');
-      }
+    if (await this.#busy(app)) return;
+    const live = await this.#o.rollouts.get(app.id);
+    if (!live) return;
+    if (latest && latest.version > (live.version ?? 0) && latest.version !== live.failedVersion) {
+      await this.#rollOut(app, latest);
       return;
     }
+    this.#retries.delete(app.id);
     await this.#o.runner.converge(app);
+  }
+
+  /**
+   * A rollout that fails for the release's sake (RolloutFailure) is recorded by the runner and
+   * not tried again. One that fails otherwise (the runtime did not answer) is tried again on
+   * later passes after a growing wait, up to the policy's attempts; the last try records its
+   * failure, so a release never rolls out on its own long after it was seen to fail.
+   */
+  async #rollOut(app: App, release: Release): Promise<void> {
+    const { attempts, baseDelayMs } = this.#rolloutRetry;
+    let retry = this.#retries.get(app.id);
+    if (retry?.version !== release.version)
+      retry = { version: release.version, failures: 0, notBefore: 0 };
+    if (performance.now() < retry.notBefore) return;
+    const attempt = retry.failures + 1;
+    this.#logger.info(
+      { app: app.name, release: release.version, attempt },
+      'rolling out a new release',
+    );
+    try {
+      await this.#o.runner.rollOut(app, release, {
+        signal: this.#lifecycle.signal,
+        log: (line) => this.#logger.info({ app: app.name }, line),
+        willRetry: attempt < attempts,
+      });
+      this.#retries.delete(app.id);
+    } catch (error) {
+      if (this.#lifecycle.signal.aborted) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof RolloutFailure || attempt >= attempts) {
+        this.#retries.delete(app.id);
+        this.#logger.warn(
+          { app: app.name, release: release.version, reason },
+          'the rollout failed; the release that served before keeps serving',
+        );
+        return;
+      }
+      const delayMs = baseDelayMs * 4 ** (attempt - 1);
+      this.#retries.set(app.id, {
+        version: release.version,
+        failures: attempt,
+        notBefore: performance.now() + delayMs,
+      });
+      this.#logger.warn(
+        { app: app.name, release: release.version, attempt, attempts, delayMs, err: error },
+        'the rollout failed; it is tried again',
+      );
+    }
   }
 }

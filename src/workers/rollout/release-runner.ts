@@ -56,7 +56,13 @@ export interface ReleaseRunnerOptions {
   readonly stopGraceMs?: number;
 }
 
-/** A rollout that could not go through; the release that served before still serves. */
+/**
+ * A rollout that cannot go through because of the release itself (a unit that exits or fails
+ * its check, units the runtime refuses, a build that is not here): trying the same release
+ * again fails the same way, so it is recorded as failed and never retried. The release that
+ * served before still serves. Any other error a rollout throws (the runtime or the store did not
+ * answer) says nothing of the release, and a later try may go through.
+ */
 export class RolloutFailure extends Error {
   override readonly name = 'RolloutFailure';
 }
@@ -65,6 +71,12 @@ export class RolloutFailure extends Error {
 export interface RolloutReport {
   readonly signal: AbortSignal;
   log(line: string): void;
+  /**
+   * Whether the caller tries the release again after an error that is not a RolloutFailure;
+   * then such an error is not recorded. Unset, every failure is recorded, so that nothing
+   * rolls out on its own a release whose rollout was seen to fail.
+   */
+  readonly willRetry?: boolean;
 }
 
 const WEB = 'web';
@@ -164,9 +176,11 @@ export class ReleaseRunner {
     };
   }
 
-  /** Stops units of apps the store no longer has (destroyed while their units ran). */
-  async stopOrphans(appName: string): Promise<void> {
-    const units = await this.#o.runtime.list({ app: appName });
+  /**
+   * Stops `units` of an app that is not deployed (destroyed or undeployed while they ran).
+   * Exactly these: a unit started since they were listed belongs to a deploy that began since.
+   */
+  async stopOrphans(units: readonly UnitStatus[]): Promise<void> {
     await Promise.all(
       units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })),
     );
@@ -222,17 +236,11 @@ export class ReleaseRunner {
       await this.#o.rollouts.succeeded(app.id, release.version);
     } catch (caught) {
       await this.#stopQuietly(started);
-      // A unit the runtime refuses (a config key it sets itself, stored before such keys were
-      // refused at the door) is refused the same way on every try: a failed rollout, recorded
-      // so that the reconciler does not retry it every pass.
-      const error =
-        caught instanceof BerthError && caught.code === ErrorCodes.UNIT_SPEC_INVALID
-          ? new RolloutFailure(
-              `the runtime refuses the units of v${release.version}: ${caught.message}; change the config and the release is rolled out again`,
-            )
-          : caught;
-      if (error instanceof RolloutFailure) {
-        await this.#o.rollouts.failed(app.id, release.version, error.message);
+      // Stopped halfway (the task was cancelled, the controller stops): not a failure.
+      if (report.signal.aborted) throw caught;
+      const error = refusalOf(caught, release) ?? caught;
+      if (error instanceof RolloutFailure || report.willRetry !== true) {
+        await this.#o.rollouts.failed(app.id, release.version, failureText(error));
       }
       throw error;
     }
@@ -516,6 +524,31 @@ export interface OneOffEnvironment {
   readonly env: Readonly<Record<string, string>>;
   readonly account: AppAccount;
   readonly limits: UnitLimits;
+}
+
+/**
+ * The units the runtime refuses are refused the same way on every try (a config key it sets
+ * itself, stored before such keys were refused at the door; a spec it cannot run): a failed
+ * rollout of the release, not an error of the moment.
+ */
+function refusalOf(error: unknown, release: Release): RolloutFailure | undefined {
+  if (!(error instanceof BerthError) || error.kind !== 'input') return undefined;
+  const advice =
+    error.code === ErrorCodes.UNIT_SPEC_INVALID
+      ? '; change the config and the release is rolled out again'
+      : '';
+  return new RolloutFailure(
+    `the runtime refuses the units of v${release.version}: ${error.message}${advice}`,
+  );
+}
+
+/** How long a recorded failure's reason may be: it is shown by `berth info` and `berth ps`. */
+const MAX_FAILURE_CHARS = 2000;
+
+/** The reason a failed rollout is recorded with. */
+function failureText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > MAX_FAILURE_CHARS ? `${text.slice(0, MAX_FAILURE_CHARS)}…` : text;
 }
 
 /** Whether a unit runs with the formation's limits (always, where the runtime has none). */

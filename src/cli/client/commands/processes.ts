@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { appPath } from '../api-client.js';
 import { appAndItems, requireApp } from '../app-name.js';
 import { UsageError } from '../errors.js';
-import { printJson, printTable } from '../output.js';
+import { line, printJson, printTable } from '../output.js';
 import { withExamples, type CliContext } from '../context.js';
 
 type Formation = Record<string, { count: number; memory: string | null; cpu: number | null }>;
@@ -18,6 +18,25 @@ export interface ProcessRecord {
   readonly restarts: number;
   readonly unit: string;
   readonly address: string;
+}
+
+/** What GET /apps/{app} says of the app's rollouts. */
+interface RolloutRecord {
+  readonly liveVersion: number | null;
+  readonly failedVersion: number | null;
+  readonly failure: string | null;
+}
+
+/**
+ * A line on the last rollout when it failed after the release that serves (a release the
+ * runtime refused, say): the units listed are then of the release before it.
+ */
+function failedRollout(rollout: RolloutRecord | undefined): string | undefined {
+  if (!rollout?.failure || rollout.failedVersion === null) return undefined;
+  if (rollout.failedVersion < (rollout.liveVersion ?? 0)) return undefined;
+  const serving =
+    rollout.liveVersion === null ? 'no release serves' : `v${rollout.liveVersion} serves`;
+  return `rollout of v${rollout.failedVersion} failed (${serving}): ${rollout.failure}`;
 }
 
 const PROCESS_TYPE = /^[a-z][a-z0-9-]{0,29}$/;
@@ -103,7 +122,10 @@ export function registerProcesses(program: Command, context: CliContext): void {
     .action(async (argument: string | undefined, options: { app?: string; json?: boolean }) => {
       const app = await requireApp(options.app, argument);
       const client = await context.client();
-      const units = await client.get<ProcessRecord[]>(`${appPath(app)}/processes`);
+      const [units, shown] = await Promise.all([
+        client.get<ProcessRecord[]>(`${appPath(app)}/processes`),
+        client.get<{ rollout?: RolloutRecord }>(appPath(app)),
+      ]);
       if (options.json) return printJson(units);
       printTable(
         ['UNIT', 'STATE', 'RELEASE', 'STARTED', 'RESTARTS'],
@@ -116,6 +138,8 @@ export function registerProcesses(program: Command, context: CliContext): void {
         ]),
         `no units of ${app} are running`,
       );
+      const failed = failedRollout(shown.rollout);
+      if (failed) line(failed);
     });
   withExamples(ps, 'berth ps shop', 'berth ps shop --json');
 }
