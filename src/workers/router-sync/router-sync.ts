@@ -30,8 +30,8 @@ export interface RouterSyncOptions {
 const RETRY_DELAY_MS = 500;
 
 /**
- * Keeps the router's table equal to the store's routes. Syncs run one at a time; changes that
- * arrive during one fold into a single next sync. `flush()` lets a rollout wait until the
+ * Keeps the router's table equal to the store's routes. Syncs run one at a time; changes and
+ * flushes that arrive during one fold into a single next sync. `flush()` lets a rollout wait until the
  * router serves what it just wrote, before it drains the old units.
  */
 export class RouterSync {
@@ -39,7 +39,10 @@ export class RouterSync {
   readonly #logger: Logger;
   readonly #lifecycle = new Lifecycle('router sync');
   #generation = 0;
-  #syncing: Promise<void> | undefined;
+  /** The sync that runs now. */
+  #running: Promise<void> | undefined;
+  /** The sync that runs next, shared by every flush() called while one runs. */
+  #next: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -73,25 +76,36 @@ export class RouterSync {
     this.#lifecycle.transition('stopping');
     clearInterval(this.#timer);
     await this.#loop;
-    await this.#syncing?.catch(() => undefined);
+    await this.#next?.catch(() => undefined);
+    await this.#running?.catch(() => undefined);
     this.#lifecycle.transition('stopped');
   }
 
   /**
    * Pushes the store's routes to the router and resolves once the router serves them. Calls
-   * made while a sync runs share the next sync, which reads the routes after they were called.
+   * made while a sync runs share the next sync, which reads the routes after they were called:
+   * however many wait, at most one sync runs and one more is due.
    */
   flush(): Promise<void> {
-    // A sync that already runs may have read the routes before the caller's change.
-    if (this.#syncing) return this.#syncing.then(() => this.flush());
-    const run = (async () => {
-      try {
-        await this.#syncOnce();
-      } finally {
-        this.#syncing = undefined;
-      }
-    })();
-    this.#syncing = run;
+    if (this.#next) return this.#next;
+    if (!this.#running) return this.#startSync();
+    // The sync that runs may have read the routes before the caller's change: wait for the
+    // next, whatever became of this one.
+    const next = this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#next = undefined;
+        return this.#startSync();
+      });
+    this.#next = next;
+    return next;
+  }
+
+  #startSync(): Promise<void> {
+    const run = this.#syncOnce().finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
     return run;
   }
 
@@ -129,7 +143,7 @@ export class RouterSync {
 
   /** A router that restarted from an older table, or missed a change, gets the latest again. */
   async #check(): Promise<void> {
-    if (this.#lifecycle.state !== 'running' || this.#syncing) return;
+    if (this.#lifecycle.state !== 'running' || this.#running) return;
     try {
       const serving = await this.#options.router.generation();
       if (serving < this.#generation || this.#generation === 0) await this.flush();
