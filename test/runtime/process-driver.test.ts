@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -164,6 +164,55 @@ describe('process runtime', () => {
     assert.ok(system.includes('exited (signal SIGKILL)'), system.join('\n'));
     assert.ok(system.includes('restarting in 50 ms'), system.join('\n'));
     await driver.stop(unit.id, { graceMs: 1000 });
+  });
+
+  it('hands a unit to a spare supervisor, keeps another waiting, and ends it on destroy', async () => {
+    /** Supervisors this process started as spares (waiting for a plan, or since given one). */
+    const waitingSpares = (): number[] =>
+      readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .map(Number)
+        .filter((pid) => {
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            return (
+              ppid === process.pid &&
+              readFileSync(`/proc/${pid}/environ`, 'utf8').includes('BERTH_SUPERVISOR_SPARE=1')
+            );
+          } catch {
+            return false;
+          }
+        });
+    const root = path.join(fixture.root, 'spares');
+    const made = new RuntimeDriver(
+      new ProcessDriver({ root, portRange: { from: 22_500, to: 22_599 }, spareSupervisor: true }),
+    );
+    await made.init();
+    const before = await eventually('a spare supervisor', () => {
+      const spares = waitingSpares();
+      return Promise.resolve(spares.length === 1 ? spares : undefined);
+    });
+    const app = newApp();
+    const unit = await made.start(spec(app, ['web.mjs']));
+    try {
+      await waitUntilListening(unit);
+      assert.equal((await record(root, unit.id)).supervisor.pid, before[0], 'the spare took it');
+      const echo = await getJson<WebEcho>(unit.address, '/env');
+      assert.equal(echo.env['BERTH_SUPERVISOR_SPARE'], undefined, 'the unit never sees it');
+      // /proc/<pid>/environ keeps a process's first environment: the spare that took the unit
+      // is still listed, beside the new one.
+      const next = await eventually('another spare', () =>
+        Promise.resolve(waitingSpares().find((pid) => pid !== before[0])),
+      );
+      await made.destroy();
+      await eventually('the waiting spare exits', () => Promise.resolve(!alive(next) || undefined));
+      const after = await newDriver({ root });
+      assert.equal((await after.list({ app }))[0]?.state, 'running', 'the unit outlives it');
+      await after.stop(unit.id, { graceMs: 1000 });
+    } finally {
+      await made.destroy().catch(() => undefined);
+    }
   });
 
   it('reports a unit whose supervisor died as lost, and stop() ends its orphans', async () => {

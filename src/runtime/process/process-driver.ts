@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,12 @@ export interface ProcessDriverOptions {
    * machine's (detectIsolation), so that a root controller runs each app as a user of its own.
    */
   readonly sandboxes?: AppSandboxes;
+  /**
+   * Whether one supervisor is kept started ahead of need, waiting for its unit on stdin, so
+   * that a start does not wait for a Node to boot (a server's driver does; default off, so
+   * that a driver used only to list or stop units starts no process).
+   */
+  readonly spareSupervisor?: boolean;
 }
 
 /** The supervisor, next to this module in src/ and in dist/ alike. */
@@ -114,6 +120,10 @@ export class ProcessDriver implements Driver {
   /** Followers to end on destroy(). */
   readonly #follows = new LogFollows();
   readonly #sandboxes: AppSandboxes;
+  readonly #keepSpare: boolean;
+  /** A supervisor started ahead of need, waiting for its plan on stdin. */
+  #spare: ChildProcess | undefined;
+  #destroyed = false;
 
   constructor(options: ProcessDriverOptions) {
     this.#layout = new RuntimeLayout(options.root);
@@ -124,6 +134,7 @@ export class ProcessDriver implements Driver {
     });
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#nodePath = options.nodePath ?? process.execPath;
+    this.#keepSpare = options.spareSupervisor === true;
     this.#sandboxes =
       options.sandboxes ??
       new AppSandboxes({
@@ -142,6 +153,40 @@ export class ProcessDriver implements Driver {
     await mkdir(this.#layout.unitsDir, { recursive: true, mode: 0o700 });
     await mkdir(this.#layout.logsDir, { recursive: true, mode: 0o700 });
     await this.#ports.adopt(portsOf(await this.#observeAll()));
+    if (this.#keepSpare) this.#spare = this.#startSpare();
+  }
+
+  /**
+   * A supervisor that boots now and waits on stdin for a unit (supervisor.js): a start hands
+   * it the plan instead of waiting for a Node to boot. Its own environment says only that it
+   * is a spare; when its stdin ends without a plan (destroy, or the controller died) it exits.
+   */
+  #startSpare(): ChildProcess {
+    const spare = spawn(this.#nodePath, [SUPERVISOR_FILE], {
+      cwd: this.#layout.root,
+      env: { BERTH_SUPERVISOR_SPARE: '1' },
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    spare.on('error', () => undefined);
+    spare.stdin?.on('error', () => undefined);
+    // Neither the child nor its pipe keeps the controller's event loop alive.
+    spare.unref();
+    (spare.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    return spare;
+  }
+
+  /** The spare supervisor if it still waits, replaced by a new one; else none. */
+  #takeSpare(): ChildProcess | undefined {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (this.#keepSpare && !this.#destroyed) this.#spare = this.#startSpare();
+    const waiting =
+      spare?.pid !== undefined &&
+      spare.exitCode === null &&
+      spare.signalCode === null &&
+      spare.stdin?.writable === true;
+    return waiting ? spare : undefined;
   }
 
   async start(spec: UnitSpec): Promise<UnitStatus> {
@@ -223,8 +268,13 @@ export class ProcessDriver implements Driver {
       },
     );
     if (env['PATH'] !== undefined) env['PATH'] = jail.reachablePath(env['PATH']);
-    // Secrets reach the supervisor only through its environment, never a file; the
-    // supervisor's own environment holds nothing else.
+    // Secrets reach the supervisor only through its stdin or its environment, never a file;
+    // the supervisor's own environment holds nothing else.
+    const spare = this.#takeSpare();
+    if (spare?.pid !== undefined && spare.stdin) {
+      spare.stdin.end(JSON.stringify({ plan, env }));
+      return spare.pid;
+    }
     const supervisor = spawn(this.#nodePath, [SUPERVISOR_FILE], {
       cwd: this.#layout.root,
       env: {
@@ -352,6 +402,10 @@ export class ProcessDriver implements Driver {
 
   /** Ends log followers; units keep running under their supervisors. */
   async destroy(): Promise<void> {
+    this.#destroyed = true;
+    // Its stdin ends without a plan: the spare exits.
+    this.#spare?.stdin?.end();
+    this.#spare = undefined;
     this.#follows.endAll();
     await Promise.allSettled(this.#stopping.values());
   }

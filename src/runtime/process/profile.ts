@@ -55,6 +55,8 @@ export async function openProcessProfile(options: ProcessProfileOptions): Promis
     new ProcessDriver({
       root: processRuntimeRoot(options.dataDir),
       sandboxes,
+      // A server starts units for deploys: a supervisor waits ready, so no start waits for one.
+      spareSupervisor: true,
       ...(options.unitPorts ? { portRange: options.unitPorts } : {}),
       ...(options.portClaims ? { portClaims: options.portClaims } : {}),
     }),

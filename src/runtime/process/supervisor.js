@@ -2,12 +2,15 @@
 // The supervisor of one unit of the process runtime, like Podman's conmon: started detached by
 // the driver, it holds the unit's pipes, writes its log and record, restarts it by its policy
 // and outlives the controller. Plain JavaScript on node: modules only, so it starts in tens of
-// milliseconds without a compiler. Its input comes through two environment variables, never a
-// file, because one of them holds the unit's secrets:
+// milliseconds without a compiler. Its input never passes through a file, because it holds the
+// unit's secrets. It comes either through two environment variables:
 //   BERTH_SUPERVISOR_SPEC  the non-secret plan (SupervisorPlan below) as JSON
 //   BERTH_SUPERVISOR_ENV   the unit's whole environment as JSON
-// The unit's variables travel inside one JSON variable, not as variables of the supervisor,
-// so that an app's NODE_OPTIONS cannot change the supervisor's own Node.
+// or, for a spare supervisor the driver starts ahead of need (BERTH_SUPERVISOR_SPARE=1),
+// through its stdin: one JSON document {plan, env}, then the end of the stream. A spare whose
+// stdin ends without one (its controller stopped or died) exits.
+// The unit's variables travel inside one JSON value, not as variables of the supervisor, so
+// that an app's NODE_OPTIONS cannot change the supervisor's own Node.
 // The supervisor stops on SIGTERM: SIGTERM to the unit's process group, the grace period from
 // the stop file (the driver writes it first) and then SIGKILL; it writes `stopped` and exits.
 // Keep the record format in step with unit-record.ts.
@@ -38,18 +41,51 @@ const MAX_LINE_CHARS = 16 * 1024;
 const STOP_POLL_MS = 25;
 const PIPE_DRAIN_MS = 200;
 
-const planText = process.env['BERTH_SUPERVISOR_SPEC'];
-const envText = process.env['BERTH_SUPERVISOR_ENV'];
-delete process.env['BERTH_SUPERVISOR_SPEC'];
-delete process.env['BERTH_SUPERVISOR_ENV'];
-if (planText === undefined || envText === undefined) {
+/**
+ * The whole of stdin, for a spare supervisor; empty when it ends without a byte.
+ * @returns {Promise<string>}
+ */
+function readStdin() {
+  return new Promise((resolve) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    process.stdin.on('data', (chunk) => chunks.push(chunk));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', () => resolve(''));
+  });
+}
+
+/**
+ * The plan and the unit's environment, from the environment or (a spare) from stdin.
+ * @returns {Promise<{ plan: SupervisorPlan; env: Record<string, string> } | undefined>}
+ */
+async function readInput() {
+  const planText = process.env['BERTH_SUPERVISOR_SPEC'];
+  const envText = process.env['BERTH_SUPERVISOR_ENV'];
+  const spare = process.env['BERTH_SUPERVISOR_SPARE'] === '1';
+  delete process.env['BERTH_SUPERVISOR_SPEC'];
+  delete process.env['BERTH_SUPERVISOR_ENV'];
+  delete process.env['BERTH_SUPERVISOR_SPARE'];
+  if (planText !== undefined && envText !== undefined) {
+    return { plan: JSON.parse(planText), env: JSON.parse(envText) };
+  }
+  if (!spare) return undefined;
+  const text = await readStdin();
+  // The pipe is done with: the unit's stdin is its own, and nothing holds the controller's.
+  process.stdin.destroy();
+  if (text === '') return undefined;
+  return JSON.parse(text);
+}
+
+const input = await readInput();
+if (input === undefined) {
   process.stderr.write('supervisor.js is started by the process runtime driver\n');
   process.exit(64);
 }
 /** @type {SupervisorPlan} */
-const plan = JSON.parse(planText);
+const plan = input.plan;
 /** @type {Record<string, string>} */
-const unitEnv = JSON.parse(envText);
+const unitEnv = input.env;
 const policy = plan.unit.restart;
 
 /**
