@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { autoconfigureSamples, extractBundle, readProject } from '../../build/index.js';
 import type { AccessPolicy } from '../../domain/access/index.js';
-import type { App, AppsService } from '../../domain/apps/index.js';
+import type { App } from '../../domain/apps/index.js';
 import {
   isActive,
   type Deployment,
@@ -36,7 +36,6 @@ export const BUNDLE_CONTENT_TYPES = [
 ];
 
 export interface DeploymentRouteServices {
-  readonly apps: AppsService;
   readonly access: AccessPolicy;
   readonly deployments: DeploymentsService;
   readonly processConfigs: ProcessConfigService;
@@ -183,7 +182,7 @@ function checkBundleContentType(header: string | undefined): UnsupportedMediaTyp
 
 /** POST/GET/DELETE /deployments/{app}, the listing, per-process configs, app task history. */
 export function deploymentRoutes(services: DeploymentRouteServices): FastifyPluginCallbackTypebox {
-  const { deployments, apps } = services;
+  const { deployments } = services;
   const latestOrThrow = async (app: App) => {
     const latest = await deployments.latest(app.id);
     if (!latest)
@@ -316,12 +315,10 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
           ownerId: services.access.visibleOwner(principalOf(request)),
           ...pageOf(request.query),
         });
-        const entries = [];
-        for (const d of page.entries) {
-          const app = await apps.findById(d.appId);
-          if (app) entries.push(recordOf(d, app.name));
-        }
-        return { ...page, entries };
+        return {
+          ...page,
+          entries: page.entries.map(({ deployment, appName }) => recordOf(deployment, appName)),
+        };
       },
     );
 

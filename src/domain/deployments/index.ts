@@ -27,6 +27,7 @@ export {
 } from './events.js';
 export {
   isActive,
+  type AppDeployment,
   type Deployment,
   type DeploymentKind,
   type DeploymentOptions,

@@ -70,6 +70,12 @@ export interface DeploymentOutcome extends DeploymentProgress {
 }
 
 /** A page of a listing, shaped as CONTRACT.md's deployments listing. */
+/** An app's latest task with the app's name, as the list of every app's latest task shows it. */
+export interface AppDeployment {
+  readonly appName: string;
+  readonly deployment: Deployment;
+}
+
 export interface Page<T> {
   readonly start: number;
   readonly totalEntriesCount: number;

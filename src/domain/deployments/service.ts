@@ -11,6 +11,7 @@ import type {
 } from './events.js';
 import { DeploymentTask, type DeploymentTaskLimits, type DeploymentTaskOptions } from './task.js';
 import type {
+  AppDeployment,
   Deployment,
   DeploymentKind,
   DeploymentOptions,
@@ -35,7 +36,7 @@ export interface DeploymentsState {
     ownerId: string | undefined;
     start: number;
     count: number;
-  }): Promise<{ total: number; entries: Deployment[] }>;
+  }): Promise<{ total: number; entries: AppDeployment[] }>;
   queued(limit: number): Promise<Deployment[]>;
   /** Compare-and-set queued → running, taking the lease; false when another got there first. */
   claim(
@@ -201,12 +202,12 @@ export class DeploymentsService {
     return deployment;
   }
 
-  /** One entry per app (its latest task), newest first. */
+  /** One entry per app (its latest task, with the app's name), newest first. */
   async page(query: {
     ownerId: string | undefined;
     start: number;
     count: number;
-  }): Promise<Page<Deployment>> {
+  }): Promise<Page<AppDeployment>> {
     if (!Number.isInteger(query.start) || query.start < 0)
       throw new InputError(`start must be 0 or more`);
     if (!Number.isInteger(query.count) || query.count < 0)

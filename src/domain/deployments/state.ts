@@ -207,12 +207,20 @@ export function deploymentsState(store: Store): DeploymentsState {
           ? []
           : await latest
               .selectAll('d')
+              // The name comes with the row: no lookup of each entry's app afterwards.
+              .select('a.name as app_name')
               .orderBy('d.created_at', 'desc')
               .orderBy('d.id', 'desc')
               .limit(count)
               .offset(start)
               .execute();
-      return { total: Number(total.n), entries: rows.map(toDeployment) };
+      return {
+        total: Number(total.n),
+        entries: rows.map(({ app_name, ...row }) => ({
+          appName: app_name,
+          deployment: toDeployment(row),
+        })),
+      };
     },
     async queued(limit) {
       const rows = await store.db
