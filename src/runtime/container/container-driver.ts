@@ -27,6 +27,7 @@ import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js
 import { IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 import { runOneOffContainer } from './one-off.js';
 import { ContainerLayout, type UnitState } from './unit-state.js';
+import { decideRestart } from '../restart-decision.js';
 
 /** Options of the container runtime. */
 export interface ContainerDriverOptions {
@@ -757,27 +758,24 @@ export class ContainerDriver implements Driver {
       ...(oom ? { reason: 'oom' } : {}),
     };
     const ran = Date.parse(info.State.FinishedAt) - Date.parse(info.State.StartedAt);
-    const consecutive = ran >= tracked.policy.resetAfterMs ? 0 : tracked.state.consecutive;
     tracked.capture.system(
       oom
         ? `killed: out of memory (limit ${tracked.memoryBytes ?? '?'} bytes)`
         : `exited (${signal ? `signal ${signal}` : `code ${code}`})`,
     );
-    if (consecutive >= tracked.policy.maxRestarts) {
+    const decision = decideRestart(tracked.policy, tracked.state.consecutive, ran, { oom });
+    const consecutive = decision.inRow;
+    if (decision.kind === 'give-up') {
       tracked.phase = 'crashed';
       tracked.state = { ...tracked.state, consecutive, crashed: true, lastExit: exit };
-      tracked.capture.system(`crashed: ${consecutive} restarts in a row; not restarting`);
+      tracked.capture.system(decision.line);
       this.#persist(tracked);
       return;
     }
-    const delay = Math.min(
-      tracked.policy.backoffMs * 2 ** consecutive,
-      tracked.policy.maxBackoffMs,
-    );
     tracked.state = { ...tracked.state, consecutive, lastExit: exit };
     this.#persist(tracked);
-    tracked.capture.system(`restarting in ${delay} ms`);
-    tracked.timer = setTimeout(() => void this.#restart(tracked), delay);
+    tracked.capture.system(decision.line);
+    tracked.timer = setTimeout(() => void this.#restart(tracked), decision.delayMs);
   }
 
   async #restart(tracked: TrackedUnit): Promise<void> {

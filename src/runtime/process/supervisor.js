@@ -19,6 +19,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import process from 'node:process';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
+import { decideRestart } from '../restart-decision.js';
 
 /**
  * @typedef {{ code: number | null; signal: string | null; at: string; reason?: string }} Exit
@@ -397,25 +398,21 @@ function onExit(proc, code, signal, reason) {
   if (childInfo) signalGroup(childInfo.pgid, 'SIGKILL');
   signalCgroup('SIGKILL');
   childInfo = null;
-  if (Date.now() - runStartedAt >= policy.resetAfterMs) consecutive = 0;
-  if (consecutive >= policy.maxRestarts) {
+  const decision = decideRestart(policy, consecutive, Date.now() - runStartedAt, {
+    oom: killedByMemoryLimit,
+  });
+  system(decision.line);
+  if (decision.kind === 'give-up') {
     state = 'crashed';
-    system(
-      killedByMemoryLimit
-        ? `crashed: out of memory, killed at its memory limit (exited ${consecutive + 1} times in a row), not restarting`
-        : `crashed: exited ${consecutive + 1} times in a row, not restarting`,
-    );
     save();
     // Nothing left to supervise; the record keeps saying `crashed` until stop().
     process.exit(0);
   }
-  const delay = Math.min(policy.backoffMs * 2 ** consecutive, policy.maxBackoffMs);
-  consecutive++;
+  consecutive = decision.inRow + 1;
   restarts++;
   state = 'restarting';
-  system(`restarting in ${delay} ms`);
   save();
-  restartTimer = setTimeout(launch, delay);
+  restartTimer = setTimeout(launch, decision.delayMs);
 }
 
 /** @returns {number} */
