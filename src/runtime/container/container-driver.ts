@@ -28,6 +28,7 @@ import { IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 import { runOneOffContainer } from './one-off.js';
 import { ContainerLayout, type UnitState } from './unit-state.js';
 import { decideRestart } from '../restart-decision.js';
+import { berthVariables } from '../unit-variables.js';
 
 /** Options of the container runtime. */
 export interface ContainerDriverOptions {
@@ -239,11 +240,13 @@ export class ContainerDriver implements Driver {
     const startedAt = new Date().toISOString();
     const env = {
       ...spec.env,
-      PORT: String(port),
-      BERTH_APP: spec.app,
-      BERTH_RELEASE: String(spec.release),
-      BERTH_PROCESS: spec.processType,
-      BERTH_UNIT: spec.id,
+      ...berthVariables({
+        app: spec.app,
+        release: spec.release,
+        processType: spec.processType,
+        unitId: spec.id,
+        port,
+      }),
     };
     let container;
     try {

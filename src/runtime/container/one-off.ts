@@ -7,6 +7,7 @@ import { OutputTail } from '../unit-logs/index.js';
 import { entrypointOf, envList, exitOf, hostConfigOf } from './container-config.js';
 import { Labels } from './labels.js';
 import { LogCapture } from './log-capture.js';
+import { berthVariables } from '../unit-variables.js';
 
 export interface OneOffContainerOptions {
   readonly engine: Engine;
@@ -34,10 +35,12 @@ export async function runOneOffContainer(options: OneOffContainerOptions): Promi
   const name = `berth-run-${spec.id}-${randomBytes(3).toString('hex')}`;
   const env = {
     ...spec.env,
-    BERTH_APP: spec.app,
-    BERTH_RELEASE: String(spec.release),
-    BERTH_PROCESS: 'run',
-    BERTH_UNIT: spec.id,
+    ...berthVariables({
+      app: spec.app,
+      release: spec.release,
+      processType: 'run',
+      unitId: spec.id,
+    }),
   };
   let container;
   try {

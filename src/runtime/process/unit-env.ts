@@ -1,18 +1,10 @@
 import { ErrorCodes, InputError } from '../../errors/index.js';
 import type { UnitCommand } from '../driver.js';
 import { shellLine } from '../shell-line.js';
+import { berthVariables, type BerthVariables } from '../unit-variables.js';
 
 /** Where a command is found when neither the app nor the controller says. */
 const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
-
-/** What the runtime tells a process about itself. */
-export interface BerthVariables {
-  readonly app: string;
-  readonly release: number;
-  readonly processType: string;
-  readonly unitId: string;
-  readonly port?: number;
-}
 
 /**
  * A unit's environment: a small safe base, the app's config vars, then the runtime's own
@@ -32,11 +24,7 @@ export function unitEnvironment(
   return {
     ...base,
     ...config,
-    ...(berth.port === undefined ? {} : { PORT: String(berth.port) }),
-    BERTH_APP: berth.app,
-    BERTH_RELEASE: String(berth.release),
-    BERTH_PROCESS: berth.processType,
-    BERTH_UNIT: berth.unitId,
+    ...berthVariables(berth),
   };
 }
 
