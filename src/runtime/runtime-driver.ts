@@ -1,4 +1,4 @@
-import { ErrorCodes, InputError } from '../errors/index.js';
+import { ConflictError, ErrorCodes, InputError } from '../errors/index.js';
 import type {
   AppAccount,
   Driver,
@@ -16,14 +16,20 @@ type Phase = 'new' | 'initializing' | 'ready' | 'destroying' | 'destroyed';
 /**
  * Wraps any driver so that callers cannot misuse it (Kysely's RuntimeDriver): init runs once
  * however many callers ask at the same time, a failed init may be retried, nothing runs before
- * init or after destroy, and every spec is checked before the driver sees it. Drivers can then
- * trust their input and skip this bookkeeping.
+ * init or after destroy, and every spec is checked before the driver sees it. It also makes
+ * starts and stops single-flight: a second start of a unit id while the first runs is refused
+ * (UNIT_EXISTS), a second stop of a unit waits for the first, and destroy waits for stops in
+ * flight. Drivers can then trust their input and skip this bookkeeping.
  */
 export class RuntimeDriver implements Driver {
   readonly #driver: Driver;
   #phase: Phase = 'new';
   #initializing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
+  /** Stops in flight, by unit id: a second stop() of a unit shares the first. */
+  readonly #stopping = new Map<string, Promise<void>>();
+  /** Unit ids being started: two start() calls of one id cannot both spawn it. */
+  readonly #starting = new Set<string>();
 
   constructor(driver: Driver) {
     this.#driver = driver;
@@ -59,12 +65,27 @@ export class RuntimeDriver implements Driver {
   async start(spec: UnitSpec): Promise<UnitStatus> {
     this.#assertReady();
     validateUnitSpec(spec);
-    return await this.#driver.start(spec);
+    if (this.#starting.has(spec.id)) {
+      throw new ConflictError(`unit ${spec.id} exists; stop it first`, ErrorCodes.UNIT_EXISTS);
+    }
+    this.#starting.add(spec.id);
+    try {
+      return await this.#driver.start(spec);
+    } finally {
+      this.#starting.delete(spec.id);
+    }
   }
 
   async stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
     this.#assertReady();
-    return await this.#driver.stop(unitId, options);
+    let stopping = this.#stopping.get(unitId);
+    if (!stopping) {
+      stopping = this.#driver
+        .stop(unitId, { graceMs: Math.max(0, options.graceMs) })
+        .finally(() => this.#stopping.delete(unitId));
+      this.#stopping.set(unitId, stopping);
+    }
+    return await stopping;
   }
 
   async list(filter?: { readonly app?: string }): Promise<UnitStatus[]> {
@@ -114,6 +135,7 @@ export class RuntimeDriver implements Driver {
       const wasStarted = this.#phase !== 'new';
       this.#phase = 'destroying';
       if (initializing) await initializing.catch(() => undefined);
+      await Promise.allSettled(this.#stopping.values());
       try {
         if (wasStarted) await this.#driver.destroy();
       } finally {

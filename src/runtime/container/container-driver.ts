@@ -162,8 +162,6 @@ export class ContainerDriver implements Driver {
   /** Labels every container of this root, so the driver sees only its own. */
   readonly #root: string;
   readonly #units = new Map<string, TrackedUnit>();
-  readonly #stopping = new Map<string, Promise<void>>();
-  readonly #starting = new Set<string>();
   readonly #follows = new LogFollows();
   /** One-offs running: their abort, their app, and their end (once the container is gone). */
   readonly #runs = new Map<AbortController, { readonly app: string; ended: Promise<unknown> }>();
@@ -207,32 +205,26 @@ export class ContainerDriver implements Driver {
   async start(spec: UnitSpec): Promise<UnitStatus> {
     const image = imageOf(spec.artifact);
     const exists = (why: string) => new ConflictError(why, ErrorCodes.UNIT_EXISTS);
-    if (this.#starting.has(spec.id) || this.#units.has(spec.id)) {
-      throw exists(`unit ${spec.id} exists; stop it first`);
+    // A start of an id already starting is refused by the RuntimeDriver wrapper.
+    if (this.#units.has(spec.id)) throw exists(`unit ${spec.id} exists; stop it first`);
+    const name = containerName(spec.id);
+    const existing = await this.#inspect(name);
+    if (existing) {
+      throw exists(
+        existing.Config.Labels?.[Labels.unit] === spec.id
+          ? `unit ${spec.id} exists; stop it first`
+          : `a container named ${name} exists and is not Berth's; remove or rename it`,
+      );
     }
-    this.#starting.add(spec.id);
+    await this.#ensureNetwork(spec.app);
+    const port = await this.#ports.allocate(spec.id, portsOf(await this.#containers()));
     try {
-      const name = containerName(spec.id);
-      const existing = await this.#inspect(name);
-      if (existing) {
-        throw exists(
-          existing.Config.Labels?.[Labels.unit] === spec.id
-            ? `unit ${spec.id} exists; stop it first`
-            : `a container named ${name} exists and is not Berth's; remove or rename it`,
-        );
-      }
-      await this.#ensureNetwork(spec.app);
-      const port = await this.#ports.allocate(spec.id, portsOf(await this.#containers()));
-      try {
-        return await this.#create(spec, image, name, port);
-      } catch (error) {
-        await this.#ports.unclaim(spec.id, port);
-        throw error;
-      } finally {
-        this.#ports.release(port);
-      }
+      return await this.#create(spec, image, name, port);
+    } catch (error) {
+      await this.#ports.unclaim(spec.id, port);
+      throw error;
     } finally {
-      this.#starting.delete(spec.id);
+      this.#ports.release(port);
     }
   }
 
@@ -318,15 +310,10 @@ export class ContainerDriver implements Driver {
     };
   }
 
-  stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
-    let stopping = this.#stopping.get(unitId);
-    if (!stopping) {
-      stopping = this.#stop(unitId, Math.max(0, options.graceMs))
-        .then(() => this.#ports.unclaim(unitId))
-        .finally(() => this.#stopping.delete(unitId));
-      this.#stopping.set(unitId, stopping);
-    }
-    return stopping;
+  /** Single-flight and a non-negative grace are the RuntimeDriver wrapper's. */
+  async stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
+    await this.#stop(unitId, options.graceMs);
+    await this.#ports.unclaim(unitId);
   }
 
   async #stop(unitId: string, graceMs: number): Promise<void> {
@@ -376,7 +363,7 @@ export class ContainerDriver implements Driver {
     const tracked = this.#units.get(id);
     const state = tracked?.state ?? this.#layout.readState(id);
     let phase: UnitPhase;
-    if (tracked?.stopping || this.#stopping.has(id)) phase = 'stopping';
+    if (tracked?.stopping) phase = 'stopping';
     else if (tracked?.phase === 'crashed' || state.crashed) phase = 'crashed';
     else if (tracked?.phase === 'restarting') phase = 'restarting';
     else if (info.State === 'running') phase = 'running';
@@ -482,20 +469,23 @@ export class ContainerDriver implements Driver {
     await rm(this.#layout.appLogDir(app), { recursive: true, force: true });
   }
 
-  /** Lets go of the engine's events and the log streams; containers keep running. */
-  async destroy(): Promise<void> {
+  /**
+   * Lets go of the engine's events and the log streams; containers keep running. Stops in
+   * flight have ended: the RuntimeDriver wrapper waits for them first.
+   */
+  destroy(): Promise<void> {
     this.#destroyed = true;
     clearTimeout(this.#eventsRetry);
     this.#events?.destroy();
     this.#follows.endAll();
     for (const run of this.#runs.keys()) run.abort();
-    await Promise.allSettled(this.#stopping.values());
     for (const tracked of this.#units.values()) {
       clearTimeout(tracked.timer);
       this.#persist(tracked);
       tracked.capture.close();
     }
     this.#units.clear();
+    return Promise.resolve();
   }
 
   // --- units the driver tracks -------------------------------------------------------------

@@ -113,10 +113,6 @@ export class ProcessDriver implements Driver {
   readonly #ports: PortAllocator;
   readonly #logFileLimitBytes: number;
   readonly #nodePath: string;
-  /** Stops in flight, so that a second stop() of a unit waits for the first. */
-  readonly #stopping = new Map<string, Promise<void>>();
-  /** Ids being started, so that two start() calls of one id cannot both spawn it. */
-  readonly #starting = new Set<string>();
   /** Followers to end on destroy(). */
   readonly #follows = new LogFollows();
   readonly #sandboxes: AppSandboxes;
@@ -191,17 +187,12 @@ export class ProcessDriver implements Driver {
 
   async start(spec: UnitSpec): Promise<UnitStatus> {
     const cwd = directoryOf(spec.artifact);
-    const exists = () =>
-      new ConflictError(`unit ${spec.id} exists; stop it first`, ErrorCodes.UNIT_EXISTS);
-    if (this.#starting.has(spec.id)) throw exists();
-    this.#starting.add(spec.id);
-    try {
-      const units = await this.#observeAll();
-      if (units.some((unit) => unit.record.unit.id === spec.id)) throw exists();
-      return await this.#startWithPort(spec, cwd, portsOf(units));
-    } finally {
-      this.#starting.delete(spec.id);
+    // A start of an id already starting is refused by the RuntimeDriver wrapper.
+    const units = await this.#observeAll();
+    if (units.some((unit) => unit.record.unit.id === spec.id)) {
+      throw new ConflictError(`unit ${spec.id} exists; stop it first`, ErrorCodes.UNIT_EXISTS);
     }
+    return await this.#startWithPort(spec, cwd, portsOf(units));
   }
 
   async #startWithPort(
@@ -305,15 +296,10 @@ export class ProcessDriver implements Driver {
     throw new Error(`the supervisor of unit ${unitId} did not start it in ${START_TIMEOUT_MS} ms`);
   }
 
-  stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
-    let stopping = this.#stopping.get(unitId);
-    if (!stopping) {
-      stopping = this.#stop(unitId, Math.max(0, options.graceMs))
-        .then(() => this.#ports.unclaim(unitId))
-        .finally(() => this.#stopping.delete(unitId));
-      this.#stopping.set(unitId, stopping);
-    }
-    return stopping;
+  /** Single-flight and a non-negative grace are the RuntimeDriver wrapper's. */
+  async stop(unitId: string, options: { readonly graceMs: number }): Promise<void> {
+    await this.#stop(unitId, options.graceMs);
+    await this.#ports.unclaim(unitId);
   }
 
   async #stop(unitId: string, graceMs: number): Promise<void> {
@@ -400,13 +386,16 @@ export class ProcessDriver implements Driver {
     await rm(this.#layout.appLogDir(app), { recursive: true, force: true });
   }
 
-  /** Ends log followers; units keep running under their supervisors. */
-  async destroy(): Promise<void> {
+  /**
+   * Ends log followers; units keep running under their supervisors. Stops in flight have
+   * ended: the RuntimeDriver wrapper waits for them first.
+   */
+  destroy(): Promise<void> {
     this.#destroyed = true;
     // Its stdin ends without a plan: the spare exits.
     this.#spare?.stdin?.end();
     this.#spare = undefined;
     this.#follows.endAll();
-    await Promise.allSettled(this.#stopping.values());
+    return Promise.resolve();
   }
 }
