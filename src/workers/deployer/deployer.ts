@@ -8,9 +8,9 @@ import type {
   DeploymentsService,
   TaskWriteStatus,
 } from '../../domain/deployments/index.js';
-import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
+import type { LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
-import { watchChanges } from '../watch-loop.js';
+import { CoalescingWorker } from '../watch-loop.js';
 import { StepFailure, type DeployStep, type PipelineState, type StepContext } from './step.js';
 import { formatDelay, retryDelayMs, type StepRetryPolicy } from './step-retry.js';
 
@@ -58,15 +58,11 @@ class TaskAbort extends Error {
 export class Deployer {
   readonly #options: Required<DeployerOptions>;
   readonly #logger: Logger;
-  readonly #lifecycle = new Lifecycle('deployer');
+  readonly #worker: CoalescingWorker;
   readonly #running = new Map<
     string,
     { appId: string; abort: AbortController; done: Promise<void> }
   >();
-  #loop: Promise<void> | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
-  #scheduling: Promise<void> | undefined;
-  #scheduleAgain = false;
 
   constructor(options: DeployerOptions) {
     this.#options = {
@@ -78,40 +74,36 @@ export class Deployer {
       ...options,
     };
     this.#logger = options.logger.child({ component: 'deployer' });
+    // A run claims what fits; one per batch of changes to deployments. The interval fails the
+    // tasks of controllers whose leases lapsed (which, being a change, then asks for a run).
+    this.#worker = new CoalescingWorker({
+      name: 'deployer',
+      hub: options.hub,
+      namespaces: ['deployments'],
+      logger: this.#logger,
+      intervalMs: Math.max(50, this.#options.leaseMs / 2),
+      run: () => this.#claimWhatFits(),
+      onInterval: () => this.#sweep(),
+      onRunFailure: (error) => this.#logger.warn({ err: error }, 'could not claim queued tasks'),
+    });
   }
 
   get state(): LifecycleState {
-    return this.#lifecycle.state;
+    return this.#worker.state;
   }
 
   start(): void {
-    this.#lifecycle.transition('starting');
-    const signal = this.#lifecycle.signal;
-    // One signal per batch of changes to deployments: look for queued work.
-    this.#loop = watchChanges({
-      hub: this.#options.hub,
-      namespaces: ['deployments'],
-      signal,
-      logger: this.#logger,
-      onChange: () => this.#schedule(),
-    });
-    this.#sweeper = setInterval(() => void this.#sweep(), Math.max(50, this.#options.leaseMs / 2));
-    this.#sweeper.unref();
-    this.#lifecycle.transition('running');
+    this.#worker.start();
     void this.#sweep();
   }
 
   /** Stops claiming, aborts running tasks (they end failed), waits up to the grace period. */
   async stop(): Promise<void> {
-    if (this.#lifecycle.state !== 'running') return;
-    this.#lifecycle.transition('stopping');
-    clearInterval(this.#sweeper);
-    for (const task of this.#running.values()) task.abort.abort(new TaskAbort('stopping'));
-    const all = Promise.allSettled([...this.#running.values()].map((t) => t.done));
-    await Promise.race([all, sleep(this.#options.stopGraceMs)]);
-    await this.#loop;
-    await this.#scheduling;
-    this.#lifecycle.transition('stopped');
+    await this.#worker.stop(async () => {
+      for (const task of this.#running.values()) task.abort.abort(new TaskAbort('stopping'));
+      const all = Promise.allSettled([...this.#running.values()].map((t) => t.done));
+      await Promise.race([all, sleep(this.#options.stopGraceMs)]);
+    });
   }
 
   async #sweep(): Promise<void> {
@@ -124,32 +116,15 @@ export class Deployer {
     }
   }
 
-  /** Claims queued tasks while there is capacity; calls made meanwhile fold into one rerun. */
-  #schedule(): void {
-    if (this.#scheduling) {
-      this.#scheduleAgain = true;
-      return;
-    }
-    this.#scheduling = (async () => {
-      do {
-        this.#scheduleAgain = false;
-        try {
-          await this.#claimWhatFits();
-        } catch (error) {
-          this.#logger.warn({ err: error }, 'could not claim queued tasks');
-        }
-      } while (this.#scheduleAgain && this.#lifecycle.state === 'running');
-    })().finally(() => (this.#scheduling = undefined));
-  }
-
+  /** Claims queued tasks while there is capacity (runs of the worker, one at a time). */
   async #claimWhatFits(): Promise<void> {
     const { deployments, concurrency, controllerId, leaseMs } = this.#options;
-    if (this.#lifecycle.state !== 'running') return;
+    if (this.#worker.state !== 'running') return;
     const free = concurrency - this.#running.size;
     if (free <= 0) return;
     const busyApps = new Set([...this.#running.values()].map((t) => t.appId));
     for (const task of await deployments.queued(free * 4 + 4)) {
-      if (this.#running.size >= concurrency || this.#lifecycle.state !== 'running') return;
+      if (this.#running.size >= concurrency || this.#worker.state !== 'running') return;
       if (busyApps.has(task.appId)) continue;
       const firstStep = (
         task.kind === 'undeploy' ? this.#options.pipelines.undeploy : this.#options.pipelines.deploy
@@ -160,7 +135,7 @@ export class Deployer {
       const abort = new AbortController();
       const done = this.#runTask(task, abort).finally(() => {
         this.#running.delete(task.id);
-        this.#schedule();
+        this.#worker.poke();
       });
       this.#running.set(task.id, { appId: task.appId, abort, done });
     }

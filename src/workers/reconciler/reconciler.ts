@@ -4,11 +4,11 @@ import { isActive, type DeploymentsService } from '../../domain/deployments/inde
 import type { Release, ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
 import { BerthError, ErrorCodes } from '../../errors/index.js';
-import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
+import type { LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { Driver, UnitStatus } from '../../runtime/index.js';
 import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
-import { watchChanges } from '../watch-loop.js';
+import { CoalescingWorker } from '../watch-loop.js';
 
 export interface ReconcilerOptions {
   readonly apps: AppsService;
@@ -50,11 +50,7 @@ interface RolloutRetry {
 export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #logger: Logger;
-  readonly #lifecycle = new Lifecycle('reconciler');
-  #loop: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<void> | undefined;
-  #again = false;
+  readonly #worker: CoalescingWorker;
   /** App id → the reason last warned about, so a lasting fault is not logged every pass. */
   readonly #warned = new Map<string, string>();
   /** App id → the release whose rollout is to be tried again. */
@@ -65,59 +61,37 @@ export class Reconciler {
     this.#o = options;
     this.#rolloutRetry = options.rolloutRetry ?? { attempts: 3, baseDelayMs: 2000 };
     this.#logger = options.logger.child({ component: 'reconciler' });
+    this.#worker = new CoalescingWorker({
+      name: 'reconciler',
+      hub: options.hub,
+      namespaces: ['formations', 'live_releases', 'releases', 'deployments', 'apps'],
+      logger: this.#logger,
+      intervalMs: options.intervalMs ?? 2000,
+      run: () => this.#reconcileAll(),
+      onRunFailure: (error) => this.#logger.warn({ err: error }, 'a reconcile pass failed'),
+    });
   }
 
   get state(): LifecycleState {
-    return this.#lifecycle.state;
+    return this.#worker.state;
   }
 
   start(): void {
-    this.#lifecycle.transition('starting');
-    const signal = this.#lifecycle.signal;
-    this.#loop = watchChanges({
-      hub: this.#o.hub,
-      namespaces: ['formations', 'live_releases', 'releases', 'deployments', 'apps'],
-      signal,
-      logger: this.#logger,
-      onChange: () => this.poke(),
-    });
-    this.#timer = setInterval(() => this.poke(), this.#o.intervalMs ?? 2000);
-    this.#timer.unref();
-    this.#lifecycle.transition('running');
+    this.#worker.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#lifecycle.state !== 'running') return;
-    this.#lifecycle.transition('stopping');
-    clearInterval(this.#timer);
-    await this.#loop;
-    await this.#pass;
-    this.#lifecycle.transition('stopped');
+    await this.#worker.stop();
   }
 
   /** Asks for a pass; passes never overlap, and asks during one fold into one more. */
   poke(): void {
-    if (this.#lifecycle.state !== 'running') return;
-    if (this.#pass) {
-      this.#again = true;
-      return;
-    }
-    this.#pass = (async () => {
-      do {
-        this.#again = false;
-        try {
-          await this.#reconcileAll();
-        } catch (error) {
-          this.#logger.warn({ err: error }, 'a reconcile pass failed');
-        }
-      } while (this.#again && this.#lifecycle.state === 'running');
-    })().finally(() => (this.#pass = undefined));
+    this.#worker.poke();
   }
 
-  /** One pass now, resolved when done (tests and `berth` commands use it). */
-  async reconcileNow(): Promise<void> {
-    await this.#pass;
-    await this.#reconcileAll();
+  /** A pass that starts now or after the one in progress, resolved when done (tests use it). */
+  reconcileNow(): Promise<void> {
+    return this.#worker.request();
   }
 
   async #reconcileAll(): Promise<void> {
@@ -127,7 +101,7 @@ export class Reconciler {
     // read again, fresh, by #reconcile.
     const deployed = new Set((await this.#o.rollouts.list()).map((l) => l.appId));
     for (const app of apps) {
-      if (this.#lifecycle.signal.aborted) return;
+      if (this.#worker.signal.aborted) return;
       if (!deployed.has(app.id)) continue;
       try {
         await this.#reconcile(app);
@@ -162,7 +136,7 @@ export class Reconciler {
     if (byApp.size === 0) return;
     const byName = new Map((await this.#o.apps.list()).map((app) => [app.name, app]));
     for (const [name, units] of byApp) {
-      if (this.#lifecycle.signal.aborted) return;
+      if (this.#worker.signal.aborted) return;
       const app = byName.get(name);
       if (app && ((await this.#busy(app)) || (await this.#o.rollouts.get(app.id)))) continue;
       this.#logger.info({ app: name }, 'stopping units of an app that is not deployed');
@@ -214,13 +188,13 @@ export class Reconciler {
     );
     try {
       await this.#o.runner.rollOut(app, release, {
-        signal: this.#lifecycle.signal,
+        signal: this.#worker.signal,
         log: (line) => this.#logger.info({ app: app.name }, line),
         willRetry: attempt < attempts,
       });
       this.#retries.delete(app.id);
     } catch (error) {
-      if (this.#lifecycle.signal.aborted) throw error;
+      if (this.#worker.signal.aborted) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       if (error instanceof RolloutFailure || attempt >= attempts) {
         this.#retries.delete(app.id);

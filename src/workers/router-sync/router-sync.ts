@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WatcherHub } from '../../changes/index.js';
 import type { AppRoute, RoutesService } from '../../domain/routes/index.js';
-import { Lifecycle, type LifecycleState } from '../../lifecycle/index.js';
+import type { LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { RouteTable } from '../../router/index.js';
-import { watchChanges } from '../watch-loop.js';
+import { CoalescingWorker } from '../watch-loop.js';
 
 /** What router sync needs of a router: the builtin router's client is one. */
 export interface DataPlane {
@@ -30,55 +30,43 @@ export interface RouterSyncOptions {
 const RETRY_DELAY_MS = 500;
 
 /**
- * Keeps the router's table equal to the store's routes. Syncs run one at a time; changes and
- * flushes that arrive during one fold into a single next sync. `flush()` lets a rollout wait until the
- * router serves what it just wrote, before it drains the old units.
+ * Keeps the router's table equal to the store's routes: a CoalescingWorker whose run is one
+ * sync, so syncs run one at a time and changes and flushes that arrive during one fold into a
+ * single next sync. `flush()` lets a rollout wait until the router serves what it just wrote,
+ * before it drains the old units.
  */
 export class RouterSync {
   readonly #options: RouterSyncOptions;
   readonly #logger: Logger;
-  readonly #lifecycle = new Lifecycle('router sync');
+  readonly #worker: CoalescingWorker;
   #generation = 0;
-  /** The sync that runs now. */
-  #running: Promise<void> | undefined;
-  /** The sync that runs next, shared by every flush() called while one runs. */
-  #next: Promise<void> | undefined;
-  #loop: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: RouterSyncOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'router-sync' });
+    this.#worker = new CoalescingWorker({
+      name: 'router sync',
+      hub: options.hub,
+      namespaces: ['routes', 'apps'],
+      logger: this.#logger,
+      intervalMs: options.checkIntervalMs ?? 3000,
+      run: () => this.#syncOnce(),
+      onInterval: () => this.#check(),
+      // A failed push is retried by the periodic check.
+      onRunFailure: () => undefined,
+    });
   }
 
   get state(): LifecycleState {
-    return this.#lifecycle.state;
+    return this.#worker.state;
   }
 
   start(): void {
-    this.#lifecycle.transition('starting');
-    const signal = this.#lifecycle.signal;
-    this.#loop = watchChanges({
-      hub: this.#options.hub,
-      namespaces: ['routes', 'apps'],
-      signal,
-      logger: this.#logger,
-      // A failed push is retried by the periodic check.
-      onChange: () => void this.flush().catch(() => undefined),
-    });
-    this.#timer = setInterval(() => void this.#check(), this.#options.checkIntervalMs ?? 3000);
-    this.#timer.unref();
-    this.#lifecycle.transition('running');
+    this.#worker.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#lifecycle.state !== 'running') return;
-    this.#lifecycle.transition('stopping');
-    clearInterval(this.#timer);
-    await this.#loop;
-    await this.#next?.catch(() => undefined);
-    await this.#running?.catch(() => undefined);
-    this.#lifecycle.transition('stopped');
+    await this.#worker.stop();
   }
 
   /**
@@ -87,26 +75,7 @@ export class RouterSync {
    * however many wait, at most one sync runs and one more is due.
    */
   flush(): Promise<void> {
-    if (this.#next) return this.#next;
-    if (!this.#running) return this.#startSync();
-    // The sync that runs may have read the routes before the caller's change: wait for the
-    // next, whatever became of this one.
-    const next = this.#running
-      .catch(() => undefined)
-      .then(() => {
-        this.#next = undefined;
-        return this.#startSync();
-      });
-    this.#next = next;
-    return next;
-  }
-
-  #startSync(): Promise<void> {
-    const run = this.#syncOnce().finally(() => {
-      if (this.#running === run) this.#running = undefined;
-    });
-    this.#running = run;
-    return run;
+    return this.#worker.request();
   }
 
   /** Waits until no request is in flight to any of `addresses` (`host:port`), or the timeout. */
@@ -143,7 +112,7 @@ export class RouterSync {
 
   /** A router that restarted from an older table, or missed a change, gets the latest again. */
   async #check(): Promise<void> {
-    if (this.#lifecycle.state !== 'running' || this.#running) return;
+    if (this.#worker.state !== 'running' || !this.#worker.idle) return;
     try {
       const serving = await this.#options.router.generation();
       if (serving < this.#generation || this.#generation === 0) await this.flush();
