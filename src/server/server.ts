@@ -254,7 +254,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           formation,
           rollouts,
           runtime,
-          runEnvironment: { of: (app, release) => runner.oneOffEnvironment(app, release) },
+          oneOffs: runner,
           diskUsage: { of: (app) => runner.diskUsage(app) },
           destroyer: teardown,
           uploadDir: path.join(options.dataDir, 'uploads'),

@@ -1,19 +1,14 @@
 import type { App } from '../../domain/apps/index.js';
-import type { Release } from '../../domain/releases/index.js';
-import type { AppAccount, UnitArtifact, UnitLimits } from '../../runtime/index.js';
+import type { OneOffResult } from '../../runtime/index.js';
 
 /**
- * Where a release's build is and the environment its processes get (config, per-type config
- * of `run`, the build's PATH). The composition root provides it; the routes stay runtime-free.
+ * One-off runs of an app's live release: the use case lives in an application service (the
+ * release runner); the route only maps HTTP to it.
  */
-export interface RunEnvironment {
-  of(
+export interface OneOffRuns {
+  runOneOff(
     app: App,
-    release: Release,
-  ): Promise<{
-    artifact: UnitArtifact;
-    env: Readonly<Record<string, string>>;
-    account: AppAccount;
-    limits: UnitLimits;
-  }>;
+    request: { readonly command: string | readonly string[]; readonly timeoutMs: number },
+    signal: AbortSignal,
+  ): Promise<OneOffResult & { readonly release: number }>;
 }

@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { App } from '../../domain/apps/index.js';
 import type { FormationService } from '../../domain/formation/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
-import { ConflictError, ErrorCodes } from '../../errors/index.js';
 import type { Driver } from '../../runtime/index.js';
-import type { RunEnvironment } from './run-environment.js';
+import type { OneOffRuns } from './run-environment.js';
 import { appOf } from '../access-hook.js';
 import { AppParams } from '../schemas.js';
 
@@ -18,8 +15,8 @@ export interface RuntimeRouteServices {
   readonly rollouts: RolloutsService;
   readonly processConfigs: ProcessConfigService;
   readonly runtime: Driver;
-  /** Where a release's build is, and what its processes need in their environment. */
-  readonly runEnvironment: RunEnvironment;
+  /** Runs one-offs of an app's live release. */
+  readonly oneOffs: OneOffRuns;
 }
 
 const FormationEntryResponse = Type.Object({
@@ -111,14 +108,6 @@ const formationOut = (
   );
 
 /** The release an app runs: its live one, else an error saying it is not deployed. */
-async function liveRelease(services: RuntimeRouteServices, app: App) {
-  const live = await services.rollouts.get(app.id);
-  if (!live || live.version === null) {
-    throw new ConflictError(`app '${app.name}' is not deployed`, ErrorCodes.NOT_DEPLOYED);
-  }
-  return services.releases.get(app.id, live.version);
-}
-
 /** Formation, processes, logs and one-off runs of an app. */
 export function runtimeRoutes(services: RuntimeRouteServices): FastifyPluginCallbackTypebox {
   return (api, _options, done) => {
@@ -242,34 +231,17 @@ export function runtimeRoutes(services: RuntimeRouteServices): FastifyPluginCall
         },
       },
       async (request, reply) => {
-        const app = appOf(request);
-        const release = await liveRelease(services, app);
         const { command, timeoutSeconds } = request.body;
-        const environment = await services.runEnvironment.of(app, release);
         const abort = new AbortController();
         // A client that hangs up before the answer takes its one-off process with it.
         reply.raw.once('close', () => {
           if (!reply.raw.writableFinished) abort.abort();
         });
-        const result = await services.runtime.run(
-          {
-            id: `${app.name}-run-${randomBytes(4).toString('hex')}`,
-            app: app.name,
-            release: release.version,
-            command:
-              typeof command === 'string'
-                ? { kind: 'shell', line: command }
-                : { kind: 'exec', argv: command },
-            artifact: environment.artifact,
-            env: environment.env,
-            account: environment.account,
-            limits: environment.limits,
-            timeoutMs: (timeoutSeconds ?? 600) * 1000,
-          },
-          () => undefined,
+        return services.oneOffs.runOneOff(
+          appOf(request),
+          { command, timeoutMs: (timeoutSeconds ?? 600) * 1000 },
           abort.signal,
         );
-        return { release: release.version, ...result };
       },
     );
     done();

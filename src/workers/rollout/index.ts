@@ -4,6 +4,7 @@ export { AppLocks } from './app-locks.js';
 export {
   ReleaseRunner,
   RolloutFailure,
+  type OneOffRequest,
   type ReleaseRunnerOptions,
   type RolloutReport,
   type RunnerApp,

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BerthError, ErrorCodes } from '../../errors/index.js';
+import { BerthError, ConflictError, ErrorCodes } from '../../errors/index.js';
 import {
   HEALTHCHECK_DEFAULTS,
   readProject,
@@ -17,6 +18,7 @@ import {
   type AppAccount,
   type DiskUsage,
   type Driver,
+  type OneOffResult,
   type UnitArtifact,
   type UnitLimits,
   type UnitArtifacts,
@@ -174,6 +176,44 @@ export class ReleaseRunner {
       account: template.account,
       limits: limitsOf(template.formation),
     };
+  }
+
+  /**
+   * Runs a one-off process of the app's live release, with what its processes get (config,
+   * the `run` type's own config, the build's PATH), as the app's user and within the `run`
+   * formation's limits, to its end, its time limit or the abort. ConflictError (NOT_DEPLOYED)
+   * when no release is live.
+   */
+  async runOneOff(
+    app: RunnerApp,
+    request: OneOffRequest,
+    signal: AbortSignal,
+  ): Promise<OneOffResult & { readonly release: number }> {
+    const live = await this.#o.rollouts.get(app.id);
+    if (!live || live.version === null) {
+      throw new ConflictError(`app '${app.name}' is not deployed`, ErrorCodes.NOT_DEPLOYED);
+    }
+    const release = await this.#o.releases.get(app.id, live.version);
+    const environment = await this.oneOffEnvironment(app, release);
+    const result = await this.#o.runtime.run(
+      {
+        id: `${app.name}-run-${randomBytes(4).toString('hex')}`,
+        app: app.name,
+        release: release.version,
+        command:
+          typeof request.command === 'string'
+            ? { kind: 'shell', line: request.command }
+            : { kind: 'exec', argv: [...request.command] },
+        artifact: environment.artifact,
+        env: environment.env,
+        account: environment.account,
+        limits: environment.limits,
+        timeoutMs: request.timeoutMs,
+      },
+      () => undefined,
+      signal,
+    );
+    return { release: release.version, ...result };
   }
 
   /**
@@ -516,6 +556,12 @@ export class ReleaseRunner {
       }),
     };
   }
+}
+
+/** A one-off as a caller asks for it: a shell line or an argument vector, and its time limit. */
+export interface OneOffRequest {
+  readonly command: string | readonly string[];
+  readonly timeoutMs: number;
 }
 
 /** What a one-off of a release runs from, with, and as. */
