@@ -12,4 +12,4 @@ export {
 } from './deployments.js';
 export { releaseRoutes } from './releases.js';
 export { runtimeRoutes, logLineOut, type RuntimeRouteServices } from './runtime.js';
-export type { OneOffRuns } from './run-environment.js';
+export type { OneOffRuns } from './one-off-runs.js';

@@ -4,7 +4,7 @@ import type { ProcessConfigService } from '../../domain/process-configs/index.js
 import type { ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
 import type { Driver } from '../../runtime/index.js';
-import type { OneOffRuns } from './run-environment.js';
+import type { OneOffRuns } from './one-off-runs.js';
 import { appOf } from '../access-hook.js';
 import { AppParams } from '../schemas.js';
 
