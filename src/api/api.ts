@@ -8,7 +8,7 @@ import type { AccessPolicy } from '../domain/access/index.js';
 import type { AppsService } from '../domain/apps/index.js';
 import type { AuditService } from '../domain/audit/index.js';
 import type { ConfigService } from '../domain/config/index.js';
-import type { DeploymentsService } from '../domain/deployments/index.js';
+import type { DeploymentIntake, DeploymentsService } from '../domain/deployments/index.js';
 import type { ProcessConfigService } from '../domain/process-configs/index.js';
 import type { ReleasesService } from '../domain/releases/index.js';
 import type { IdentityService } from '../domain/identity/index.js';
@@ -55,6 +55,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly audit: AuditService;
   readonly access: AccessPolicy;
   readonly deployments: DeploymentsService;
+  /** How an uploaded bundle becomes a queued deploy (the same way as a git push). */
+  readonly intake: DeploymentIntake;
   readonly releases: ReleasesService;
   readonly processConfigs: ProcessConfigService;
   /** Disk usage of an app's builds, shown by GET /apps/{app}. */

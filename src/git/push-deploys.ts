@@ -3,13 +3,13 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { autoconfigureSamples, extractBundle, readProject } from '../build/index.js';
 import type { WatcherHub } from '../changes/index.js';
 import {
   isActive,
   logTextOf,
   type Deployment,
   type DeploymentEvent,
+  type DeploymentIntake,
   type DeploymentOptions,
   type DeploymentsService,
 } from '../domain/deployments/index.js';
@@ -29,6 +29,8 @@ export interface PushSession {
 
 export interface GitPushDeploysOptions {
   readonly deployments: DeploymentsService;
+  /** How a pushed tree becomes a queued deploy (the same way as an upload). */
+  readonly intake: DeploymentIntake;
   readonly logger: Logger;
   /** Where bundles made from pushes wait while they are checked. */
   readonly uploadDir: string;
@@ -244,17 +246,11 @@ export class GitPushDeploys {
         throw new PushRefused(
           `berth: the source is ${bytes} bytes packed, over the limit of ${this.#options.bundleLimit}`,
         );
-      const source = path.join(workDir, 'source');
-      await mkdir(source);
-      await extractBundle({ archivePath: file, destination: source });
-      const project = await readProject(source);
-      if (options.autoconfigure) autoconfigureSamples(project.env);
-      const deployment = await this.#options.deployments.enqueue({
-        appId: session.app.id,
-        appName: session.app.name,
-        kind: 'deploy',
-        source: { kind: 'git', ref, sha: update.newSha },
+      const deployment = await this.#options.intake.submit({
+        app: session.app,
         bundle: { file, bytes },
+        workDir,
+        source: { kind: 'git', ref, sha: update.newSha },
         options,
       });
       this.#options.logger.info(

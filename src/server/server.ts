@@ -25,6 +25,7 @@ import { RoutesService, routesState } from '../domain/routes/index.js';
 import {
   AppLocks,
   AppTeardown,
+  BundleIntake,
   Deployer,
   Reconciler,
   ReleaseRunner,
@@ -198,6 +199,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       concurrency: options.deployConcurrency,
     });
     resources.defer('deployer', () => deployer.stop());
+    // Uploads and git pushes queue deploys the one same way.
+    const intake = new BundleIntake({ deployments });
     const admin = await identity.ensureAdmin({ dataDir: options.dataDir });
     if (admin.created) {
       // Only where it is: a log line is copied to places a 0600 file is not.
@@ -208,6 +211,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       async () => {
         const pushes = new GitPushDeploys({
           deployments,
+          intake,
           hub,
           logger: logger.child({ component: 'git' }),
           uploadDir: path.join(options.dataDir, 'uploads'),
@@ -249,6 +253,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           audit,
           access,
           deployments,
+          intake,
           releases,
           processConfigs,
           formation,

@@ -5,13 +5,12 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { autoconfigureSamples, extractBundle, readProject } from '../../build/index.js';
 import type { AccessPolicy } from '../../domain/access/index.js';
 import type { App } from '../../domain/apps/index.js';
 import {
   isActive,
   type Deployment,
-  type DeploymentOptions,
+  type DeploymentIntake,
   type DeploymentsService,
 } from '../../domain/deployments/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
@@ -38,6 +37,8 @@ export const BUNDLE_CONTENT_TYPES = [
 export interface DeploymentRouteServices {
   readonly access: AccessPolicy;
   readonly deployments: DeploymentsService;
+  /** How an uploaded bundle becomes a queued deploy (the same way as a git push). */
+  readonly intake: DeploymentIntake;
   readonly processConfigs: ProcessConfigService;
   /** Where uploads wait while they are checked; emptied after each request. */
   readonly uploadDir: string;
@@ -155,18 +156,6 @@ async function receiveBundle(body: Readable, file: string, limit: number): Promi
  * queued; with autoconfigure, so is a sample no config may hold. The deployer extracts again:
  * it may run on another controller.
  */
-async function checkBundle(
-  file: string,
-  workDir: string,
-  options: DeploymentOptions,
-): Promise<void> {
-  const source = path.join(workDir, 'source');
-  await mkdir(source, { recursive: true });
-  await extractBundle({ archivePath: file, destination: source });
-  const project = await readProject(source);
-  if (options.autoconfigure) autoconfigureSamples(project.env);
-}
-
 /**
  * A bundle's Content-Type must be one of BUNDLE_CONTENT_TYPES (parameters aside); otherwise
  * the error to answer with (415).
@@ -231,13 +220,8 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
         if (declared > services.bundleLimit) {
           throw new PayloadTooLargeError(`the bundle is larger than ${services.bundleLimit} bytes`);
         }
-        const latest = await deployments.latest(app.id);
-        if (latest && isActive(latest.status)) {
-          throw new ConflictError(
-            `app '${app.name}' has a deployment task ${latest.status}`,
-            ErrorCodes.DEPLOYMENT_ACTIVE,
-          );
-        }
+        // Refused before the body is read: a bundle is not taken in for nothing.
+        await services.intake.assertIdle(app);
         const body = request.body as Readable | undefined;
         if (!body || typeof body.pipe !== 'function') {
           throw new InputError(
@@ -255,15 +239,12 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
               'missing bundle: the request body is empty',
               ErrorCodes.BUNDLE_INVALID,
             );
-          const options = { autoconfigure: request.query.autoconfigure === 'true' };
-          await checkBundle(file, workDir, options);
-          const deployment = await deployments.enqueue({
-            appId: app.id,
-            appName: app.name,
-            kind: 'deploy',
-            source: { kind: 'bundle', ref: null, sha: null },
+          const deployment = await services.intake.submit({
+            app,
             bundle: { file, bytes },
-            options,
+            workDir,
+            source: { kind: 'bundle', ref: null, sha: null },
+            options: { autoconfigure: request.query.autoconfigure === 'true' },
           });
           const location = `/api/v1/deployments/${app.name}`;
           return reply
@@ -335,13 +316,8 @@ export function deploymentRoutes(services: DeploymentRouteServices): FastifyPlug
       },
       async (request, reply) => {
         const app = appOf(request);
-        const latest = await latestOrThrow(app);
-        if (isActive(latest.status)) {
-          throw new ConflictError(
-            `app '${app.name}' has a deployment task ${latest.status}`,
-            ErrorCodes.DEPLOYMENT_ACTIVE,
-          );
-        }
+        await latestOrThrow(app);
+        await deployments.assertIdle(app);
         await deployments.enqueue({
           appId: app.id,
           appName: app.name,

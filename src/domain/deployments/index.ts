@@ -11,6 +11,7 @@ export {
   type DeploymentsServiceOptions,
 } from './service.js';
 export { deploymentsState, MAX_LOG_CHARS } from './state.js';
+export type { BundleSubmission, DeploymentIntake } from './intake.js';
 export {
   DeploymentTask,
   type DeploymentTaskLimits,

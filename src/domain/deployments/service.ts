@@ -182,6 +182,21 @@ export class DeploymentsService {
     return deployment;
   }
 
+  /**
+   * The rule that an app runs one task at a time, asked before anything is read or built:
+   * ConflictError (DEPLOYMENT_ACTIVE) when the app has a task queued or running. `enqueue`
+   * holds to it again through the store's unique index, so two controllers cannot both queue.
+   */
+  async assertIdle(app: { readonly id: string; readonly name: string }): Promise<void> {
+    const latest = await this.latest(app.id);
+    if (latest && isActive(latest.status)) {
+      throw new ConflictError(
+        `app '${app.name}' has a deployment task queued or running (${latest.status}); wait for it or cancel it`,
+        ErrorCodes.DEPLOYMENT_ACTIVE,
+      );
+    }
+  }
+
   latest(appId: string): Promise<Deployment | undefined> {
     return this.#state.latestForApp(appId);
   }
