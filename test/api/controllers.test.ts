@@ -6,35 +6,11 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backends, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { nodeApp, tarGzBundle } from '../support/bundles.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
-
-async function call(
-  url: string,
-  token: string,
-  method: string,
-  pathname: string,
-  body?: Buffer | object,
-) {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  let payload: string | Buffer | undefined;
-  if (Buffer.isBuffer(body)) {
-    headers['content-type'] = 'application/gzip';
-    payload = body;
-  } else if (body) {
-    headers['content-type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const response = await fetch(`${url}/api/v1${pathname}`, {
-    method,
-    headers,
-    ...(payload ? { body: payload } : {}),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-  };
-}
+import {
+  callApi as call,
+  startServerProcess,
+  type ServerProcess,
+} from '../support/server-process.js';
 
 async function waitFor<T>(
   what: string,

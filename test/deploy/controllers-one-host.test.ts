@@ -16,7 +16,12 @@ import { testUnitPorts } from '../support/api.js';
 import { tarGzBundle } from '../support/bundles.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { viaRouter } from '../support/platform.js';
-import { BERTH_BIN, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import {
+  BERTH_BIN,
+  callApi as call,
+  startServerProcess,
+  type ServerProcess,
+} from '../support/server-process.js';
 
 const APPS = 40;
 
@@ -28,39 +33,6 @@ const namedApp = {
   Procfile: 'web: node server.js\n',
   'berth.json': JSON.stringify({ healthcheck: { path: '/', timeoutSeconds: 5, attempts: 3 } }),
 };
-
-interface Reply {
-  readonly status: number;
-  readonly body: Record<string, unknown> | undefined;
-}
-
-async function call(
-  url: string,
-  token: string,
-  method: string,
-  pathname: string,
-  body?: Buffer | object,
-): Promise<Reply> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  let payload: string | Buffer | undefined;
-  if (Buffer.isBuffer(body)) {
-    headers['content-type'] = 'application/gzip';
-    payload = body;
-  } else if (body) {
-    headers['content-type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const response = await fetch(`${url}/api/v1${pathname}`, {
-    method,
-    headers,
-    ...(payload ? { body: payload } : {}),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-  };
-}
 
 interface Controllers {
   readonly servers: readonly [ServerProcess, ServerProcess];

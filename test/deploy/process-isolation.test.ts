@@ -17,11 +17,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { createUserAndLogin, errorCode, startTestServer, type TestServer } from '../support/api.js';
+import {
+  createUserAndLogin,
+  errorCode,
+  startTestServer,
+  storeConfigVarAsOlderBerth,
+  type TestServer,
+} from '../support/api.js';
 import { deploy, eventually, viaRouter } from '../support/platform.js';
 import { nodeHelloApp } from '../support/sample-apps.js';
 import { BERTH_BIN } from '../support/server-process.js';
-import { loadOrCreateMasterKey, SecretBox } from '../../src/secrets/index.js';
 import { stopDataPlane } from '../../src/server/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -183,20 +188,7 @@ describe(
       const record = await deploy(server, alice, 'legacy-key', nodeHelloApp);
       assert.equal(record.status, 'succeeded', record.details.error ?? '');
       // As an older Berth stored it: the API refuses PORT now.
-      const box = new SecretBox(
-        loadOrCreateMasterKey({ dataDir: server.location.dataDir, env: process.env }),
-      );
-      const now = new Date().toISOString();
-      await server.server.store.db
-        .insertInto('config_vars')
-        .values({
-          app_id: app.id,
-          key: 'PORT',
-          envelope: box.seal('80', `config:${app.id}:PORT`),
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await storeConfigVarAsOlderBerth(server, app.id, 'PORT', '80');
       const set = await server.request('PATCH', '/apps/legacy-key/config', {
         token: alice,
         body: { OTHER: '1' },

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadOrCreateMasterKey, SecretBox } from '../../src/secrets/index.js';
-import { startTestServer, type TestServer } from '../support/api.js';
+import { startTestServer, storeConfigVarAsOlderBerth, type TestServer } from '../support/api.js';
 import { cli, freshConfigHome } from '../support/cli.js';
 import { deploy, eventually, RequestLoop, viaRouter } from '../support/platform.js';
 import { nodeHelloApp } from '../support/sample-apps.js';
@@ -137,20 +136,7 @@ describe('the reconciler and the deployer under load', () => {
     const churning = churn('churn', live, 5);
     try {
       // As an older Berth stored it: the API refuses keys the runtime sets itself.
-      const box = new SecretBox(
-        loadOrCreateMasterKey({ dataDir: server.location.dataDir, env: process.env }),
-      );
-      const now = new Date().toISOString();
-      await server.server.store.db
-        .insertInto('config_vars')
-        .values({
-          app_id: app.id,
-          key: 'BERTH_APP',
-          envelope: box.seal('other', `config:${app.id}:BERTH_APP`),
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await storeConfigVarAsOlderBerth(server, app.id, 'BERTH_APP', 'other');
       const set = await server.request('PATCH', '/apps/refused/config', {
         token,
         body: { OTHER: '1' },

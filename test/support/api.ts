@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logging/index.js';
+import { loadOrCreateMasterKey, SecretBox } from '../../src/secrets/index.js';
 import {
   compileServerOptions,
   startServer,
@@ -176,4 +177,30 @@ export async function tokenWithScopes(
   if (created.status !== 201)
     throw new Error(`token ${scopes.join()}: ${created.status} ${JSON.stringify(created.body)}`);
   return (created.body as { token: string }).token;
+}
+
+/**
+ * Writes a config var straight into the store, sealed as the service seals it, bypassing the
+ * API's checks: a key an older Berth accepted and the API refuses now (PORT, BERTH_APP).
+ */
+export async function storeConfigVarAsOlderBerth(
+  server: TestServer,
+  appId: string,
+  key: string,
+  value: string,
+): Promise<void> {
+  const box = new SecretBox(
+    loadOrCreateMasterKey({ dataDir: server.location.dataDir, env: process.env }),
+  );
+  const now = new Date().toISOString();
+  await server.server.store.db
+    .insertInto('config_vars')
+    .values({
+      app_id: appId,
+      key,
+      envelope: box.seal(value, `config:${appId}:${key}`),
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
 }

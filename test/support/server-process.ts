@@ -64,3 +64,41 @@ export function runBerth(
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** An API answer as the tests of separate server processes read it. */
+export interface ApiReply {
+  readonly status: number;
+  readonly body: Record<string, unknown> | undefined;
+}
+
+/**
+ * One request to a server process's API as `token`: a Buffer body goes as a tar.gz bundle,
+ * any other body as JSON.
+ */
+export async function callApi(
+  url: string,
+  token: string,
+  method: string,
+  pathname: string,
+  body?: Buffer | object,
+): Promise<ApiReply> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  let payload: string | Buffer | undefined;
+  if (Buffer.isBuffer(body)) {
+    headers['content-type'] = 'application/gzip';
+    payload = body;
+  } else if (body) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(`${url}/api/v1${pathname}`, {
+    method,
+    headers,
+    ...(payload ? { body: payload } : {}),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+  };
+}
