@@ -1,11 +1,19 @@
 import type { Logger } from '../logging/index.js';
-import type { PortClaims, RuntimeProfile } from '../runtime/index.js';
+import {
+  containersRoot,
+  detectIsolation,
+  openContainerProfile,
+  openProcessProfile,
+  processRuntimeRoot,
+  type PortClaims,
+  type RuntimeProfile,
+} from '../runtime/index.js';
 import { assertReachableByApps } from './data-dir.js';
 import type { ServerOptions } from './options.js';
 
 /**
- * The one place that asks which runtime the options name: opens its profile, loading that
- * runtime's module (and through it its heavy dependencies) only when it is the one chosen.
+ * The one place that asks which runtime the options name, and opens its profile. A profile's
+ * heavy dependencies load when it opens (dockerode in connectEngine), not with its module.
  * `portClaims` is the store's record of the ports held on this host, for the runtime's units.
  */
 export async function openRuntimeProfile(
@@ -15,8 +23,6 @@ export async function openRuntimeProfile(
 ): Promise<RuntimeProfile> {
   switch (options.runtime) {
     case 'container': {
-      const { containersRoot, openContainerProfile } =
-        await import('../runtime/container/index.js');
       const profile = await openContainerProfile({
         dataDir: options.dataDir,
         engineSocket: options.engineSocket,
@@ -33,8 +39,6 @@ export async function openRuntimeProfile(
       return profile;
     }
     case 'process': {
-      const { detectIsolation, openProcessProfile, processRuntimeRoot } =
-        await import('../runtime/process/index.js');
       const isolation = await detectIsolation();
       // Apps that run as users of their own must reach their releases under the data dir.
       if (isolation.kind === 'users') await assertReachableByApps(options.dataDir);
