@@ -16,6 +16,7 @@ import {
   buildSlug,
   BuildNetworkError,
   loadBuildNetwork,
+  removeImage,
   type BuildJail,
   type BuildNetwork,
 } from '../../src/build/index.js';
@@ -231,10 +232,7 @@ process.on('SIGTERM', () => process.exit(0));
       const dockerfile = await readFile(join(context, '.berth', 'Dockerfile'), 'utf8');
       assert.match(dockerfile, /RUN --mount=type=bind,source=\.berth\/build-network,target=/);
     } finally {
-      await engine
-        .getImage(tag)
-        .remove({ force: true })
-        .catch(() => undefined);
+      await removeImage(engine, tag).catch(() => undefined);
     }
   });
 });

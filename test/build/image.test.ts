@@ -445,6 +445,31 @@ console.log('node_modules sent: ' + fs.existsSync('node_modules'));`,
     assert.equal(await imageExists(engine, busyBuild.imageId), false);
   });
 
+  it("removing an app's image leaves alone another build running on the steps they share", async () => {
+    // Both Dockerfiles begin with the same steps, so the second build runs on the cached
+    // untagged images of the first. Removing the first image while the second build sits in
+    // its own RUN step must not take those images, and the build container with them.
+    const shared = `FROM ${baseImages.node}\nRUN echo shared-${run} > /shared\nRUN echo two > /two\n`;
+    const first = await build(
+      await project({ Dockerfile: `${shared}LABEL first=${run}\n` }),
+      Stacks.dockerfile,
+    );
+    let inRun!: () => void;
+    const running = new Promise<void>((resolve) => (inRun = resolve));
+    const second = build(
+      await project({
+        Dockerfile: `${shared}RUN echo second-started-${run} && sleep 4\nUSER 1000\n`,
+      }),
+      Stacks.dockerfile,
+      { log: (line) => line.includes(`second-started-${run}`) && inRun() },
+    );
+    await running;
+    await removeImage(engine, first.tag);
+    assert.equal(await imageExists(engine, first.imageId), false, 'the first image is gone');
+    const built = await second;
+    assert.equal(await imageExists(engine, built.tag), true, 'the second build finished');
+  });
+
   it('a failing RUN rejects with the failing output, and no image gets the tag', async () => {
     const dir = await project({
       Dockerfile: `FROM ${baseImages.node}\nRUN ["sh", "-c", "echo marker-before-failure-${run}; exit 3"]\n`,

@@ -11,7 +11,12 @@ import type { Engine } from '../../src/engine/index.js';
 import { createLogger } from '../../src/logging/index.js';
 import { compileServerOptions, startServer } from '../../src/server/index.js';
 import { startTestServer, testUnitPorts, type TestServer } from '../support/api.js';
-import { connectTestEngine, testBaseImage, testEngineSocket } from '../support/engine.js';
+import {
+  connectTestEngine,
+  removeTestApps,
+  testBaseImage,
+  testEngineSocket,
+} from '../support/engine.js';
 import { deploy, eventually, RequestLoop, viaRouter } from '../support/platform.js';
 import {
   failingHealthApp,
@@ -98,15 +103,7 @@ describe('apps on the container runtime (Podman through the Docker API)', () => 
     await server.close();
     void context;
     // The engine outlives the test: its images of these apps would meet the next run's.
-    for (const app of APPS) {
-      const images = await engine.listImages({ filters: { reference: [`berth/${app}`] } });
-      for (const image of images) {
-        await engine
-          .getImage(image.Id)
-          .remove({ force: true })
-          .catch(() => undefined);
-      }
-    }
+    await removeTestApps(engine, APPS);
   });
 
   async function createApp(name: string): Promise<void> {

@@ -9,7 +9,12 @@ import type { Engine } from '../../src/engine/index.js';
 import { ContainerLabels } from '../../src/runtime/index.js';
 import { stopDataPlane } from '../../src/server/index.js';
 import { startTestServer, type TestServer } from '../support/api.js';
-import { connectTestEngine, testBaseImage, testEngineSocket } from '../support/engine.js';
+import {
+  connectTestEngine,
+  removeTestApps,
+  testBaseImage,
+  testEngineSocket,
+} from '../support/engine.js';
 import { deploy, viaRouter } from '../support/platform.js';
 
 const app = {
@@ -38,12 +43,7 @@ describe('berth down on the container runtime', () => {
     if (dockerHost === undefined) delete process.env['DOCKER_HOST'];
     else process.env['DOCKER_HOST'] = dockerHost;
     await server.close();
-    for (const image of await engine.listImages({ filters: { reference: ['berth/down1'] } })) {
-      await engine
-        .getImage(image.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
+    await removeTestApps(engine, ['down1']);
   });
 
   it('stops the router and the containers on the engine the data dir remembers', async () => {

@@ -11,6 +11,7 @@ import { connectEngine } from '../../src/engine/index.js';
 import { stopDataPlane } from '../../src/server/index.js';
 import { startTestServer, type TestServer } from '../support/api.js';
 import { tarGzBundle } from '../support/bundles.js';
+import { removeTestApps } from '../support/engine.js';
 import { deploy, eventually, viaRouter } from '../support/platform.js';
 import { startPodmanService, type PodmanService } from '../support/podman-service.js';
 import { nodeHelloApp, withVersion } from '../support/sample-apps.js';
@@ -42,12 +43,7 @@ describe('container runtime faults: the engine stops and comes back', () => {
     if (!engineUp) podman = await startPodmanService({ dir });
     await server.close();
     const { engine } = await connectEngine({ socket: podman.socket });
-    for (const image of await engine.listImages({ filters: { reference: ['berth/steady1'] } })) {
-      await engine
-        .getImage(image.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
+    await removeTestApps(engine, ['steady1']);
     await podman.stop();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Engine } from '../../src/engine/index.js';
 import { createUserAndLogin, startTestServer, type TestServer } from '../support/api.js';
-import { connectTestEngine, testEngineSocket } from '../support/engine.js';
+import { connectTestEngine, removeTestApps, testEngineSocket } from '../support/engine.js';
 import { deploy, eventually, viaRouter } from '../support/platform.js';
 import { nodeHelloApp } from '../support/sample-apps.js';
 
@@ -193,15 +193,7 @@ describe('apps of two users on the container runtime are kept apart', () => {
     // Bob's app goes the way Alice's went, so that its network does not outlive the run.
     await server?.request('DELETE', `/apps/${APP_B}`, { token: bob }).catch(() => undefined);
     await server?.close();
-    for (const app of [APP_A, APP_B]) {
-      const images = await engine.listImages({ filters: { reference: [`berth/${app}`] } });
-      for (const image of images) {
-        await engine
-          .getImage(image.Id)
-          .remove({ force: true })
-          .catch(() => undefined);
-      }
-    }
+    await removeTestApps(engine, [APP_A, APP_B]);
   });
 
   const runProbe = async (token: string, app: string): Promise<ProbeResult> => {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../support/api.js';
 import { tarGzBundle, type BundleFiles } from '../support/bundles.js';
-import { connectTestEngine, testEngineSocket } from '../support/engine.js';
+import { connectTestEngine, removeTestApps, testEngineSocket } from '../support/engine.js';
 import { deploy, viaRouter, waitForTask } from '../support/platform.js';
 import { failingBuildApp, nodeHelloApp, withVersion } from '../support/sample-apps.js';
 
@@ -155,12 +155,7 @@ describe('a build whose container engine does not answer is retried (container r
     await engine.mend().catch(() => undefined);
     await server.close();
     const { engine: real } = await connectTestEngine();
-    for (const image of await real.listImages({ filters: { reference: [`berth/${app}`] } })) {
-      await real
-        .getImage(image.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
+    await removeTestApps(real, [app]);
     await engine.cut();
     rmSync(dir, { recursive: true, force: true });
   });

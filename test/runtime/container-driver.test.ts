@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { removeImage } from '../../src/build/index.js';
 import type { Engine } from '../../src/engine/index.js';
 import { ErrorCodes } from '../../src/errors/index.js';
 import {
@@ -376,7 +377,7 @@ next();`;
       await waitUntilListening(unit);
       await driver.stop(unit.id, { graceMs: 2000 });
     } finally {
-      await engine.getImage(tag).remove({ force: true });
+      await removeImage(engine, tag);
     }
   });
 

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar';
+import { removeAppImages } from '../../src/build/index.js';
 import { connectEngine, type Engine, type EngineConnection } from '../../src/engine/index.js';
+import { ContainerLabels } from '../../src/runtime/index.js';
 
 /** The socket of the test run's engine; tests need one and fail without it. */
 export function testEngineSocket(): string {
@@ -58,5 +60,27 @@ export async function buildTestImage(
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what a test's apps left on the shared engine: their containers (whatever Berth made
+ * them, forced) and then every image of `berth/<app>`, unforced. A forced image removal would
+ * also delete the cached untagged steps another test's build is running on at that moment,
+ * with its build container (the build then fails with "identifier is not a container").
+ */
+export async function removeTestApps(engine: Engine, apps: readonly string[]): Promise<void> {
+  for (const app of apps) {
+    const containers = await engine.listContainers({
+      all: true,
+      filters: { label: [`${ContainerLabels.app}=${app}`] },
+    });
+    for (const info of containers) {
+      await engine
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+    await removeAppImages(engine, app);
   }
 }

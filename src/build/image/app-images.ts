@@ -1,5 +1,5 @@
 import { engineErrorStatus, type Engine } from '../../engine/index.js';
-import { appImageRepository } from './image-refs.js';
+import { appImageRepository, removeImage } from './image-refs.js';
 
 /**
  * A reference without its registry host: Podman lists `berth/x:v1` as `docker.io/berth/x:v1`
@@ -53,11 +53,9 @@ export async function removeAppImages(engine: Engine, appName: string): Promise<
   for (const image of await listAppImages(engine, appName)) {
     for (const tag of image.tags) {
       try {
-        await engine.getImage(tag).remove();
+        await removeImage(engine, tag);
       } catch (error) {
-        const status = engineErrorStatus(error);
-        if (status === 404) continue;
-        if (status === 409) inUse.push(tag);
+        if (engineErrorStatus(error) === 409) inUse.push(tag);
         else throw error;
       }
     }

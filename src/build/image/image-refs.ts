@@ -1,4 +1,4 @@
-import { engineErrorStatus, type Engine } from '../../engine/index.js';
+import { engineErrorStatus, imageExists, type Engine } from '../../engine/index.js';
 
 export { imageExists } from '../../engine/index.js';
 
@@ -32,12 +32,22 @@ export async function tagImage(engine: Engine, from: string, to: string): Promis
 /**
  * Removes one name of an image, or the image when `ref` is its last name or its id; an image
  * that is already gone is not an error. Layers other images share stay.
+ *
+ * Never forced: a forced removal also deletes the untagged parents the image leaves behind
+ * and every container using them, and those parents are the cached steps another app's build
+ * may be running on at that moment (its build container goes, and the build fails with
+ * "identifier is not a container"). Unforced, Podman still removes the name and the image,
+ * then answers 409 for the parent it kept; a 409 after which `ref` is gone is a success.
+ * Rejects with the engine's 409 when `ref` itself is still used by a container.
  */
 export async function removeImage(engine: Engine, ref: string): Promise<void> {
   try {
     await engine.getImage(ref).remove();
   } catch (error) {
-    if (engineErrorStatus(error) !== 404) throw error;
+    const status = engineErrorStatus(error);
+    if (status === 404) return;
+    if (status === 409 && !(await imageExists(engine, ref))) return;
+    throw error;
   }
 }
 
