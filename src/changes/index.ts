@@ -20,6 +20,7 @@ export {
   type KeysWatcherOptions,
   type NotifyWatcherOptions,
 } from './watchers.js';
+export { changeTopic, inTopic, type ChangeTopic } from './topic.js';
 export {
   AllEdits,
   ChangeStreamStoppedError,

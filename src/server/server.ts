@@ -164,6 +164,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       apps,
       deployments,
       releases,
+      formation,
       rollouts,
       runner,
       runtime,

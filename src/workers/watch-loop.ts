@@ -1,21 +1,21 @@
-import { NotifyWatcher, type WatcherHub } from '../changes/index.js';
+import { NotifyWatcher, type ChangeTopic, type WatcherHub } from '../changes/index.js';
 import { Lifecycle, type LifecycleState } from '../lifecycle/index.js';
 import type { Logger } from '../logging/index.js';
 
 /**
- * Calls `onChange` once per batch of changes to any of `namespaces` (and once at the start,
- * as a watcher's first event is the initial state) until `signal` aborts. A watcher that ends
+ * Calls `onChange` once per batch of changes in any of `topics` (and once at the start, as a
+ * watcher's first event is the initial state) until `signal` aborts. A watcher that ends
  * for another reason is logged, never thrown: the worker's periodic pass still runs.
  */
 export async function watchChanges(options: {
   readonly hub: WatcherHub;
-  readonly namespaces: readonly string[];
+  readonly topics: readonly ChangeTopic[];
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly onChange: () => void;
 }): Promise<void> {
   const watcher = new NotifyWatcher(options.hub, {
-    filters: options.namespaces.map((namespace) => ({ namespace })),
+    filters: options.topics,
     signal: options.signal,
   });
   try {
@@ -23,7 +23,7 @@ export async function watchChanges(options: {
   } catch (error) {
     if (!options.signal.aborted) {
       options.logger.error(
-        { err: error, namespaces: options.namespaces },
+        { err: error },
         'the watcher ended; changes are now seen by the periodic pass only',
       );
     }
@@ -35,8 +35,11 @@ export interface CoalescingWorkerOptions {
   /** Names the worker in its lifecycle's errors. */
   readonly name: string;
   readonly hub: WatcherHub;
-  /** A run is due once per batch of changes to these (and once at the start). */
-  readonly namespaces: readonly string[];
+  /**
+   * A run is due once per batch of changes in these (and once at the start): topics of the
+   * domain services the owner reads, so that no worker names a table.
+   */
+  readonly topics: readonly ChangeTopic[];
   readonly logger: Logger;
   /** How often `onInterval` is called while the worker runs. */
   readonly intervalMs: number;
@@ -90,7 +93,7 @@ export class CoalescingWorker {
     this.#lifecycle.transition('starting');
     this.#watch = watchChanges({
       hub: this.#o.hub,
-      namespaces: this.#o.namespaces,
+      topics: this.#o.topics,
       signal: this.#lifecycle.signal,
       logger: this.#o.logger,
       onChange: () => this.poke(),

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WatcherHub } from '../../src/changes/index.js';
+import { changeTopic, WatcherHub } from '../../src/changes/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { CoalescingWorker } from '../../src/workers/watch-loop.js';
 
@@ -19,7 +19,7 @@ function countingWorker(options: { intervalMs?: number; onInterval?: () => Promi
   const worker = new CoalescingWorker({
     name: 'test worker',
     hub: new WatcherHub(),
-    namespaces: ['apps'],
+    topics: [changeTopic('apps')],
     logger: silentLogger(),
     intervalMs: options.intervalMs ?? 60_000,
     async run() {
@@ -99,7 +99,7 @@ describe('the coalescing worker shape', () => {
     const worker = new CoalescingWorker({
       name: 'failing worker',
       hub: new WatcherHub(),
-      namespaces: ['apps'],
+      topics: [changeTopic('apps')],
       logger: silentLogger(),
       intervalMs: 30,
       run: () => Promise.reject(new Error('no')),

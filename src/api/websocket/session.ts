@@ -1,15 +1,20 @@
 import type { WebSocket } from 'ws';
 import {
+  inTopic,
   Subscription,
   type ChangeEvent,
-  type SubscriptionFilter,
+  type ChangeTopic,
   type WatcherHub,
 } from '../../changes/index.js';
 import { BerthError, ErrorCodes, InputError, UnauthenticatedError } from '../../errors/index.js';
 import type { AccessPolicy } from '../../domain/access/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
+import type { ConfigService } from '../../domain/config/index.js';
 import type { DeploymentsService } from '../../domain/deployments/index.js';
+import type { FormationService } from '../../domain/formation/index.js';
 import type { IdentityService, Principal } from '../../domain/identity/index.js';
+import type { ReleasesService } from '../../domain/releases/index.js';
+import type { RolloutsService } from '../../domain/rollouts/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { Driver } from '../../runtime/index.js';
 import { logLineOut } from '../routes/index.js';
@@ -27,6 +32,11 @@ export interface WsSessionServices {
   readonly access: AccessPolicy;
   readonly apps: AppsService;
   readonly deployments: DeploymentsService;
+  /** Watched only: `watch {app}` follows the app's changes in each. */
+  readonly config: Pick<ConfigService, 'changesOf'>;
+  readonly releases: Pick<ReleasesService, 'changesOf'>;
+  readonly formation: Pick<FormationService, 'changesOf'>;
+  readonly rollouts: Pick<RolloutsService, 'changesOf'>;
   readonly hub: WatcherHub;
   readonly logger: Logger;
   /** Where `logs` follows an app's units. */
@@ -62,14 +72,11 @@ interface WatchEvent {
   readonly change: 'created' | 'updated' | 'deleted';
 }
 
-const kindOf: Readonly<Record<string, WatchEvent['kind']>> = {
-  apps: 'app',
-  config_vars: 'config',
-  deployments: 'deployment',
-  releases: 'release',
-  formations: 'formation',
-  live_releases: 'rollout',
-};
+/** What a watch follows: a domain service's topic, and the kind its changes are pushed as. */
+interface WatchedTopic {
+  readonly topic: ChangeTopic;
+  readonly kind: WatchEvent['kind'];
+}
 
 function changeOf(event: ChangeEvent): WatchEvent['change'] {
   if (event.lastEditType === 4) return 'deleted';
@@ -326,27 +333,30 @@ export class WsSession {
     const id = `sub-${this.#nextSubscription++}`;
     /** App id → name, for the apps this watch reports; names of deleted apps come from here. */
     const known = new Map<string, string>();
-    let filters: SubscriptionFilter[];
+    const { apps, config, deployments, releases, formation, rollouts } = this.#services;
+    let watched: readonly WatchedTopic[];
     let single = false;
     if (appName !== undefined) {
       const app = await this.#services.access.authorize(principal, { scope: 'read', app: appName });
       if (!app) throw new InputError('no app');
       known.set(app.id, app.name);
       single = true;
-      filters = [
-        { namespace: 'apps', predicate: (key) => key === app.id },
-        { namespace: 'config_vars', predicate: (key) => key === app.id },
-        { namespace: 'deployments', predicate: (key) => key === app.id },
-        { namespace: 'releases', predicate: (key) => key === app.id },
-        { namespace: 'formations', predicate: (key) => key === app.id },
-        { namespace: 'live_releases', predicate: (key) => key === app.id },
+      watched = [
+        { topic: apps.changesOf(app.id), kind: 'app' },
+        { topic: config.changesOf(app.id), kind: 'config' },
+        { topic: deployments.taskChangesOf(app.id), kind: 'deployment' },
+        { topic: releases.changesOf(app.id), kind: 'release' },
+        { topic: formation.changesOf(app.id), kind: 'formation' },
+        { topic: rollouts.changesOf(app.id), kind: 'rollout' },
       ];
     } else {
       this.#services.access.requireScope(principal, 'read');
-      filters = [{ namespace: 'apps' }];
+      watched = [{ topic: apps.changes(), kind: 'app' }];
     }
     // Subscribe before the initial query, so no change falls between the two.
-    const subscription = new Subscription(this.#services.hub, { filters });
+    const subscription = new Subscription(this.#services.hub, {
+      filters: watched.map((w) => w.topic),
+    });
     this.#subscriptions.set(id, subscription);
     if (!single) {
       for (const app of await this.#services.apps.list(
@@ -355,20 +365,21 @@ export class WsSession {
         known.set(app.id, app.name);
       }
     }
-    void this.#pump(id, subscription, known, single);
+    void this.#pump(id, subscription, watched, known, single);
     return { subscription: id };
   }
 
   async #pump(
     id: string,
     subscription: Subscription,
+    watched: readonly WatchedTopic[],
     known: Map<string, string>,
     single: boolean,
   ): Promise<void> {
     try {
       for await (const batch of subscription) {
         for (const event of batch) {
-          const pushed = await this.#eventFor(event, known, single);
+          const pushed = await this.#eventFor(event, watched, known, single);
           if (pushed) this.#send({ subscription: id, event: pushed });
         }
       }
@@ -384,13 +395,15 @@ export class WsSession {
 
   async #eventFor(
     event: ChangeEvent,
+    watched: readonly WatchedTopic[],
     known: Map<string, string>,
     single: boolean,
   ): Promise<WatchEvent | undefined> {
     const principal = this.#principal;
     if (!principal) return undefined;
-    const kind = kindOf[event.namespace] ?? 'app';
-    // Only the apps namespace is keyed by the app itself; the others report changes of the app.
+    const kind = watched.find((w) => inTopic(w.topic, event))?.kind;
+    if (kind === undefined) return undefined;
+    // Only an app event is of the app itself; the others report a change of something it has.
     const change = kind === 'app' ? changeOf(event) : 'updated';
     if (change === 'deleted') {
       const name = known.get(event.changed);

@@ -6,6 +6,7 @@ import {
   InputError,
   NotFoundError,
 } from '../../errors/index.js';
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
 import { isUniqueViolation } from '../../store/index.js';
 
 /** An application: a name, an owner, and (later) releases, formation and add-ons. */
@@ -46,6 +47,8 @@ export interface AppsState {
   /** Apps ordered by name; only the owner's when an owner is given. */
   list(ownerId: string | undefined): Promise<App[]>;
   delete(id: string): Promise<boolean>;
+  /** The change-stream namespace of apps, keyed by app id. */
+  readonly changesNamespace: string;
 }
 
 /**
@@ -131,6 +134,16 @@ export class AppsService {
 
   findById(id: string): Promise<App | undefined> {
     return this.#state.findById(id);
+  }
+
+  /** Changes to any app: created, destroyed. */
+  changes(): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace);
+  }
+
+  /** Changes to the app `appId` itself. */
+  changesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace, appId);
   }
 
   /** Every app, or the apps of one owner. */

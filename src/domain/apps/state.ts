@@ -23,6 +23,7 @@ export function appsState(store: Store): AppsState {
       .selectAll('apps')
       .select('app_unix_ids.uid');
   return {
+    changesNamespace: 'apps',
     async insert(app) {
       await store.transact(async (tx) => {
         await tx

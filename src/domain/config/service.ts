@@ -1,3 +1,4 @@
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
 import { ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Store } from '../../store/index.js';
@@ -32,6 +33,8 @@ export interface ConfigState {
    * current values) still hold when it commits. `work` may run more than once.
    */
   transact<T>(work: (tx: ConfigTransaction) => Promise<T>): Promise<T>;
+  /** The change-stream namespace of config vars, keyed by app id. */
+  readonly changesNamespace: string;
 }
 
 export interface ConfigServiceOptions {
@@ -71,6 +74,11 @@ export class ConfigService {
     this.#state = configState(options.store);
     this.#secrets = options.secrets;
     this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Changes to the config vars of the app `appId` (never their values). */
+  changesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace, appId);
   }
 
   /**

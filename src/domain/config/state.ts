@@ -64,6 +64,7 @@ function transaction(tx: Kysely<Database>): ConfigTransaction {
 /** The config_vars table, for the config service. */
 export function configState(store: Store): ConfigState {
   return {
+    changesNamespace: 'config_vars',
     keys: (appId) => keysOf(store.db, appId),
     async list(appId) {
       const rows = await store.db

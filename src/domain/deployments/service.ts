@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import { isUniqueViolation } from '../../store/index.js';
 import { isActive } from './model.js';
-import { NotifyWatcher, type WatcherHub } from '../../changes/index.js';
+import {
+  changeTopic,
+  NotifyWatcher,
+  type ChangeTopic,
+  type WatcherHub,
+} from '../../changes/index.js';
 import type {
   DeploymentEvent,
   DeploymentEventPage,
@@ -76,6 +81,8 @@ export interface DeploymentsState {
   logTail(id: string): Promise<string>;
   /** The change-stream namespace of the events, keyed by deployment id. */
   readonly eventsNamespace: string;
+  /** The change-stream namespace of the tasks, keyed by app id. */
+  readonly tasksNamespace: string;
   expiredLeases(now: string): Promise<string[]>;
   /** Fails a task whose lease expired; returns its id if this call did it. */
   failExpired(
@@ -125,6 +132,21 @@ export class DeploymentsService {
 
   #now(offsetMs = 0): string {
     return new Date(this.#clock().getTime() + offsetMs).toISOString();
+  }
+
+  /** Changes to any app's tasks: queued, claimed, progressed, finished. */
+  taskChanges(): ChangeTopic {
+    return changeTopic(this.#state.tasksNamespace);
+  }
+
+  /** Changes to the tasks of the app `appId`. */
+  taskChangesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.tasksNamespace, appId);
+  }
+
+  /** New progress events of the task `id` (`follow` reads them). */
+  eventsOf(id: string): ChangeTopic {
+    return changeTopic(this.#state.eventsNamespace, id);
   }
 
   /**
@@ -295,7 +317,7 @@ export class DeploymentsService {
     const { limit } = this.#cursorOf(query);
     await this.get(appId, id);
     const watcher = new NotifyWatcher(hub, {
-      filters: [{ namespace: this.#state.eventsNamespace, predicate: (key) => key === id }],
+      filters: [this.eventsOf(id)],
       ...(query.signal ? { signal: query.signal } : {}),
     });
     try {

@@ -94,6 +94,7 @@ export function deploymentsState(store: Store): DeploymentsState {
   };
   return {
     eventsNamespace: 'deployment_events',
+    tasksNamespace: 'deployments',
     async insert(d, bundleFile) {
       await store.transact(async (tx) => {
         await tx

@@ -1,3 +1,4 @@
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import { checkCount, cpuMillis, formatMemory, parseMemory } from './rules.js';
 
@@ -37,6 +38,8 @@ export interface FormationState {
   /** The app's rows, or undefined when the app does not exist. */
   list(appId: string): Promise<StoredFormation[] | undefined>;
   upsert(appId: string, rows: readonly StoredFormation[], now: string): Promise<void>;
+  /** The change-stream namespace of formations, keyed by app id. */
+  readonly changesNamespace: string;
 }
 
 /** The process types of the app's newest release and the counts it declares (berth.json). */
@@ -78,6 +81,16 @@ export class FormationService {
     this.#state = options.state;
     this.#releases = options.releases;
     this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Changes to any app's formation: a scale or a resize. */
+  changes(): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace);
+  }
+
+  /** Changes to the formation of the app `appId`. */
+  changesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace, appId);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { FormationState, StoredFormation } from './service.js';
 /** The formations table, for the formation service. */
 export function formationState(store: Store): FormationState {
   return {
+    changesNamespace: 'formations',
     async list(appId) {
       // A LEFT JOIN from apps tells "no app" (no row) from "no formation" (one row of nulls).
       const rows = await store.db

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
 import { ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import {
@@ -46,6 +47,8 @@ export interface ReleasesTransaction extends ReleasesReads {
 export interface ReleasesState extends ReleasesReads {
   /** Runs `work` in one transaction; `work` may run more than once. */
   transact<T>(work: (tx: ReleasesTransaction) => Promise<T>): Promise<T>;
+  /** The change-stream namespace of releases, keyed by app id. */
+  readonly changesNamespace: string;
 }
 
 export interface ReleasesServiceOptions {
@@ -109,6 +112,16 @@ export class ReleasesService {
     this.#secrets = options.secrets;
     this.#config = options.config;
     this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Changes to any app's releases: a deploy, a config change or a rollback made one. */
+  changes(): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace);
+  }
+
+  /** Changes to the releases of the app `appId`. */
+  changesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace, appId);
   }
 
   /**

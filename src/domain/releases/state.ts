@@ -81,6 +81,7 @@ function transaction(tx: Kysely<Database>): ReleasesTransaction {
 /** The releases table, for the releases service. It has no UPDATE and no DELETE. */
 export function releasesState(store: Store): ReleasesState {
   return {
+    changesNamespace: 'releases',
     releases: (appId, query) => releasesOf(store.db, appId, query),
     transact: (work) =>
       // Read committed on PostgreSQL: two writers of one version meet at the unique

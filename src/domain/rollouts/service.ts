@@ -1,3 +1,5 @@
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
+
 /** Which release of an app serves. */
 export interface LiveRelease {
   readonly appId: string;
@@ -14,6 +16,8 @@ export interface RolloutsState {
   list(): Promise<LiveRelease[]>;
   put(live: LiveRelease): Promise<void>;
   remove(appId: string): Promise<boolean>;
+  /** The change-stream namespace of the live records, keyed by app id. */
+  readonly changesNamespace: string;
 }
 
 export interface RolloutsServiceOptions {
@@ -29,6 +33,16 @@ export class RolloutsService {
   constructor(options: RolloutsServiceOptions) {
     this.#state = options.state;
     this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Changes to what serves any app: a rollout succeeded or failed, an app was undeployed. */
+  changes(): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace);
+  }
+
+  /** Changes to what serves the app `appId`. */
+  changesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace, appId);
   }
 
   get(appId: string): Promise<LiveRelease | undefined> {

@@ -15,6 +15,7 @@ function toLive(row: Selectable<LiveReleaseTable>): LiveRelease {
 /** The live_releases table, for the rollouts service. */
 export function rolloutsState(store: Store): RolloutsState {
   return {
+    changesNamespace: 'live_releases',
     async get(appId) {
       const row = await store.db
         .selectFrom('live_releases')

@@ -1,3 +1,5 @@
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
+
 /** Where an app's traffic goes: its web units, or a directory the router serves itself. */
 export type RouteTargetSpec =
   | {
@@ -24,6 +26,11 @@ export interface RoutesState {
   get(appId: string): Promise<AppRoute | undefined>;
   put(route: AppRoute): Promise<void>;
   remove(appId: string): Promise<boolean>;
+  /**
+   * The change-stream namespace of the route table, keyed by app id. A route goes with its app
+   * (the store cascades), so an app's destruction is a change here too.
+   */
+  readonly changesNamespace: string;
 }
 
 export interface RoutesServiceOptions {
@@ -46,6 +53,11 @@ export class RoutesService {
   constructor(options: RoutesServiceOptions) {
     this.#state = options.state;
     this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Changes to the route table: what router sync pushes to the router. */
+  changes(): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace);
   }
 
   list(): Promise<AppRoute[]> {

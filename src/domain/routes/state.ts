@@ -14,6 +14,7 @@ function toRoute(row: Selectable<RouteTableRow>): AppRoute {
 /** The routes table, for the routes service. */
 export function routesState(store: Store): RoutesState {
   return {
+    changesNamespace: 'routes',
     async list() {
       const rows = await store.db.selectFrom('routes').selectAll().orderBy('app_name').execute();
       return rows.map(toRoute);

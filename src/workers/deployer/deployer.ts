@@ -50,7 +50,7 @@ class TaskAbort extends Error {
 }
 
 /**
- * The deployer: a worker driven by a watcher on the deployments table (not by a fixed poll).
+ * The deployer: a worker driven by a watcher on the deployment tasks (not by a fixed poll).
  * On every change it claims queued tasks (compare-and-set, so with several controllers each
  * task runs once), runs each through its pipeline while renewing the task's lease, and fails
  * the tasks of controllers whose leases lapsed.
@@ -79,7 +79,7 @@ export class Deployer {
     this.#worker = new CoalescingWorker({
       name: 'deployer',
       hub: options.hub,
-      namespaces: ['deployments'],
+      topics: [options.deployments.taskChanges()],
       logger: this.#logger,
       intervalMs: Math.max(50, this.#options.leaseMs / 2),
       run: () => this.#claimWhatFits(),

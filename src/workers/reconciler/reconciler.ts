@@ -1,6 +1,7 @@
 import type { WatcherHub } from '../../changes/index.js';
 import type { App, AppsService } from '../../domain/apps/index.js';
 import { isActive, type DeploymentsService } from '../../domain/deployments/index.js';
+import type { FormationService } from '../../domain/formation/index.js';
 import type { Release, ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
 import { BerthError, ErrorCodes } from '../../errors/index.js';
@@ -14,6 +15,7 @@ export interface ReconcilerOptions {
   readonly apps: AppsService;
   readonly deployments: DeploymentsService;
   readonly releases: ReleasesService;
+  readonly formation: FormationService;
   readonly rollouts: RolloutsService;
   readonly runner: ReleaseRunner;
   readonly runtime: Driver;
@@ -64,7 +66,13 @@ export class Reconciler {
     this.#worker = new CoalescingWorker({
       name: 'reconciler',
       hub: options.hub,
-      namespaces: ['formations', 'live_releases', 'releases', 'deployments', 'apps'],
+      topics: [
+        options.formation.changes(),
+        options.rollouts.changes(),
+        options.releases.changes(),
+        options.deployments.taskChanges(),
+        options.apps.changes(),
+      ],
       logger: this.#logger,
       intervalMs: options.intervalMs ?? 2000,
       run: () => this.#reconcileAll(),

@@ -47,7 +47,8 @@ export class RouterSync {
     this.#worker = new CoalescingWorker({
       name: 'router sync',
       hub: options.hub,
-      namespaces: ['routes', 'apps'],
+      // An app's destruction takes its route along, so it is a change of the route table too.
+      topics: [options.routes.changes()],
       logger: this.#logger,
       intervalMs: options.checkIntervalMs ?? 3000,
       run: () => this.#syncOnce(),
