@@ -117,11 +117,20 @@ async function runRouter(args: string[]): Promise<number> {
   const env = Object.fromEntries(
     routerFlags.map((f) => [envName(f), process.env[envName(f)]] as const),
   );
-  const { dataDir, routerListen } = compileServerOptions(flags, env);
+  const { dataDir, routerListen, routerDrainMs, routerUpstreamTimeoutMs } = compileServerOptions(
+    flags,
+    env,
+  );
   const logger = createLogger();
   let router;
   try {
-    router = await startRouter({ dir: path.join(dataDir, 'router'), listen: routerListen, logger });
+    router = await startRouter({
+      dir: path.join(dataDir, 'router'),
+      listen: routerListen,
+      logger,
+      drainMs: routerDrainMs,
+      upstreamTimeoutMs: routerUpstreamTimeoutMs,
+    });
   } catch (error) {
     throw await explained(error, [{ flag: 'router-listen', ...routerListen }]);
   }

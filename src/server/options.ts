@@ -52,9 +52,23 @@ export interface ServerOptions {
   /** The ports the process runtime gives its units (BERTH_UNIT_PORTS, default 20000-29999). */
   readonly unitPorts: { readonly from: number; readonly to: number };
   /** SIGTERM → SIGKILL grace of a stopping unit (BERTH_STOP_GRACE_MS, default 10 s). */
-  readonly stopGraceMs: number;
+  readonly unitStopGraceMs: number;
   /** How long old units may finish their requests after a route switch (BERTH_DRAIN_TIMEOUT_MS). */
   readonly drainTimeoutMs: number;
+  /** How long a stopping builtin router lets requests in flight finish (10 s). */
+  readonly routerDrainMs: number;
+  /** How long the builtin router waits for a silent upstream before it answers 504 (60 s). */
+  readonly routerUpstreamTimeoutMs: number;
+  /** How long a stopping deployer waits for its aborted tasks to record their end (10 s). */
+  readonly taskDrainMs: number;
+  /** How often the reconciler looks at the runtime although the store did not change (2 s). */
+  readonly reconcileIntervalMs: number;
+  /**
+   * Tries in all of a rollout the reconciler started that failed for another reason than its
+   * release (the runtime did not answer), and the wait before the second (4× longer each
+   * time after): 3 tries, 2 s then 8 s.
+   */
+  readonly rolloutRetry: { readonly attempts: number; readonly baseDelayMs: number };
   /** How long a new unit may take to listen on PORT (BERTH_STARTUP_TIMEOUT_MS, default 60 s). */
   readonly startupTimeoutMs: number;
   /** This machine's id in the store (BERTH_HOST_ID); default its /etc/machine-id. */
@@ -192,8 +206,14 @@ export function compileServerOptions(
     deployConcurrency: envInteger(env, 'BERTH_DEPLOY_CONCURRENCY', 2, 1, 64),
     buildTimeoutMs: envMilliseconds(env, 'BERTH_BUILD_TIMEOUT_MS', 600_000, 1000),
     unitPorts: parsePortRange(env['BERTH_UNIT_PORTS'] || '20000-29999', 'BERTH_UNIT_PORTS'),
-    stopGraceMs: envMilliseconds(env, 'BERTH_STOP_GRACE_MS', 10_000, 0),
+    unitStopGraceMs: envMilliseconds(env, 'BERTH_STOP_GRACE_MS', 10_000, 0),
     drainTimeoutMs: envMilliseconds(env, 'BERTH_DRAIN_TIMEOUT_MS', 30_000, 0),
+    // Fixed: no one has needed to tune these, so they have no variable (docs/operations.md).
+    routerDrainMs: 10_000,
+    routerUpstreamTimeoutMs: 60_000,
+    taskDrainMs: 10_000,
+    reconcileIntervalMs: 2000,
+    rolloutRetry: Object.freeze({ attempts: 3, baseDelayMs: 2000 }),
     startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),
     hostId: envHostId(env),
     bundleLimit: envInteger(

@@ -158,7 +158,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       logger,
       startupTimeoutMs: options.startupTimeoutMs,
       drainTimeoutMs: options.drainTimeoutMs,
-      stopGraceMs: options.stopGraceMs,
+      unitStopGraceMs: options.unitStopGraceMs,
     });
     const reconciler = new Reconciler({
       apps,
@@ -170,6 +170,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       runtime,
       hub,
       logger,
+      intervalMs: options.reconcileIntervalMs,
+      rolloutRetry: options.rolloutRetry,
     });
     resources.defer('reconciler', () => reconciler.stop());
     const deployer = new Deployer({
@@ -198,6 +200,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         baseDelayMs: options.deployRetryBaseMs,
       }),
       concurrency: options.deployConcurrency,
+      taskDrainMs: options.taskDrainMs,
     });
     resources.defer('deployer', () => deployer.stop());
     // Uploads and git pushes queue deploys the one same way.

@@ -20,10 +20,10 @@ export interface RouterOptions {
   /** Where apps' traffic arrives; port 0 picks a free port (tests). */
   readonly listen: { readonly host: string; readonly port: number };
   readonly logger: Logger;
-  /** An upstream silent this long gets a 504 (default 60 s). */
-  readonly upstreamTimeoutMs?: number;
-  /** How long a stop waits for requests in flight before cutting them (default 10 s). */
-  readonly stopGraceMs?: number;
+  /** An upstream silent this long gets a 504 (ServerOptions.routerUpstreamTimeoutMs). */
+  readonly upstreamTimeoutMs: number;
+  /** How long a stop waits for requests in flight before cutting them (routerDrainMs). */
+  readonly drainMs: number;
   /** Slow clients' timeouts and the per-address connection cap (traffic-limits.ts defaults). */
   readonly limits?: TrafficLimitOptions;
 }
@@ -52,7 +52,6 @@ function formatListen(address: AddressInfo): string {
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const { dir } = options;
   const logger = options.logger.child({ component: 'router' });
-  const stopGraceMs = options.stopGraceMs ?? 10_000;
   const limits = compileTrafficLimits(options.limits ?? {});
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pool = new UpstreamPool();
@@ -62,7 +61,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const traffic = createTrafficServer({
     pool,
     logger,
-    upstreamTimeoutMs: options.upstreamTimeoutMs ?? 60_000,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
     current: () => compiled,
     upgraded,
     limits,
@@ -135,7 +134,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     const graceOver = new AbortController();
     const inTime = await Promise.race([
       drained.then(() => true),
-      sleep(stopGraceMs, false, { signal: graceOver.signal }),
+      sleep(options.drainMs, false, { signal: graceOver.signal }),
     ]);
     graceOver.abort();
     clearInterval(idleSweeper);

@@ -28,15 +28,15 @@ export interface DeployerOptions {
     readonly undeploy: readonly DeployStep[];
   };
   /** Tasks of different apps run at once up to this many; one app's tasks never overlap. */
-  readonly concurrency?: number;
+  readonly concurrency: number;
   /** How long a claim lasts without a heartbeat; a dead controller's task fails within it. */
-  readonly leaseMs?: number;
+  readonly leaseMs: number;
   /** Waits this long at the start of every step: fault injection for tests, 0 otherwise. */
-  readonly stepDelayMs?: number;
-  /** How long `stop` waits for running tasks to wind down. */
-  readonly stopGraceMs?: number;
-  /** How a step whose StepFailure is retryable runs again (compiled server options). */
-  readonly retry?: StepRetryPolicy;
+  readonly stepDelayMs: number;
+  /** How long `stop` waits for the running tasks it aborted to record their end. */
+  readonly taskDrainMs: number;
+  /** How a step whose StepFailure is retryable runs again. */
+  readonly retry: StepRetryPolicy;
 }
 
 type AbortReason = 'cancelled' | 'lease-lost' | 'stopping';
@@ -56,7 +56,7 @@ class TaskAbort extends Error {
  * the tasks of controllers whose leases lapsed.
  */
 export class Deployer {
-  readonly #options: Required<DeployerOptions>;
+  readonly #options: DeployerOptions;
   readonly #logger: Logger;
   readonly #worker: CoalescingWorker;
   readonly #running = new Map<
@@ -65,14 +65,7 @@ export class Deployer {
   >();
 
   constructor(options: DeployerOptions) {
-    this.#options = {
-      concurrency: 2,
-      leaseMs: 15_000,
-      stepDelayMs: 0,
-      stopGraceMs: 10_000,
-      retry: { attempts: 1, baseDelayMs: 0 },
-      ...options,
-    };
+    this.#options = options;
     this.#logger = options.logger.child({ component: 'deployer' });
     // A run claims what fits; one per batch of changes to deployments. The interval fails the
     // tasks of controllers whose leases lapsed (which, being a change, then asks for a run).
@@ -102,7 +95,7 @@ export class Deployer {
     await this.#worker.stop(async () => {
       for (const task of this.#running.values()) task.abort.abort(new TaskAbort('stopping'));
       const all = Promise.allSettled([...this.#running.values()].map((t) => t.done));
-      await Promise.race([all, sleep(this.#options.stopGraceMs)]);
+      await Promise.race([all, sleep(this.#options.taskDrainMs)]);
     });
   }
 

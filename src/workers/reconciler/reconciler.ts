@@ -25,13 +25,13 @@ export interface ReconcilerOptions {
    * How often to look at the runtime even when the store did not change: units crash and
    * vanish without telling the store.
    */
-  readonly intervalMs?: number;
+  readonly intervalMs: number;
   /**
    * How often a rollout that failed for another reason than its release (the runtime did not
    * answer) is tried in all, and the wait before the second try (each later wait is four times
    * the one before).
    */
-  readonly rolloutRetry?: { readonly attempts: number; readonly baseDelayMs: number };
+  readonly rolloutRetry: { readonly attempts: number; readonly baseDelayMs: number };
 }
 
 /** A rollout that failed for a reason of the moment, to try again after `notBefore`. */
@@ -57,11 +57,9 @@ export class Reconciler {
   readonly #warned = new Map<string, string>();
   /** App id → the release whose rollout is to be tried again. */
   readonly #retries = new Map<string, RolloutRetry>();
-  readonly #rolloutRetry: { readonly attempts: number; readonly baseDelayMs: number };
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
-    this.#rolloutRetry = options.rolloutRetry ?? { attempts: 3, baseDelayMs: 2000 };
     this.#logger = options.logger.child({ component: 'reconciler' });
     this.#worker = new CoalescingWorker({
       name: 'reconciler',
@@ -74,7 +72,7 @@ export class Reconciler {
         options.apps.changes(),
       ],
       logger: this.#logger,
-      intervalMs: options.intervalMs ?? 2000,
+      intervalMs: options.intervalMs,
       run: () => this.#reconcileAll(),
       onRunFailure: (error) => this.#logger.warn({ err: error }, 'a reconcile pass failed'),
     });
@@ -184,7 +182,7 @@ export class Reconciler {
    * failure, so a release never rolls out on its own long after it was seen to fail.
    */
   async #rollOut(app: App, release: Release): Promise<void> {
-    const { attempts, baseDelayMs } = this.#rolloutRetry;
+    const { attempts, baseDelayMs } = this.#o.rolloutRetry;
     let retry = this.#retries.get(app.id);
     if (retry?.version !== release.version)
       retry = { version: release.version, failures: 0, notBefore: 0 };

@@ -51,11 +51,11 @@ export interface ReleaseRunnerOptions {
   readonly locks: AppLocks;
   readonly logger: Logger;
   /** How long a new unit may take to listen on PORT. */
-  readonly startupTimeoutMs?: number;
+  readonly startupTimeoutMs: number;
   /** How long old units get to finish the requests they hold after the routes moved. */
-  readonly drainTimeoutMs?: number;
-  /** SIGTERM → SIGKILL grace of a stopping unit. */
-  readonly stopGraceMs?: number;
+  readonly drainTimeoutMs: number;
+  /** SIGTERM → SIGKILL grace of a stopping unit that served (BERTH_STOP_GRACE_MS). */
+  readonly unitStopGraceMs: number;
 }
 
 /**
@@ -93,6 +93,12 @@ const HOLDING: ReadonlySet<UnitStatus['state']> = new Set([
   'restarting',
   'crashed',
 ]);
+/**
+ * The SIGTERM → SIGKILL grace of the new units of a failed rollout, shorter than a serving
+ * unit's: the routes never moved to them, so they hold no requests to finish, and the failure
+ * is reported without waiting the whole grace; long enough for a unit to flush its output.
+ */
+const FAILED_ROLLOUT_STOP_GRACE_MS = 2000;
 /** Units in these states get traffic. */
 const SERVING: ReadonlySet<UnitStatus['state']> = new Set(['starting', 'running', 'restarting']);
 
@@ -114,16 +120,11 @@ function byTypeThenIndex(a: UnitStatus, b: UnitStatus): number {
  * its formation, and takes an app down. Every action holds the app's lock.
  */
 export class ReleaseRunner {
-  readonly #o: Required<ReleaseRunnerOptions>;
+  readonly #o: ReleaseRunnerOptions;
   readonly #logger: Logger;
 
   constructor(options: ReleaseRunnerOptions) {
-    this.#o = {
-      startupTimeoutMs: 60_000,
-      drainTimeoutMs: 30_000,
-      stopGraceMs: 10_000,
-      ...options,
-    };
+    this.#o = options;
     this.#logger = options.logger.child({ component: 'release-runner' });
   }
 
@@ -222,7 +223,7 @@ export class ReleaseRunner {
    */
   async stopOrphans(units: readonly UnitStatus[]): Promise<void> {
     await Promise.all(
-      units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })),
+      units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.unitStopGraceMs })),
     );
   }
 
@@ -499,19 +500,21 @@ export class ReleaseRunner {
       .catch(() => false);
     if (!drained) log(`some requests were still in flight after ${this.#o.drainTimeoutMs} ms`);
     await Promise.all(
-      units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.stopGraceMs })),
+      units.map((u) => this.#o.runtime.stop(u.id, { graceMs: this.#o.unitStopGraceMs })),
     );
   }
 
   async #stopQuietly(units: readonly UnitStatus[]): Promise<void> {
     await Promise.all(
       units.map((u) =>
-        this.#o.runtime.stop(u.id, { graceMs: 2000 }).catch((error: unknown) => {
-          this.#logger.warn(
-            { err: error, unit: u.id },
-            'could not stop a unit of a failed rollout',
-          );
-        }),
+        this.#o.runtime
+          .stop(u.id, { graceMs: FAILED_ROLLOUT_STOP_GRACE_MS })
+          .catch((error: unknown) => {
+            this.#logger.warn(
+              { err: error, unit: u.id },
+              'could not stop a unit of a failed rollout',
+            );
+          }),
       ),
     );
   }

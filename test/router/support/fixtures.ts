@@ -14,6 +14,7 @@ import {
   type RunningRouter,
   type TrafficLimitOptions,
 } from '../../../src/router/index.js';
+import { compiledDefaults } from '../../support/compiled-defaults.js';
 
 /** An upstream app: answers with its name, counts requests and TCP connections. */
 export interface TestUpstream {
@@ -100,9 +101,8 @@ export async function startTestRouter(
     dir,
     listen: { host: '127.0.0.1', port: 0 },
     logger: silentLogger(),
-    ...(options.upstreamTimeoutMs === undefined
-      ? {}
-      : { upstreamTimeoutMs: options.upstreamTimeoutMs }),
+    drainMs: compiledDefaults.routerDrainMs,
+    upstreamTimeoutMs: options.upstreamTimeoutMs ?? compiledDefaults.routerUpstreamTimeoutMs,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   const client = new RouterClient({ controlSocket: router.controlSocket });
