@@ -25,6 +25,59 @@ import {
 /** Deploys measured per run; the median is reported. */
 const DEPLOYS = 7;
 
+/** Where one deploy's time went, in ms, from the bench's clock and the task's step times. */
+export interface DeployPhases {
+  /** POST until its 202: the upload and the bundle's checks at the door. */
+  readonly accept: number;
+  /** The 202 until the task's validate step starts: the deployer's pickup. */
+  readonly pickup: number;
+  readonly validate: number;
+  readonly build: number;
+  readonly release: number;
+  /** The rollout step's start until the new release answers through the router. */
+  readonly rollout: number;
+}
+
+const PHASES = ['accept', 'pickup', 'validate', 'build', 'release', 'rollout'] as const;
+
+interface StepTimes {
+  readonly name: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+/** The phases of a deploy whose record is `body` (GET /deployments/{app}); times in epoch ms. */
+function phasesOf(
+  body: unknown,
+  times: { readonly posted: number; readonly accepted: number; readonly answered: number },
+): DeployPhases | undefined {
+  const steps = (body as { details?: { steps?: StepTimes[] } }).details?.steps ?? [];
+  const at = (name: string, field: 'startedAt' | 'finishedAt') => {
+    const value = steps.find((step) => step.name === name)?.[field];
+    return value ? Date.parse(value) : Number.NaN;
+  };
+  const phases: DeployPhases = {
+    accept: times.accepted - times.posted,
+    pickup: at('validate', 'startedAt') - times.accepted,
+    validate: at('validate', 'finishedAt') - at('validate', 'startedAt'),
+    build: at('build', 'finishedAt') - at('build', 'startedAt'),
+    release: at('release', 'finishedAt') - at('release', 'startedAt'),
+    rollout: times.answered - at('rollout', 'startedAt'),
+  };
+  return Object.values(phases).every(Number.isFinite) ? phases : undefined;
+}
+
+function describePhases(phases: DeployPhases): string {
+  return PHASES.map((name) => `${name} ${round(phases[name], 0)}`).join(', ');
+}
+
+function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
 export interface RuntimeFigures {
   readonly deployMs: number;
   readonly deployFloorMs: number;
@@ -67,9 +120,13 @@ export async function floorOnce(dir: string, bundle: Buffer, marker: string): Pr
   }
 }
 
-async function measureDeploys(
-  print: (line: string) => void,
-): Promise<{ deployMs: number; deployFloorMs: number; deploys: number[]; floors: number[] }> {
+async function measureDeploys(print: (line: string) => void): Promise<{
+  deployMs: number;
+  deployFloorMs: number;
+  deploys: number[];
+  floors: number[];
+  phases: DeployPhases[];
+}> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-runtime-'));
   // A root controller runs apps as users of their own, who must pass through to the data dir.
   await chmod(dir, 0o711);
@@ -84,6 +141,7 @@ async function measureDeploys(
     await api.expect(201, 'POST', '/apps', { name: 'bench' });
     const deploys: number[] = [];
     const floors: number[] = [];
+    const phases: DeployPhases[] = [];
     // One deploy first, so both sides start warm (the first unit, the router's agents).
     for (let i = 0; i <= DEPLOYS; i++) {
       const marker = `m${i}-${Date.now()}`;
@@ -91,31 +149,39 @@ async function measureDeploys(
       // Side by side: the floor, then the deploy, each round.
       const floor = await floorOnce(dir, bundle, marker);
       const started = performance.now();
+      const posted = Date.now();
       await api.expect(202, 'POST', '/deployments/bench', bundle);
+      const accepted = Date.now();
       await waitForBody(server.routerUrl, 'bench.localhost', `bench ${marker}`);
       const elapsed = performance.now() - started;
+      const answered = Date.now();
       // The next deploy waits for this task to finish (it drains the old unit after the switch).
+      let record: unknown;
       for (;;) {
         const reply = await api.send('GET', '/deployments/bench');
-        if (reply.status === 200) break;
+        if (reply.status === 200) {
+          record = reply.body;
+          break;
+        }
         await sleep(20);
       }
       if (i === 0) continue;
       deploys.push(elapsed);
       floors.push(floor);
-      print(`  deploy ${i}: ${round(elapsed, 0)} ms (floor ${round(floor, 0)} ms)`);
+      // The step times are the server's (ms), on the same clock as Date.now() here.
+      const split = phasesOf(record, { posted, accepted, answered });
+      if (split) phases.push(split);
+      print(
+        `  deploy ${i}: ${round(elapsed, 0)} ms (floor ${round(floor, 0)} ms)` +
+          (split ? `: ${describePhases(split)}` : ''),
+      );
     }
     return {
-      deployMs: percentile(
-        [...deploys].sort((a, b) => a - b),
-        0.5,
-      ),
-      deployFloorMs: percentile(
-        [...floors].sort((a, b) => a - b),
-        0.5,
-      ),
+      deployMs: median(deploys),
+      deployFloorMs: median(floors),
       deploys,
       floors,
+      phases,
     };
   } finally {
     await server.down();
@@ -175,17 +241,18 @@ async function measureUnitStarts(): Promise<{ spareMs: number; coldMs: number }>
     for (const driver of Object.values(drivers)) await driver.destroy().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
-  const median = (values: number[]) =>
-    percentile(
-      [...values].sort((a, b) => a - b),
-      0.5,
-    );
   return { spareMs: median(times.spare), coldMs: median(times.cold) };
 }
 
 export async function runRuntimeBench(print: (line: string) => void): Promise<RuntimeFigures> {
   print(`deploy latency: POST → the new release answers through the router (median of ${DEPLOYS})`);
   const deploy = await measureDeploys(print);
+  if (deploy.phases.length > 0) {
+    const medians = Object.fromEntries(
+      PHASES.map((name) => [name, median(deploy.phases.map((p) => p[name]))]),
+    ) as unknown as DeployPhases;
+    print(`  where it goes (median of each, ms): ${describePhases(medians)}`);
+  }
   print(
     `unit start → answers, process runtime, spare supervisor against cold (median of ${DEPLOYS}):`,
   );
