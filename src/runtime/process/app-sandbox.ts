@@ -171,19 +171,23 @@ export class AppSandboxes {
   async prepareApp(account: AppAccount): Promise<void> {
     if (this.isolation.kind !== 'users') return;
     const { home, tmp } = this.appHome(account.appId);
-    for (const dir of [
-      this.#appsRoot,
-      this.appDir(account.appId),
-      path.join(this.appDir(account.appId), 'slugs'),
-    ]) {
+    // Parents before children; the two private folders, and slugs/, side by side.
+    for (const dir of [this.#appsRoot, this.appDir(account.appId)]) {
       await mkdir(dir, { recursive: true });
       await chmod(dir, 0o711);
     }
-    for (const dir of [home, tmp]) {
-      await mkdir(dir, { recursive: true });
-      await lchown(dir, account.uid, account.uid);
-      await chmod(dir, 0o700);
-    }
+    await Promise.all([
+      (async () => {
+        const slugs = path.join(this.appDir(account.appId), 'slugs');
+        await mkdir(slugs, { recursive: true });
+        await chmod(slugs, 0o711);
+      })(),
+      ...[home, tmp].map(async (dir) => {
+        await mkdir(dir, { recursive: true });
+        await lchown(dir, account.uid, account.uid);
+        await chmod(dir, 0o700);
+      }),
+    ]);
   }
 
   /**
@@ -237,16 +241,19 @@ export class AppSandboxes {
         ErrorCodes.UNIT_SPEC_INVALID,
       );
     }
-    await this.prepareApp(account);
     const cgroup =
       isolation.cgroups.kind === 'none'
         ? undefined
         : new Cgroup(isolation.cgroups, this.#scope, id);
-    await cgroup?.create({
-      ...(limits?.memoryBytes === undefined ? {} : { memoryBytes: limits.memoryBytes }),
-      ...(limits?.cpus === undefined ? {} : { cpus: limits.cpus }),
-      pids: this.#caps.pids,
-    });
+    // Independent: the app's folders and the process's control group are made side by side.
+    await Promise.all([
+      this.prepareApp(account),
+      cgroup?.create({
+        ...(limits?.memoryBytes === undefined ? {} : { memoryBytes: limits.memoryBytes }),
+        ...(limits?.cpus === undefined ? {} : { cpus: limits.cpus }),
+        pids: this.#caps.pids,
+      }),
+    ]);
     const { home, tmp } = this.appHome(account.appId);
     return {
       wrap: (argv) =>
@@ -271,9 +278,17 @@ export class AppSandboxes {
    * runs as the app, so a hostile install script is as contained as the app itself.
    */
   async buildJail(buildId: string, account: AppAccount, dir: string): Promise<ProcessJail> {
-    const jail = await this.jail(buildId, account, undefined);
-    await this.giveTree(dir, account);
-    return jail;
+    // Side by side; a jail made for a tree that could not be handed over is released again.
+    const [jail, given] = await Promise.allSettled([
+      this.jail(buildId, account, undefined),
+      this.giveTree(dir, account),
+    ]);
+    if (given.status === 'rejected') {
+      if (jail.status === 'fulfilled') await jail.value.release().catch(() => undefined);
+      throw given.reason;
+    }
+    if (jail.status === 'rejected') throw jail.reason;
+    return jail.value;
   }
 
   /** The control group a unit's jail made, to kill or remove what a lost supervisor left. */

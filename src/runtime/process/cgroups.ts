@@ -100,7 +100,7 @@ export class Cgroup {
   /** Makes the group (again, if it is left from before) and writes its limits. */
   async create(limits: CgroupLimits): Promise<void> {
     if (this.support.kind === 'v2') await this.#enableV2Controllers();
-    for (const dir of this.dirs) await mkdir(dir, { recursive: true });
+    await Promise.all(this.dirs.map((dir) => mkdir(dir, { recursive: true })));
     const memory = limits.memoryBytes;
     const cpus = limits.cpus;
     if (this.support.kind === 'v1') {
@@ -109,26 +109,35 @@ export class Cgroup {
       // memsw (memory + swap) may only be set at or above the memory limit, so the order of
       // the two writes depends on whether the limit grows; setting both twice covers both.
       const memoryValue = memory === undefined ? unlimited : String(memory);
-      for (let pass = 0; pass < 2; pass++) {
-        await writeFile(path.join(memoryDir, 'memory.limit_in_bytes'), memoryValue).catch(
-          (error: unknown) => {
-            if (pass === 1) throw error;
-          },
+      const writeMemory = async () => {
+        for (let pass = 0; pass < 2; pass++) {
+          await writeFile(path.join(memoryDir, 'memory.limit_in_bytes'), memoryValue).catch(
+            (error: unknown) => {
+              if (pass === 1) throw error;
+            },
+          );
+          await writeFile(path.join(memoryDir, 'memory.memsw.limit_in_bytes'), memoryValue).catch(
+            () => undefined, // no swap accounting on this kernel
+          );
+        }
+      };
+      const writeCpu = async () => {
+        await writeFile(path.join(cpuDir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+        await writeFile(
+          path.join(cpuDir, 'cpu.cfs_quota_us'),
+          cpus === undefined ? '-1' : String(Math.max(1000, Math.round(cpus * CPU_PERIOD_US))),
         );
-        await writeFile(path.join(memoryDir, 'memory.memsw.limit_in_bytes'), memoryValue).catch(
-          () => undefined, // no swap accounting on this kernel
+        await writeFile(
+          path.join(cpuDir, 'cpu.shares'),
+          String(Math.max(2, Math.round(1024 * (cpus ?? 1)))),
         );
-      }
-      await writeFile(path.join(pidsDir, 'pids.max'), String(limits.pids));
-      await writeFile(path.join(cpuDir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-      await writeFile(
-        path.join(cpuDir, 'cpu.cfs_quota_us'),
-        cpus === undefined ? '-1' : String(Math.max(1000, Math.round(cpus * CPU_PERIOD_US))),
-      );
-      await writeFile(
-        path.join(cpuDir, 'cpu.shares'),
-        String(Math.max(2, Math.round(1024 * (cpus ?? 1)))),
-      );
+      };
+      // One hierarchy per controller: their writes do not depend on each other.
+      await Promise.all([
+        writeMemory(),
+        writeFile(path.join(pidsDir, 'pids.max'), String(limits.pids)),
+        writeCpu(),
+      ]);
       return;
     }
     const [dir] = this.dirs as [string];

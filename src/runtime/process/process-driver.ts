@@ -71,6 +71,12 @@ const STOP_MARGIN_MS = 2000;
 /** The grace period a supervisor uses when it is stopped by someone other than stop(). */
 const DEFAULT_GRACE_MS = 10_000;
 const POLL_MS = 20;
+/**
+ * How long after a spare is taken its successor is started. A Node that boots takes a CPU for
+ * tens of milliseconds: started at once, it would slow down the boot of the unit just handed
+ * to the spare, which is what a deploy waits for.
+ */
+const SPARE_RESTOCK_MS = 300;
 
 function directoryOf(artifact: UnitArtifact): string {
   if (artifact.kind !== 'directory') {
@@ -87,14 +93,50 @@ function portsOf(units: readonly ObservedUnit[]): Map<string, number> {
   return new Map(units.map((unit) => [unit.record.unit.id, unit.record.port]));
 }
 
-/** Polls until `done` is true or the deadline passes; says which. */
-async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+/**
+ * Polls until `done` is true or the deadline passes; says which. With `wake`, a poll also runs
+ * as soon as it calls back (the supervisor said its record changed), not only every POLL_MS.
+ */
+async function waitFor(
+  done: () => Promise<boolean>,
+  timeoutMs: number,
+  wake?: (poll: () => void) => void,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  let woken = false;
+  let pause: AbortController | undefined;
+  wake?.(() => {
+    woken = true;
+    pause?.abort();
+  });
   for (;;) {
+    woken = false;
     if (await done()) return true;
     if (Date.now() >= deadline) return false;
-    await sleep(POLL_MS);
+    // A wake that came while `done` ran is not waited for again.
+    if (woken) continue;
+    pause = new AbortController();
+    await sleep(POLL_MS, undefined, { signal: pause.signal }).catch(() => undefined);
+    pause = undefined;
   }
+}
+
+/**
+ * Calls `onReport` when the supervisor writes to its stdout (it does once its record says
+ * the unit is no longer starting) or exits, then lets go of the pipe: it must hold neither
+ * the controller's event loop nor the supervisor, which outlives the controller.
+ */
+function onStartReport(child: ChildProcess, onReport: () => void): void {
+  const pipe = child.stdout;
+  if (!pipe) return;
+  const done = () => {
+    pipe.destroy();
+    onReport();
+  };
+  pipe.once('data', done);
+  pipe.once('end', done);
+  pipe.once('error', done);
+  (pipe as unknown as { unref?: () => void }).unref?.();
 }
 
 /**
@@ -119,6 +161,8 @@ export class ProcessDriver implements Driver {
   readonly #keepSpare: boolean;
   /** A supervisor started ahead of need, waiting for its plan on stdin. */
   #spare: ChildProcess | undefined;
+  /** The spare's successor, due SPARE_RESTOCK_MS after a spare was taken. */
+  #restock: NodeJS.Timeout | undefined;
   #destroyed = false;
 
   constructor(options: ProcessDriverOptions) {
@@ -162,21 +206,33 @@ export class ProcessDriver implements Driver {
       cwd: this.#layout.root,
       env: { BERTH_SUPERVISOR_SPARE: '1' },
       detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
+      // stdout: the supervisor says there when the unit has started (onStartReport).
+      stdio: ['pipe', 'pipe', 'ignore'],
     });
     spare.on('error', () => undefined);
     spare.stdin?.on('error', () => undefined);
-    // Neither the child nor its pipe keeps the controller's event loop alive.
+    spare.stdout?.on('error', () => undefined);
+    // Neither the child nor its pipes keep the controller's event loop alive.
     spare.unref();
     (spare.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    (spare.stdout as unknown as { unref?: () => void } | null)?.unref?.();
     return spare;
   }
 
-  /** The spare supervisor if it still waits, replaced by a new one; else none. */
+  /**
+   * The spare supervisor if it still waits, else none; either way a new spare follows after
+   * SPARE_RESTOCK_MS, once the unit that took this one is well into its boot.
+   */
   #takeSpare(): ChildProcess | undefined {
     const spare = this.#spare;
     this.#spare = undefined;
-    if (this.#keepSpare && !this.#destroyed) this.#spare = this.#startSpare();
+    if (this.#keepSpare && !this.#destroyed && this.#restock === undefined) {
+      this.#restock = setTimeout(() => {
+        this.#restock = undefined;
+        if (!this.#destroyed && this.#spare === undefined) this.#spare = this.#startSpare();
+      }, SPARE_RESTOCK_MS);
+      this.#restock.unref();
+    }
     const waiting =
       spare?.pid !== undefined &&
       spare.exitCode === null &&
@@ -202,12 +258,23 @@ export class ProcessDriver implements Driver {
   ): Promise<UnitStatus> {
     const port = await this.#ports.allocate(spec.id, units);
     try {
-      await mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 });
-      await rm(this.#layout.stopFile(spec.id), { force: true });
-      const jail = await this.#sandboxes.jail(spec.id, spec.account, spec.limits);
+      // Independent of each other: made side by side. A jail made for nothing is released.
+      const [files, made] = await Promise.allSettled([
+        Promise.all([
+          mkdir(this.#layout.appLogDir(spec.app), { recursive: true, mode: 0o700 }),
+          rm(this.#layout.stopFile(spec.id), { force: true }),
+        ]),
+        this.#sandboxes.jail(spec.id, spec.account, spec.limits),
+      ]);
+      if (files.status === 'rejected') {
+        if (made.status === 'fulfilled') await made.value.release().catch(() => undefined);
+        throw files.reason;
+      }
+      if (made.status === 'rejected') throw made.reason;
+      const jail = made.value;
       try {
-        const pid = this.#spawnSupervisor(spec, cwd, port, jail);
-        return await this.#awaitStarted(spec.id, pid);
+        const supervisor = this.#spawnSupervisor(spec, cwd, port, jail);
+        return await this.#awaitStarted(spec.id, supervisor);
       } catch (error) {
         await jail.release().catch(() => undefined);
         throw error;
@@ -220,7 +287,13 @@ export class ProcessDriver implements Driver {
     }
   }
 
-  #spawnSupervisor(spec: UnitSpec, cwd: string, port: number, jail: ProcessJail): number {
+  /** Hands the unit to the spare, or spawns a supervisor for it; the supervisor's process. */
+  #spawnSupervisor(
+    spec: UnitSpec,
+    cwd: string,
+    port: number,
+    jail: ProcessJail,
+  ): ChildProcess & { readonly pid: number } {
     const unit: RecordedUnit = {
       id: spec.id,
       app: spec.app,
@@ -264,7 +337,7 @@ export class ProcessDriver implements Driver {
     const spare = this.#takeSpare();
     if (spare?.pid !== undefined && spare.stdin) {
       spare.stdin.end(JSON.stringify({ plan, env }));
-      return spare.pid;
+      return spare as ChildProcess & { readonly pid: number };
     }
     const supervisor = spawn(this.#nodePath, [SUPERVISOR_FILE], {
       cwd: this.#layout.root,
@@ -273,24 +346,39 @@ export class ProcessDriver implements Driver {
         BERTH_SUPERVISOR_ENV: JSON.stringify(env),
       },
       detached: true,
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
     supervisor.on('error', () => undefined); // seen below as a supervisor that never records
     supervisor.unref();
-    if (supervisor.pid === undefined)
+    if (supervisor.pid === undefined) {
+      supervisor.stdout?.destroy();
       throw new Error(`could not start the supervisor of ${spec.id}`);
-    return supervisor.pid;
+    }
+    return supervisor as ChildProcess & { readonly pid: number };
   }
 
-  /** Waits until the supervisor has spawned the unit (or given up on it). */
-  async #awaitStarted(unitId: string, supervisorPid: number): Promise<UnitStatus> {
+  /**
+   * Waits until the supervisor has spawned the unit (or given up on it): its record says so.
+   * The record is read when the supervisor reports on its stdout, and every POLL_MS besides.
+   */
+  async #awaitStarted(
+    unitId: string,
+    supervisor: ChildProcess & { readonly pid: number },
+  ): Promise<UnitStatus> {
+    const supervisorPid = supervisor.pid;
     let observed: ObservedUnit | undefined;
-    const started = await waitFor(async () => {
-      const record = await readRecord(this.#layout, unitId);
-      if (record?.supervisor.pid !== supervisorPid) return false;
-      observed = await observe(record);
-      return observed.status.state !== 'starting';
-    }, START_TIMEOUT_MS);
+    const started = await waitFor(
+      async () => {
+        const record = await readRecord(this.#layout, unitId);
+        if (record?.supervisor.pid !== supervisorPid) return false;
+        observed = await observe(record);
+        return observed.status.state !== 'starting';
+      },
+      START_TIMEOUT_MS,
+      (poll) => onStartReport(supervisor, poll),
+    );
+    // Read or not, the pipe is let go of.
+    supervisor.stdout?.destroy();
     if (observed && (started || observed.supervisorAlive)) return observed.status;
     sendSignal(supervisorPid, 'SIGKILL');
     throw new Error(`the supervisor of unit ${unitId} did not start it in ${START_TIMEOUT_MS} ms`);
@@ -392,8 +480,11 @@ export class ProcessDriver implements Driver {
    */
   destroy(): Promise<void> {
     this.#destroyed = true;
+    clearTimeout(this.#restock);
+    this.#restock = undefined;
     // Its stdin ends without a plan: the spare exits.
     this.#spare?.stdin?.end();
+    this.#spare?.stdout?.destroy();
     this.#spare = undefined;
     this.#follows.endAll();
     return Promise.resolve();

@@ -11,6 +11,8 @@
 // stdin ends without one (its controller stopped or died) exits.
 // The unit's variables travel inside one JSON value, not as variables of the supervisor, so
 // that an app's NODE_OPTIONS cannot change the supervisor's own Node.
+// Its stdout is a pipe to the driver that started it, which it writes one line to once the
+// unit has started (or could not be), so that the driver need not poll the record for that.
 // The supervisor stops on SIGTERM: SIGTERM to the unit's process group, the grace period from
 // the stop file (the driver writes it first) and then SIGKILL; it writes `stopped` and exits.
 // Keep the record format in step with unit-record.ts.
@@ -312,6 +314,23 @@ let oomKillsAtLaunch = 0;
 /** Whether the last exit was a kill by the memory limit. */
 let killedByMemoryLimit = false;
 
+let reported = false;
+
+/**
+ * Tells whoever started this supervisor, once, that the record no longer says `starting`, so
+ * that the driver reads it now rather than at its next poll. stdout is a pipe to that driver
+ * (or nothing): a driver gone since is no error, and nothing else is ever written there.
+ */
+function reportStarted() {
+  if (reported || state === 'starting') return;
+  reported = true;
+  try {
+    fs.writeSync(1, 'started\n');
+  } catch {
+    // The driver stopped listening (its controller stopped or died).
+  }
+}
+
 /** Writes the record whole (tmp + rename), so readers never see half of it. */
 function save() {
   const record = {
@@ -329,6 +348,7 @@ function save() {
   const tmp = `${plan.recordFile}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
   fs.renameSync(tmp, plan.recordFile);
+  reportStarted();
 }
 
 function launch() {
