@@ -84,6 +84,11 @@ export interface RolloutReport {
 const WEB = 'web';
 /** How often a unit waiting for its first connection is looked up, to see it died. */
 const UNIT_LOOK_MS = 100;
+/**
+ * Between two connects to a new unit's port. A refused connect costs well under a millisecond,
+ * and this wait is most of what a deploy costs over starting the app by hand.
+ */
+const CONNECT_RETRY_MS = 5;
 /** Listings in a row without the unit before it counts as gone. */
 const MISSES_BEFORE_GONE = 3;
 /** Units in these states hold their index; the reconciler does not start another in their place. */
@@ -232,7 +237,8 @@ export class ReleaseRunner {
     const old = await this.#o.runtime.list({ app: app.name });
     try {
       const templates = await this.#templates(app, release);
-      const healthcheck = await this.#healthcheckOf(templates.slugDir);
+      // Read while the units boot: it is needed only once they listen.
+      const healthcheck = this.#healthcheckOf(templates.slugDir);
       const types = Object.keys(release.processes).sort((a, b) =>
         a === WEB ? -1 : b === WEB ? 1 : a < b ? -1 : 1,
       );
@@ -339,7 +345,7 @@ export class ReleaseRunner {
     log(
       `converging v${release.version}: ${missing.length} to start, ${extra.length + stray.length} to stop`,
     );
-    const healthcheck = await this.#healthcheckOf(templates.slugDir);
+    const healthcheck = this.#healthcheckOf(templates.slugDir);
     const started: UnitStatus[] = [];
     const signal = AbortSignal.timeout(this.#o.startupTimeoutMs * 2);
     for (const { type, index } of missing) {
@@ -393,7 +399,7 @@ export class ReleaseRunner {
   async #startHealthy(
     template: ProcessTemplate,
     indexes: readonly number[],
-    healthcheck: Healthcheck | undefined,
+    healthcheck: Promise<Healthcheck | undefined>,
     report: RolloutReport,
     started: UnitStatus[],
   ): Promise<UnitStatus[]> {
@@ -411,9 +417,10 @@ export class ReleaseRunner {
       if (report.signal.aborted) throw report.signal.reason;
       throw new RolloutFailure(failures.join('; '));
     }
+    const check = await healthcheck;
     report.log(
       `${template.processType}: ${units.length} unit(s) healthy` +
-        (healthcheck ? ` (GET ${healthcheck.path})` : ' (TCP connect)'),
+        (check ? ` (GET ${check.path})` : ' (TCP connect)'),
     );
     return units;
   }
@@ -421,7 +428,7 @@ export class ReleaseRunner {
   /** Undefined when the unit is healthy, else why not, with its last output lines. */
   async #waitHealthy(
     unit: UnitStatus,
-    healthcheck: Healthcheck | undefined,
+    healthcheckRead: Promise<Healthcheck | undefined>,
     signal: AbortSignal,
   ): Promise<string | undefined> {
     const name = `${unit.processType}.${unit.index}`;
@@ -444,7 +451,7 @@ export class ReleaseRunner {
       // Whether the unit still lives is asked of the runtime less often than the port is
       // tried: on a container engine a list costs more than the connect.
       if (performance.now() - lookedAt < UNIT_LOOK_MS && performance.now() < deadline) {
-        await sleep(10);
+        await sleep(CONNECT_RETRY_MS);
         continue;
       }
       lookedAt = performance.now();
@@ -462,9 +469,9 @@ export class ReleaseRunner {
       if (performance.now() > deadline) {
         return `${name} did not listen on PORT ${unit.address.port} within ${this.#o.startupTimeoutMs / 1000} s${await this.#lastLines(unit)}`;
       }
-      // Short: this wait is most of what a deploy costs over starting the app by hand.
-      await sleep(10);
+      await sleep(CONNECT_RETRY_MS);
     }
+    const healthcheck = await healthcheckRead;
     if (!healthcheck) return undefined;
     const result = await checkHealth({
       host: unit.address.host,
@@ -519,6 +526,7 @@ export class ReleaseRunner {
     );
   }
 
+  /** The release's health check (berth.json); never rejects: an unreadable one is none. */
   async #healthcheckOf(slugDir: string): Promise<Healthcheck | undefined> {
     try {
       const project = await readProject(slugDir);
