@@ -13,7 +13,10 @@ const MAX_TABLE_BYTES = 16 * 1024 * 1024;
 export interface ControlHandlers {
   health(): RouterHealth;
   table(): RouteTable;
-  /** Persists then serves the table; 'stale' when its generation is below the serving one. */
+  /**
+   * Serves and persists the table, resolving once both are done ('stale' when its generation
+   * is below the serving one); a table that could not be persisted is not served.
+   */
   replaceTable(table: RouteTable): Promise<'replaced' | 'stale'>;
   inflight(): Record<string, number>;
 }

@@ -77,13 +77,23 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const address = traffic.address() as AddressInfo;
   const listen = formatListen(address);
 
-  // PUTs are applied one at a time: each writes the file, then swaps, in arrival order.
+  // PUTs are applied one at a time, in arrival order. Each swaps first and answers once the
+  // table is on disk too: traffic moves without waiting for the fsyncs, and what a PUT's
+  // answer confirms is what a restarted router serves. A table that cannot be saved is
+  // swapped back out, so a failed PUT changes nothing that lasts.
   let writing: Promise<unknown> = Promise.resolve();
   const replaceTable = (table: RouteTable): Promise<'replaced' | 'stale'> => {
     const next = writing.then(async () => {
       if (table.generation < compiled.table.generation) return 'stale' as const;
-      await saveTableFile(dir, table);
+      const previous = compiled.table;
       compiled = compileTable(table, pool);
+      try {
+        await saveTableFile(dir, table);
+      } catch (error) {
+        // The previous table's upstreams were retired by the swap: compiled again, they revive.
+        compiled = compileTable(previous, pool);
+        throw error;
+      }
       logger.info(
         { generation: table.generation, routes: table.routes.length },
         'route table swapped',
