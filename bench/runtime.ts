@@ -25,8 +25,9 @@ import {
 /** Deploys measured per run; the median is reported. */
 const DEPLOYS = 7;
 /**
- * What measureUnitStarts waits after each start for the driver's next spare supervisor: the
- * driver starts it a while after a spare is taken (SPARE_RESTOCK_MS), then it boots.
+ * How long after a unit start the driver's next spare supervisor has been started (a while
+ * after a spare is taken, SPARE_RESTOCK_MS) and has booted. Both measurements wait this long
+ * before their next round, so that no spare boots during a floor, a deploy or a start.
  */
 const SPARE_READY_MS = 600;
 
@@ -170,6 +171,7 @@ async function measureDeploys(print: (line: string) => void): Promise<{
         }
         await sleep(20);
       }
+      await sleep(SPARE_READY_MS);
       if (i === 0) continue;
       deploys.push(elapsed);
       floors.push(floor);
