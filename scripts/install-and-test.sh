@@ -25,6 +25,8 @@ command -v mkfifo >/dev/null 2>&1 || missing+=(coreutils)
 # The git-over-SSH tests run the real OpenSSH client (ssh, ssh-keygen).
 { command -v ssh && command -v ssh-keygen; } >/dev/null 2>&1 || missing+=(openssh-client)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# Redis add-ons run Debian's redis-server (Berth starts its own servers; the system's stays off).
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 # Container tests: Podman's Docker-compatible service with runc (crun refuses this machine's
 # cgroups), and debootstrap to build Berth's stack base images (no registry can be pulled from).
 # These keep their recommends (fuse-overlayfs, slirp4netns, catatonit): the setup seen working.

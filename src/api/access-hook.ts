@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { AccessPolicy, AccessScope } from '../domain/access/index.js';
+import type { Addon } from '../domain/addons/index.js';
 import type { App } from '../domain/apps/index.js';
 import type { IdentityService, Principal } from '../domain/identity/index.js';
 
@@ -8,7 +9,13 @@ import type { IdentityService, Principal } from '../domain/identity/index.js';
  * `app: true`) the app named by its `:app` parameter.
  */
 export type RouteAccess =
-  { readonly public: true } | { readonly scope: AccessScope; readonly app?: boolean };
+  | { readonly public: true }
+  | {
+      readonly scope: AccessScope;
+      readonly app?: boolean;
+      /** The add-on named by `:addon`, which the caller must be able to use or manage. */
+      readonly addon?: 'use' | 'manage';
+    };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,6 +26,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** The app the route touches, when it declares `app: true`, already authorized. */
     targetApp?: App;
+    /** The add-on the route touches, when it declares `addon`, already authorized. */
+    targetAddon?: Addon;
   }
 }
 
@@ -27,6 +36,12 @@ export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal)
     throw new Error('no principal: the route is missing its access declaration');
   return request.principal;
+}
+
+/** The add-on of a route declared with `addon`. */
+export function addonOf(request: FastifyRequest): Addon {
+  if (!request.targetAddon) throw new Error("no add-on: the route does not declare 'addon'");
+  return request.targetAddon;
 }
 
 /** The app of a route declared with `app: true`. */
@@ -60,5 +75,13 @@ export function installAccessHook(
       ...(appName === undefined ? {} : { app: appName }),
     });
     if (target) request.targetApp = target;
+    if (access.addon) {
+      const name = (request.params as { addon?: string }).addon ?? '';
+      request.targetAddon = await services.access.authorizeAddon(principal, {
+        scope: access.scope,
+        addon: name,
+        level: access.addon,
+      });
+    }
   });
 }

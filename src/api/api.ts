@@ -1,3 +1,4 @@
+import type { AddonsService } from '../domain/addons/index.js';
 import swagger from '@fastify/swagger';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
@@ -22,6 +23,7 @@ import { installAuditHook } from './audit-hook.js';
 import { errorBody, handleError } from './error-mapper.js';
 import { describeStatus, errorStatusesOf } from './openapi.js';
 import {
+  addonRoutes,
   appRoutes,
   auditRoutes,
   configRoutes,
@@ -59,6 +61,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly intake: DeploymentIntake;
   readonly releases: ReleasesService;
   readonly processConfigs: ProcessConfigService;
+  /** Add-on databases (/addons…); off without them. */
+  readonly addons?: AddonsService;
   /** Disk usage of an app's builds, shown by GET /apps/{app}. */
   readonly diskUsage?: AppDiskUsage;
   /** Destroys apps whole; without it, DELETE /apps/{app} removes the row alone. */
@@ -250,6 +254,7 @@ export async function buildApi(options: ApiOptions) {
       await api.register(auditRoutes(options));
       await api.register(releaseRoutes(options));
       await api.register(runtimeRoutes(options));
+      if (options.addons) await api.register(addonRoutes({ ...options, addons: options.addons }));
       await api.register(
         deploymentRoutes({ ...options, bundleLimit: options.bundleLimit ?? 256 * 1024 * 1024 }),
       );

@@ -178,7 +178,7 @@ async function runDown(args: string[]): Promise<number> {
   const stoppedController = controller
     ? `stopped the controller (pid ${controller})`
     : 'no controller was running';
-  let stopped: { units: number; router: boolean };
+  let stopped: { units: number; addons: number; router: boolean };
   try {
     stopped = await stopDataPlane(dataDir, 10_000, engineSocket);
   } catch (error) {
@@ -188,7 +188,9 @@ async function runDown(args: string[]): Promise<number> {
   }
   process.stdout.write(
     `${stoppedController}; ` +
-      `${stopped.router ? 'stopped the router' : 'no router was running'}; stopped ${stopped.units} unit(s)\n`,
+      `${stopped.router ? 'stopped the router' : 'no router was running'}; stopped ${stopped.units} unit(s)` +
+      (stopped.addons > 0 ? ` and ${stopped.addons} add-on server(s), data kept` : '') +
+      '\n',
   );
   return 0;
 }

@@ -37,6 +37,15 @@ export {
   validateUnitSpec,
 } from './spec-rules.js';
 export { PortAllocator, type PortClaims, type PortRange } from './ports/index.js';
+export {
+  ADDON_KINDS,
+  type AddonCredentials,
+  type AddonEndpoint,
+  type AddonKind,
+  type AddonServers,
+  type AddonServerSpec,
+  type AddonServerStatus,
+} from './addons.js';
 export { checkHealth, type HealthCheckOptions, type HealthCheckResult } from './health-check.js';
 export {
   AppSandboxes,
@@ -50,7 +59,9 @@ export {
   processesOfUid,
   processRuntimeRoot,
   processSandboxes,
+  processAddonsRoot,
   RuntimeLayout,
+  stopAddonServers,
   type CgroupSupport,
   type ProcessCaps,
   type ProcessDriverOptions,

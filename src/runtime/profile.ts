@@ -1,6 +1,7 @@
 // A runtime profile: everything that differs between runtimes, chosen once when the controller
 // starts (as Kysely's Dialect is for databases). Each runtime folder (process/, container/)
 // exports one; the rest of Berth holds a profile and never asks which runtime it is.
+import type { AddonServers } from './addons.js';
 import type { BuildNetwork, SlugStore, Stack } from '../build/index.js';
 import type { ProcessCommand, Release } from '../domain/releases/index.js';
 import type { AppAccount, UnitArtifact, UnitCommand } from './driver.js';
@@ -136,6 +137,12 @@ export interface RuntimeProfile {
     readonly what: string;
     remove(appName: string): Promise<void>;
   };
+  /**
+   * The add-on servers of this runtime (src/runtime/addons.ts), or undefined where the runtime
+   * does not run add-ons yet, with `addonsUnavailable` saying so.
+   */
+  readonly addons?: AddonServers;
+  readonly addonsUnavailable?: string;
   /** Lets go of the runtime (watchers, handles); units keep running. */
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import {
   ProcessDriver,
   processRuntimeRoot,
   processSandboxes,
+  stopAddonServers,
   recordedEngine,
   RuntimeDriver,
   type RuntimeProfile,
@@ -137,12 +138,13 @@ export async function stopDataPlane(
   dataDir: string,
   graceMs: number,
   engineSocket?: string,
-): Promise<{ units: number; router: boolean }> {
+): Promise<{ units: number; addons: number; router: boolean }> {
+  const isolation = await detectIsolation();
   const runtimes = [
     new RuntimeDriver(
       new ProcessDriver({
         root: processRuntimeRoot(dataDir),
-        sandboxes: processSandboxes(dataDir, await detectIsolation()),
+        sandboxes: processSandboxes(dataDir, isolation),
       }),
     ),
   ];
@@ -167,6 +169,7 @@ export async function stopDataPlane(
       await Promise.all(listed.map((unit) => runtime.stop(unit.id, { graceMs })));
       units += listed.length;
     }
+    const addons = await stopAddonServers(dataDir, isolation, graceMs);
     const router = await stopRouterProcess(routerDir(dataDir), { graceMs });
     if (engineProblem) {
       throw new EngineUnavailableError(
@@ -175,7 +178,7 @@ export async function stopDataPlane(
         { cause: engineProblem },
       );
     }
-    return { units, router: Boolean(router) };
+    return { units, addons, router: Boolean(router) };
   } finally {
     await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
   }

@@ -63,7 +63,12 @@ export async function openRuntimeProfile(
         dataDir: options.dataDir,
         isolation,
         unitPorts: options.unitPorts,
-        ...(portClaims ? { portClaims: portClaims(processRuntimeRoot(options.dataDir)) } : {}),
+        ...(portClaims
+          ? {
+              portClaims: portClaims(processRuntimeRoot(options.dataDir)),
+              portClaimsOf: portClaims,
+            }
+          : {}),
       });
     }
     case 'kubernetes':

@@ -22,6 +22,7 @@ import { ReleasesService } from '../domain/releases/index.js';
 import { FormationService, formationState } from '../domain/formation/index.js';
 import { RolloutsService, rolloutsState } from '../domain/rollouts/index.js';
 import { RoutesService, routesState } from '../domain/routes/index.js';
+import { AddonsService } from '../domain/addons/index.js';
 import {
   AppLocks,
   AppTeardown,
@@ -118,9 +119,36 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const apps = new AppsService({ state: appsState(store), tenancy: profile.tenancy });
     const config = new ConfigService({ store, secrets });
     const audit = new AuditService({ store });
-    const access = new AccessPolicy({ apps });
     const deployments = new DeploymentsService({ state: deploymentsState(store) });
-    const releases = new ReleasesService({ store, secrets, config });
+    const addons: AddonsService = new AddonsService({
+      store,
+      secrets,
+      logger: logger.child({ component: 'addons' }),
+      apps: {
+        findById: (id) => apps.findById(id),
+        configKeys: async (appId) => Object.keys(await config.get(appId, { reveal: false })),
+      },
+      servers: profile.addons,
+      ...(profile.addonsUnavailable ? { unavailableReason: profile.addonsUnavailable } : {}),
+      // An attachment changed the app's variables: a release like the serving one has them.
+      rollRelease: async (appId): Promise<number | undefined> => {
+        const serving = await rollouts.get(appId);
+        const release = await releases.onConfigChanged(appId, serving?.version ?? undefined);
+        return release?.version;
+      },
+    });
+    const access = new AccessPolicy({ apps, addons });
+    // A release's variables: the app's config vars and what its add-ons give it.
+    const releases: ReleasesService = new ReleasesService({
+      store,
+      secrets,
+      config: {
+        snapshot: async (appId): Promise<Record<string, string>> => ({
+          ...(await config.snapshot(appId)),
+          ...(await addons.environmentOf(appId)),
+        }),
+      },
+    });
     const processConfigs = new ProcessConfigService({ store, secrets });
     const artifacts = new ArtifactStore({ root: path.join(options.dataDir, 'artifacts') });
     const artifactRecords = new ArtifactsService({ state: artifactsState(store) });
@@ -241,6 +269,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           : []),
       ],
       byId: [{ what: 'builds', remove: (app) => builds.removeApp(app.id) }],
+      addons,
       logger,
     });
     const api = await resources.open(
@@ -260,6 +289,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           intake,
           releases,
           processConfigs,
+          addons,
           formation,
           rollouts,
           runtime,
@@ -283,6 +313,10 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     routerSync.start();
     deployer.start();
     reconciler.start();
+    // Add-on servers run on without a controller; this one adopts them, or starts the ones
+    // `berth down` stopped. In the background: the API need not wait for a database.
+    const addonStarts = addons.start();
+    resources.defer('add-on starts', () => addonStarts);
     await api.listen({ host: options.listen.host, port: options.listen.port });
     const sshUrl = options.sshListen
       ? await listenForGitOverSsh(options.sshListen, resources, {

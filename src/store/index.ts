@@ -2,6 +2,8 @@
 // a retrying transaction runner and the trigger-written change log. Dialect SQL lives in dialect/.
 export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './store.js';
 export type {
+  AddonAttachmentTable,
+  AddonTable,
   ApiTokenTable,
   ArtifactTable,
   DeploymentEventTable,

@@ -268,6 +268,33 @@ export interface UnitPortTable {
   claimed_at: string;
 }
 
+/** An add-on: a database server Berth created once and keeps. */
+export interface AddonTable {
+  id: string;
+  /** Unique, like an app's name. */
+  name: string;
+  /** 'postgres' | 'redis'. */
+  kind: string;
+  /** The server's major version, as the server reports it (e.g. '15', '7.0'). */
+  version: string;
+  owner_id: string;
+  /** The unprivileged uid its server runs as on the process runtime. */
+  uid: number;
+  /** The port its server listens on, chosen once. */
+  port: number;
+  /** JSON of { user, password, database }, sealed for the add-on's id. */
+  credentials: string;
+  created_at: string;
+}
+
+/** An add-on attached to an app, as `<alias>_URL`. */
+export interface AddonAttachmentTable {
+  addon_id: string;
+  app_id: string;
+  alias: string;
+  created_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -295,4 +322,6 @@ export interface Database {
   ssh_keys: SshKeyTable;
   data_plane_host: DataPlaneHostTable;
   unit_ports: UnitPortTable;
+  addons: AddonTable;
+  addon_attachments: AddonAttachmentTable;
 }

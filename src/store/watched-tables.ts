@@ -71,6 +71,20 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'deployment_id',
     description: "a deployment task's progress events, keyed by deployment id",
   },
+  {
+    namespaceId: 9,
+    namespace: 'addons',
+    table: 'addons',
+    keyColumn: 'id',
+    description: 'add-ons (database servers Berth keeps), keyed by add-on id',
+  },
+  {
+    namespaceId: 10,
+    namespace: 'addon_attachments',
+    table: 'addon_attachments',
+    keyColumn: 'app_id',
+    description: 'the add-ons attached to an app, keyed by app id',
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -44,6 +44,8 @@ interface Context {
   readonly aliceToken: string;
   readonly aliceApp: string;
   readonly aliceDeployment: string;
+  /** A Redis add-on of alice's. */
+  readonly aliceAddon: string;
   readonly bundle: Buffer;
   counter: number;
 }
@@ -77,6 +79,17 @@ async function aliceAppWith(
 }
 
 const unique = (ctx: Context, prefix: string) => `${prefix}${++ctx.counter}`;
+
+/** A fresh Redis add-on of alice's (Redis: it starts in a fraction of a second). */
+async function aliceAddonWith(api: TestServer, ctx: Context, prefix: string): Promise<string> {
+  const name = unique(ctx, prefix);
+  const created = await api.request('POST', '/addons', {
+    token: ctx.aliceToken,
+    body: { kind: 'redis', name },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return name;
+}
 
 const routes: readonly RouteCase[] = [
   {
@@ -413,6 +426,71 @@ const routes: readonly RouteCase[] = [
       body: { deployBranch: 'main' },
     }),
   },
+  {
+    method: 'GET',
+    route: '/addons',
+    scope: 'read',
+    touchesApp: false,
+    okStatus: 200,
+    prepare: async () => ({ path: '/addons' }),
+  },
+  {
+    method: 'POST',
+    route: '/addons',
+    scope: 'write',
+    touchesApp: false,
+    okStatus: 201,
+    prepare: async (_api, _caller, ctx) => ({
+      path: '/addons',
+      body: { kind: 'redis', name: unique(ctx, 'cache') },
+    }),
+  },
+  {
+    method: 'GET',
+    route: '/addons/{addon}',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/addons/${ctx.aliceAddon}` }),
+  },
+  {
+    method: 'POST',
+    route: '/addons/{addon}/attachments',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 201,
+    prepare: async (api, _caller, ctx) => ({
+      path: `/addons/${ctx.aliceAddon}/attachments`,
+      body: { app: await aliceAppWith(api, ctx, 'attach-to', false) },
+    }),
+  },
+  {
+    method: 'DELETE',
+    route: '/addons/{addon}/attachments/{app}',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (api, _caller, ctx) => {
+      const app = await aliceAppWith(api, ctx, 'detach-from', false);
+      const attached = await api.request('POST', `/addons/${ctx.aliceAddon}/attachments`, {
+        token: ctx.aliceToken,
+        body: { app },
+      });
+      assert.equal(attached.status, 201, JSON.stringify(attached.body));
+      return { path: `/addons/${ctx.aliceAddon}/attachments/${app}` };
+    },
+  },
+  {
+    method: 'DELETE',
+    route: '/addons/{addon}',
+    scope: 'delete',
+    touchesApp: true,
+    okStatus: 204,
+    prepare: async (api, _caller, ctx) => {
+      const name = await aliceAddonWith(api, ctx, 'doomed');
+      return { path: `/addons/${name}?confirm=${name}` };
+    },
+  },
 ];
 
 /** What the caller should get: the route's success status, or the error's status and code. */
@@ -438,12 +516,20 @@ for (const backend of backends) {
       const alice = await createUserAndLogin(api, 'alice');
       const bob = await createUserAndLogin(api, 'bob');
       const bundle = await tarGzBundle(nodeApp);
-      const setup = { aliceToken: alice, aliceApp: '', aliceDeployment: '', bundle, counter: 0 };
+      const setup = {
+        aliceToken: alice,
+        aliceApp: '',
+        aliceDeployment: '',
+        aliceAddon: '',
+        bundle,
+        counter: 0,
+      };
       // alice's app has a finished deployment, so every route on it has something to show.
       const aliceApp = await aliceAppWith(api, setup, 'alice-app', true);
       const history = await api.request('GET', `/apps/${aliceApp}/deployments`, { token: alice });
       const aliceDeployment = (history.body as Array<{ id: string }>)[0]?.id ?? '';
-      ctx = { ...setup, aliceApp, aliceDeployment, counter: setup.counter };
+      const aliceAddon = await aliceAddonWith(api, setup, 'alice-cache');
+      ctx = { ...setup, aliceApp, aliceDeployment, aliceAddon, counter: setup.counter };
       const aliceWith = async (name: string, scopes: Scope[]): Promise<Caller> => ({
         name,
         token: await tokenWithScopes(api, alice, scopes),

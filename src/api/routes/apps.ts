@@ -22,7 +22,8 @@ export interface AppDiskUsage {
 
 /** Destroys an app with everything it kept (units, logs, files, repository, images). */
 export interface AppDestroyer {
-  destroy(app: App): Promise<void>;
+  /** `withAddons`: destroy the add-ons attached to it only, detach shared ones; else refuse. */
+  destroy(app: App, options?: { readonly withAddons: boolean }): Promise<void>;
 }
 
 /** POST/GET /apps, GET/DELETE /apps/{app}. */
@@ -105,11 +106,18 @@ export function appRoutes(services: {
           summary:
             'Destroy an app: its units, processes, logs, files, git repository, images, config and releases',
           params: AppParams,
+          querystring: Type.Object(
+            {
+              withAddons: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+            },
+            { additionalProperties: false },
+          ),
           response: { 204: Type.Null() },
         },
       },
       async (request, reply) => {
-        await (services.destroyer ?? services.apps).destroy(appOf(request));
+        const withAddons = request.query.withAddons === 'true';
+        await (services.destroyer ?? services.apps).destroy(appOf(request), { withAddons });
         return reply.code(204).send();
       },
     );

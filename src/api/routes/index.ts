@@ -1,5 +1,6 @@
 // The API's routes, one file per area. Each route declares its access (scope, app) and its
 // schemas; handlers call domain services only.
+export { addonRoutes } from './addons.js';
 export { appRoutes, type AppDestroyer, type AppDiskUsage } from './apps.js';
 export { auditRoutes } from './audit.js';
 export { configRoutes } from './config.js';

@@ -1,6 +1,10 @@
 // Releases: an app's numbered, immutable history of what it runs (artifact, processes,
 // formation) and the sealed config snapshot it runs with. Rollbacks make new releases.
-export { ReleasesService, type ReleasesServiceOptions } from './service.js';
+export {
+  ReleasesService,
+  type ReleaseEnvironment,
+  type ReleasesServiceOptions,
+} from './service.js';
 export type { Release, ReleaseInput, ReleaseSummary } from './model.js';
 export { ReleaseLimits } from './rules.js';
 export {

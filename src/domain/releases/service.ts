@@ -8,7 +8,6 @@ import {
   TransactionRetriesExhaustedError,
   type Store,
 } from '../../store/index.js';
-import type { ConfigService } from '../config/index.js';
 import type { Release, ReleaseInput, ReleaseSummary } from './model.js';
 import { describeProcesses } from './process-command.js';
 import {
@@ -51,11 +50,19 @@ export interface ReleasesState extends ReleasesReads {
   readonly changesNamespace: string;
 }
 
+/**
+ * Where a release's variables come from: the app's config vars, and what its add-ons give it
+ * (`DATABASE_URL`); the snapshot is sealed into the release.
+ */
+export interface ReleaseEnvironment {
+  snapshot(appId: string): Promise<Record<string, string>>;
+}
+
 export interface ReleasesServiceOptions {
   readonly store: Store;
   readonly secrets: SecretBox;
   /** Where each release's config snapshot comes from. */
-  readonly config: ConfigService;
+  readonly config: ReleaseEnvironment;
   readonly clock?: () => Date;
 }
 
@@ -104,7 +111,7 @@ function copyOf(release: Release): ReleaseContent {
 export class ReleasesService {
   readonly #state: ReleasesState;
   readonly #secrets: SecretBox;
-  readonly #config: ConfigService;
+  readonly #config: ReleaseEnvironment;
   readonly #clock: () => Date;
 
   constructor(options: ReleasesServiceOptions) {

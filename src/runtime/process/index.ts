@@ -1,6 +1,7 @@
 // The process runtime: units as process groups on this machine, each under a detached
 // supervisor of its own (supervisor.js) that outlives the controller.
 export { ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
+export { ProcessAddonServers, processAddonsRoot, stopAddonServers } from './addon-servers.js';
 export { RuntimeLayout } from './layout.js';
 export {
   openProcessProfile,

@@ -3,6 +3,7 @@ import { SlugStore } from '../../build/index.js';
 import type { PortClaims, PortRange } from '../ports/index.js';
 import type { RuntimeCapabilities, RuntimeProfile } from '../profile.js';
 import { RuntimeDriver } from '../runtime-driver.js';
+import { ProcessAddonServers } from './addon-servers.js';
 import { AppSandboxes, type ProcessIsolation } from './app-sandbox.js';
 import { ProcessDriver } from './process-driver.js';
 import { directoryArtifacts, slugBuilder } from './release-artifacts.js';
@@ -37,6 +38,8 @@ export interface ProcessProfileOptions {
   readonly unitPorts?: PortRange;
   /** The store's record of ports held on this host, shared with other controllers. */
   readonly portClaims?: PortClaims;
+  /** The same record, bound to another runtime root: each add-on server's. */
+  readonly portClaimsOf?: (runtimeRoot: string) => PortClaims;
 }
 
 /** The process runtime's profile: units as supervised process groups, releases as slugs. */
@@ -80,6 +83,12 @@ export async function openProcessProfile(options: ProcessProfileOptions): Promis
     tenancy: isolation.kind === 'none' ? 'single' : 'multi',
     // Nothing but the machine itself runs the units: no backend can be away.
     unreachableBackend: () => undefined,
+    addons: new ProcessAddonServers({
+      dataDir: options.dataDir,
+      isolation,
+      ports: options.unitPorts,
+      portClaims: options.portClaimsOf,
+    }),
     close: () => driver.destroy(),
   };
 }

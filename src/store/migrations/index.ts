@@ -10,6 +10,7 @@ import { appUnixIdsMigration } from './0007-app-unix-ids.js';
 import { deploymentEventsMigration } from './0008-deployment-events.js';
 import { processCommandsMigration } from './0010-process-commands.js';
 import { dataPlaneHostMigration } from './0009-data-plane-host.js';
+import { addonsMigration } from './0011-addons.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -32,4 +33,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   deploymentEventsMigration,
   dataPlaneHostMigration,
   processCommandsMigration,
+  addonsMigration,
 ]);

@@ -1,0 +1,234 @@
+import { Type, type FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import type { AccessPolicy } from '../../domain/access/index.js';
+import {
+  attachmentVariable,
+  type Addon,
+  type AddonInfo,
+  type AddonsService,
+} from '../../domain/addons/index.js';
+import type { AppsService } from '../../domain/apps/index.js';
+import { addonOf, appOf, principalOf } from '../access-hook.js';
+
+const AddonParams = Type.Object({ addon: Type.String({ maxLength: 256 }) });
+const AttachmentParams = Type.Object({
+  addon: Type.String({ maxLength: 256 }),
+  app: Type.String({ maxLength: 256 }),
+});
+
+const Attachment = Type.Object({
+  app: Type.String(),
+  alias: Type.String(),
+  variable: Type.String({ description: 'the variable the app gets: <alias>_URL' }),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+const AddonResponse = Type.Object({
+  name: Type.String(),
+  kind: Type.String({ description: "'postgres' or 'redis'" }),
+  version: Type.String({ description: "the server's major version; empty while creating" }),
+  status: Type.String({
+    description: 'creating, starting, running, restarting, crashed, stopped or absent',
+  }),
+  restarts: Type.Integer(),
+  sizeBytes: Type.Optional(Type.Integer({ description: 'bytes its data takes' })),
+  createdAt: Type.String({ format: 'date-time' }),
+  attachments: Type.Array(Attachment),
+  url: Type.Optional(
+    Type.String({ description: 'with its password: only with ?reveal=true and the write scope' }),
+  ),
+});
+
+const CreateBody = Type.Object(
+  {
+    kind: Type.String({ maxLength: 64, description: "'postgres' or 'redis'" }),
+    name: Type.Optional(Type.String({ maxLength: 256 })),
+    app: Type.Optional(Type.String({ maxLength: 256, description: 'attach it to this app' })),
+    as: Type.Optional(Type.String({ maxLength: 256, description: 'the alias: <as>_URL' })),
+  },
+  { additionalProperties: false },
+);
+
+const AttachBody = Type.Object(
+  {
+    app: Type.String({ maxLength: 256 }),
+    as: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+const ReleaseNote = Type.Optional(
+  Type.Integer({ description: 'the release the change rolled, when the app has releases' }),
+);
+
+/** /addons…: create, list, show, attach, detach and destroy add-ons. */
+export function addonRoutes(services: {
+  addons: AddonsService;
+  apps: AppsService;
+  access: AccessPolicy;
+}): FastifyPluginCallbackTypebox {
+  const { addons, apps, access } = services;
+
+  const json = async (info: AddonInfo, url?: string) => ({
+    name: info.addon.name,
+    kind: info.addon.kind,
+    version: info.addon.version,
+    status: info.status.state,
+    restarts: info.status.restarts,
+    ...('sizeBytes' in info.status && info.status.sizeBytes !== undefined
+      ? { sizeBytes: info.status.sizeBytes }
+      : {}),
+    createdAt: info.addon.createdAt,
+    attachments: await Promise.all(
+      info.attachments.map(async (a) => ({
+        app: (await apps.findById(a.appId))?.name ?? a.appId,
+        alias: a.alias,
+        variable: attachmentVariable(a.alias),
+        createdAt: a.createdAt,
+      })),
+    ),
+    ...(url === undefined ? {} : { url }),
+  });
+  const show = async (addon: Addon) => json(await addons.info(addon));
+
+  return (api, _options, done) => {
+    api.get(
+      '/addons',
+      {
+        config: { access: { scope: 'read' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'The add-ons you may use (an admin sees all)',
+          response: { 200: Type.Array(AddonResponse) },
+        },
+      },
+      async (request) => {
+        const listed = await addons.list(principalOf(request));
+        return Promise.all(listed.map(show));
+      },
+    );
+
+    api.post(
+      '/addons',
+      {
+        config: { access: { scope: 'write' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'Create an add-on (and attach it to an app); it is created once and kept',
+          body: CreateBody,
+          response: { 201: Type.Object({ addon: AddonResponse, release: ReleaseNote }) },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { kind, name, as } = request.body;
+        const app =
+          request.body.app === undefined
+            ? undefined
+            : await access.authorize(principal, { scope: 'write', app: request.body.app });
+        const created = await addons.create(principal.userId, { kind, name, app, alias: as });
+        reply.code(201);
+        return {
+          addon: await show(created.addon),
+          ...(created.release === undefined ? {} : { release: created.release }),
+        };
+      },
+    );
+
+    api.get(
+      '/addons/:addon',
+      {
+        config: { access: { scope: 'read', addon: 'use' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'An add-on: status, size, attachments; its URL with ?reveal=true',
+          params: AddonParams,
+          querystring: Type.Object(
+            { reveal: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) },
+            { additionalProperties: false },
+          ),
+          response: { 200: AddonResponse },
+        },
+      },
+      async (request) => {
+        const addon = addonOf(request);
+        if (request.query.reveal !== 'true') return show(addon);
+        // The password is shown to whoever may change the add-on, with a token that writes.
+        await access.authorizeAddon(principalOf(request), {
+          scope: 'write',
+          addon: addon.name,
+          level: 'manage',
+        });
+        return json(await addons.info(addon), await addons.urlOf(addon));
+      },
+    );
+
+    api.post(
+      '/addons/:addon/attachments',
+      {
+        config: { access: { scope: 'write', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'Attach the add-on to an app: its releases get <alias>_URL (a release rolls)',
+          params: AddonParams,
+          body: AttachBody,
+          response: { 201: Type.Object({ attachment: Attachment, release: ReleaseNote }) },
+        },
+      },
+      async (request, reply) => {
+        const addon = addonOf(request);
+        const app = await access.authorize(principalOf(request), {
+          scope: 'write',
+          app: request.body.app,
+        });
+        if (!app) throw new Error('authorize returned no app');
+        const { attachment, release } = await addons.attach(addon, app, request.body.as);
+        reply.code(201);
+        return {
+          attachment: {
+            app: app.name,
+            alias: attachment.alias,
+            variable: attachmentVariable(attachment.alias),
+            createdAt: attachment.createdAt,
+          },
+          ...(release === undefined ? {} : { release }),
+        };
+      },
+    );
+
+    api.delete(
+      '/addons/:addon/attachments/:app',
+      {
+        config: { access: { scope: 'write', app: true, addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary: "Detach the add-on from an app: its variable leaves the app's next release",
+          params: AttachmentParams,
+          response: { 200: Type.Object({ release: ReleaseNote }) },
+        },
+      },
+      async (request) => addons.detach(addonOf(request), appOf(request)),
+    );
+
+    api.delete(
+      '/addons/:addon',
+      {
+        config: { access: { scope: 'delete', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'Destroy an add-on and its data, for good: ?confirm=<name>; it must be detached',
+          params: AddonParams,
+          querystring: Type.Object(
+            { confirm: Type.Optional(Type.String({ maxLength: 256 })) },
+            { additionalProperties: false },
+          ),
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        await addons.destroy(addonOf(request), request.query.confirm);
+        return reply.code(204).send();
+      },
+    );
+    done();
+  };
+}

@@ -1,0 +1,469 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { changeTopic, type ChangeTopic } from '../../changes/index.js';
+import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
+import type { Logger } from '../../logging/index.js';
+import type {
+  AddonCredentials,
+  AddonServers,
+  AddonServerSpec,
+  AddonServerStatus,
+} from '../../runtime/index.js';
+import type { SecretBox } from '../../secrets/index.js';
+import { isUniqueViolation, type Store } from '../../store/index.js';
+import type { Caller } from '../access/index.js';
+import { APP_UIDS, type App } from '../apps/index.js';
+import { attachmentVariable, type Addon, type AddonAttachment, type AddonKind } from './model.js';
+import { DEFAULT_ALIASES, validateAddonName, validateAlias, validateKind } from './rules.js';
+import { addonsState } from './state.js';
+
+/** What the add-ons service needs from the store. */
+export interface AddonsState {
+  /** Inserts the add-on and records its uid; a unique violation when the name or uid is taken. */
+  insert(addon: Addon, credentials: string): Promise<void>;
+  /** Records the port and version of a server that now runs. */
+  created(id: string, port: number, version: string): Promise<void>;
+  findByName(name: string): Promise<Addon | undefined>;
+  /** Every add-on, by name. */
+  list(): Promise<Addon[]>;
+  /** The sealed credentials of the add-on. */
+  credentials(id: string): Promise<string | undefined>;
+  attachments(query: { addonId?: string; appId?: string }): Promise<AddonAttachment[]>;
+  /** A unique violation when the app has the alias already or the add-on is attached to it. */
+  attach(attachment: Omit<AddonAttachment, 'addonName'>): Promise<void>;
+  detach(addonId: string, appId: string): Promise<boolean>;
+  /** Deletes the add-on unless it is attached (checked in the same transaction). */
+  delete(id: string): Promise<'deleted' | 'attached' | 'absent'>;
+  readonly changesNamespace: string;
+  readonly attachmentsNamespace: string;
+}
+
+/** The apps an add-on service needs to know: their names, their owners, their config keys. */
+export interface AddonApps {
+  findById(id: string): Promise<App | undefined>;
+  /** The app's config var names (an attachment's variable must not be one). */
+  configKeys(appId: string): Promise<string[]>;
+}
+
+export interface AddonsServiceOptions {
+  readonly store: Store;
+  readonly secrets: SecretBox;
+  readonly apps: AddonApps;
+  /** The runtime's servers; without them, add-ons are refused with `unavailableReason`. */
+  readonly servers: AddonServers | undefined;
+  readonly unavailableReason?: string;
+  /**
+   * Makes the app's next release after its attachments changed (it then runs with the new
+   * variables); resolves to its version, or undefined when the app has no release yet.
+   */
+  readonly rollRelease: (appId: string) => Promise<number | undefined>;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+}
+
+/** What a new add-on is: its kind, and a name unless Berth picks one. */
+export interface AddonInput {
+  readonly kind: unknown;
+  readonly name?: string | undefined;
+  /** Attached to this app at once, as `alias` (or the kind's default). */
+  readonly app?: App | undefined;
+  readonly alias?: string | undefined;
+}
+
+/** An add-on with its attachments and its server's state, as `info` shows it. */
+export interface AddonInfo {
+  readonly addon: Addon;
+  readonly attachments: readonly AddonAttachment[];
+  readonly status: AddonServerStatus | { readonly state: 'creating'; readonly restarts: 0 };
+}
+
+/** A uid drawn that was given before (rare): the insert fails and draws again. */
+const UID_ATTEMPTS = 5;
+
+/** Binds the credentials' envelope to their add-on: copied to another, they do not open. */
+function associatedData(addonId: string): string {
+  return `addon:${addonId}`;
+}
+
+function addonNotFound(name: string): NotFoundError {
+  return new NotFoundError(
+    `add-on '${name.slice(0, 64)}' does not exist`,
+    ErrorCodes.ADDON_NOT_FOUND,
+  );
+}
+
+/** A password of 32 random bytes, URL-safe, so that it sits in a URL unescaped. */
+function newPassword(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** PostgreSQL's role and database for an add-on: its name with '_' for '-'. */
+function credentialsFor(name: string): AddonCredentials {
+  const base = name.replace(/-/g, '_');
+  return { user: base, password: newPassword(), database: base };
+}
+
+/**
+ * Add-ons: database servers created once, attached to apps as `<ALIAS>_URL`, kept through
+ * every deploy, rollback, restart and `berth down`, and removed only by an explicit destroy.
+ * Who may touch which add-on is the access policy's to decide; callers pass what it allowed.
+ */
+export class AddonsService {
+  readonly #state: AddonsState;
+  readonly #secrets: SecretBox;
+  readonly #apps: AddonApps;
+  readonly #servers: AddonServers | undefined;
+  readonly #unavailableReason: string;
+  readonly #rollRelease: (appId: string) => Promise<number | undefined>;
+  readonly #logger: Logger;
+  readonly #clock: () => Date;
+
+  constructor(options: AddonsServiceOptions) {
+    this.#state = addonsState(options.store);
+    this.#secrets = options.secrets;
+    this.#apps = options.apps;
+    this.#servers = options.servers;
+    this.#unavailableReason = options.unavailableReason ?? 'this runtime does not run add-ons yet';
+    this.#rollRelease = options.rollRelease;
+    this.#logger = options.logger;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Changes to any add-on: created, destroyed. */
+  changes(): ChangeTopic {
+    return changeTopic(this.#state.changesNamespace);
+  }
+
+  /** Changes to the add-ons attached to the app `appId`. */
+  attachmentsChangesOf(appId: string): ChangeTopic {
+    return changeTopic(this.#state.attachmentsNamespace, appId);
+  }
+
+  /**
+   * Creates the add-on's server, waits until it accepts connections, and attaches it to
+   * `input.app` when one is given. Nothing is left of a creation that failed.
+   */
+  async create(
+    ownerId: string,
+    input: AddonInput,
+  ): Promise<{ addon: Addon; attachment?: AddonAttachment; release?: number }> {
+    const kind = validateKind(input.kind);
+    const name = validateAddonName(input.name ?? (await this.#freeName(kind, input.app)));
+    const alias = input.app ? validateAlias(input.alias ?? DEFAULT_ALIASES[kind]) : undefined;
+    const servers = await this.#serversFor(kind);
+    if (await this.#state.findByName(name)) throw this.#exists(name);
+    if (input.app && alias) await this.#requireFreeAlias(input.app, alias);
+
+    const credentials =
+      kind === 'redis' ? { ...credentialsFor(name), user: 'default' } : credentialsFor(name);
+    const addon = await this.#insert({ name, kind, ownerId }, credentials);
+    const spec: AddonServerSpec = { name, kind, uid: addon.uid, credentials };
+    let created: Addon;
+    try {
+      const endpoint = await servers.create(spec);
+      await this.#state.created(addon.id, endpoint.port, endpoint.version);
+      created = { ...addon, port: endpoint.port, version: endpoint.version };
+    } catch (error) {
+      await servers.destroy(name).catch((cleanup: unknown) => {
+        this.#logger.warn({ err: cleanup, addon: name }, 'could not remove a failed add-on');
+      });
+      await this.#state.delete(addon.id);
+      throw error;
+    }
+    this.#logger.info({ addon: name, kind, port: created.port }, 'add-on created');
+    if (!input.app || !alias) return { addon: created };
+    const attached = await this.attach(created, input.app, alias);
+    return { addon: created, ...attached };
+  }
+
+  async #freeName(kind: AddonKind, app: App | undefined): Promise<string> {
+    const preferred = app ? `${app.name}-${kind}` : undefined;
+    if (preferred && preferred.length <= 39 && !(await this.#state.findByName(preferred)))
+      return preferred;
+    return `${kind}-${randomBytes(3).toString('hex')}`;
+  }
+
+  async #serversFor(kind: AddonKind): Promise<AddonServers> {
+    const servers = this.#servers;
+    if (!servers) {
+      throw new ConflictError(
+        `add-ons are not available: ${this.#unavailableReason}`,
+        ErrorCodes.ADDONS_UNAVAILABLE,
+      );
+    }
+    const reason = await servers.unavailable(kind);
+    if (reason !== undefined) {
+      throw new ConflictError(
+        `${kind} add-ons are not available here: ${reason}`,
+        ErrorCodes.ADDONS_UNAVAILABLE,
+      );
+    }
+    return servers;
+  }
+
+  #exists(name: string): ConflictError {
+    return new ConflictError(`an add-on named '${name}' already exists`, ErrorCodes.ADDON_EXISTS);
+  }
+
+  async #insert(
+    fields: { name: string; kind: AddonKind; ownerId: string },
+    credentials: AddonCredentials,
+  ): Promise<Addon> {
+    const id = randomUUID();
+    const sealed = this.#secrets.seal(JSON.stringify(credentials), associatedData(id));
+    for (let attempt = 1; ; attempt++) {
+      const addon: Addon = {
+        id,
+        ...fields,
+        version: '',
+        uid: randomInt(APP_UIDS.from, APP_UIDS.to),
+        port: 0,
+        createdAt: this.#clock().toISOString(),
+      };
+      try {
+        await this.#state.insert(addon, sealed);
+        return addon;
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (await this.#state.findByName(fields.name)) throw this.#exists(fields.name);
+        if (attempt >= UID_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async #requireFreeAlias(app: App, alias: string): Promise<void> {
+    const variable = attachmentVariable(alias);
+    const taken = (await this.#state.attachments({ appId: app.id })).find((a) => a.alias === alias);
+    if (taken) {
+      throw new ConflictError(
+        `app '${app.name}' has ${variable} from add-on '${taken.addonName}' already; attach with another alias (--as)`,
+        ErrorCodes.ADDON_ALIAS_TAKEN,
+      );
+    }
+    if ((await this.#apps.configKeys(app.id)).includes(variable)) {
+      throw new ConflictError(
+        `app '${app.name}' has a config var ${variable}; unset it or attach with another alias (--as)`,
+        ErrorCodes.ADDON_ALIAS_TAKEN,
+      );
+    }
+  }
+
+  /** The add-on named `name`; NotFoundError when there is none. */
+  async get(name: string): Promise<Addon> {
+    const addon = /^[a-z][a-z0-9-]{0,38}$/.test(name)
+      ? await this.#state.findByName(name)
+      : undefined;
+    if (!addon) throw addonNotFound(name);
+    return addon;
+  }
+
+  /**
+   * Whether the caller may use the add-on: an admin, its owner, or the owner of an app it is
+   * attached to (who reads it through that app).
+   */
+  async mayUse(caller: Caller, addon: Addon): Promise<boolean> {
+    if (caller.isAdmin || addon.ownerId === caller.userId) return true;
+    for (const attachment of await this.#state.attachments({ addonId: addon.id })) {
+      const app = await this.#apps.findById(attachment.appId);
+      if (app?.ownerId === caller.userId) return true;
+    }
+    return false;
+  }
+
+  /** Whether the caller may change or destroy the add-on: an admin or its owner. */
+  mayManage(caller: Caller, addon: Addon): boolean {
+    return caller.isAdmin || addon.ownerId === caller.userId;
+  }
+
+  /** The add-ons the caller may use, by name. */
+  async list(caller: Caller): Promise<Addon[]> {
+    const all = await this.#state.list();
+    if (caller.isAdmin) return all;
+    const visible: Addon[] = [];
+    for (const addon of all) if (await this.mayUse(caller, addon)) visible.push(addon);
+    return visible;
+  }
+
+  attachmentsOf(addon: Addon): Promise<AddonAttachment[]> {
+    return this.#state.attachments({ addonId: addon.id });
+  }
+
+  attachmentsOfApp(appId: string): Promise<AddonAttachment[]> {
+    return this.#state.attachments({ appId });
+  }
+
+  /** The add-on with its attachments and its server's state. */
+  async info(addon: Addon): Promise<AddonInfo> {
+    const attachments = await this.attachmentsOf(addon);
+    if (addon.port === 0) return { addon, attachments, status: { state: 'creating', restarts: 0 } };
+    const status = this.#servers
+      ? await this.#servers.status(addon.name)
+      : { state: 'absent' as const, restarts: 0 };
+    return { addon, attachments, status };
+  }
+
+  /** The URL apps get, with its password: for `info --reveal` and the app's releases. */
+  async urlOf(addon: Addon): Promise<string> {
+    const credentials = await this.#credentialsOf(addon);
+    const host = '127.0.0.1';
+    const password = encodeURIComponent(credentials.password);
+    if (addon.kind === 'redis') return `redis://default:${password}@${host}:${addon.port}/0`;
+    return `postgres://${encodeURIComponent(credentials.user)}:${password}@${host}:${addon.port}/${encodeURIComponent(credentials.database)}`;
+  }
+
+  async #credentialsOf(addon: Addon): Promise<AddonCredentials> {
+    const sealed = await this.#state.credentials(addon.id);
+    if (sealed === undefined) throw addonNotFound(addon.name);
+    return JSON.parse(this.#secrets.open(sealed, associatedData(addon.id))) as AddonCredentials;
+  }
+
+  /** The variables the app's attachments give its releases: `<ALIAS>_URL` → URL. */
+  async environmentOf(appId: string): Promise<Record<string, string>> {
+    const env: Record<string, string> = {};
+    const byName = new Map((await this.#state.list()).map((addon) => [addon.name, addon]));
+    for (const attachment of await this.#state.attachments({ appId })) {
+      const addon = byName.get(attachment.addonName);
+      if (addon && addon.port !== 0)
+        env[attachmentVariable(attachment.alias)] = await this.urlOf(addon);
+    }
+    return env;
+  }
+
+  /** Attaches the add-on to the app as `alias` and rolls the app a release that has it. */
+  async attach(
+    addon: Addon,
+    app: App,
+    aliasInput?: string,
+  ): Promise<{ attachment: AddonAttachment; release?: number }> {
+    const alias = validateAlias(aliasInput ?? DEFAULT_ALIASES[addon.kind]);
+    if (addon.port === 0) {
+      throw new ConflictError(
+        `add-on '${addon.name}' is still being created`,
+        ErrorCodes.ADDON_EXISTS,
+      );
+    }
+    const existing = await this.#state.attachments({ addonId: addon.id, appId: app.id });
+    if (existing.length > 0) {
+      throw new ConflictError(
+        `add-on '${addon.name}' is attached to app '${app.name}' already, as ${existing[0]?.alias ?? alias}`,
+        ErrorCodes.ADDON_ATTACHED,
+      );
+    }
+    await this.#requireFreeAlias(app, alias);
+    const attachment = {
+      addonId: addon.id,
+      appId: app.id,
+      alias,
+      createdAt: this.#clock().toISOString(),
+    };
+    try {
+      await this.#state.attach(attachment);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // A concurrent attach got there first; say which rule it broke.
+      await this.#requireFreeAlias(app, alias);
+      throw new ConflictError(
+        `add-on '${addon.name}' is attached to app '${app.name}' already`,
+        ErrorCodes.ADDON_ATTACHED,
+      );
+    }
+    const release = await this.#rollRelease(app.id);
+    return {
+      attachment: { ...attachment, addonName: addon.name },
+      ...(release === undefined ? {} : { release }),
+    };
+  }
+
+  /** Detaches the add-on from the app and rolls the app a release without its variable. */
+  async detach(addon: Addon, app: App): Promise<{ release?: number }> {
+    if (!(await this.#state.detach(addon.id, app.id))) {
+      throw new NotFoundError(
+        `add-on '${addon.name}' is not attached to app '${app.name}'`,
+        ErrorCodes.ADDON_NOT_ATTACHED,
+      );
+    }
+    const release = await this.#rollRelease(app.id);
+    return release === undefined ? {} : { release };
+  }
+
+  /**
+   * Destroys the add-on and its data, when `confirm` repeats its name and no app has it
+   * attached. The only way an add-on's data goes.
+   */
+  async destroy(addon: Addon, confirm: string | undefined): Promise<void> {
+    if (confirm !== addon.name) {
+      throw new InputError(
+        `destroying add-on '${addon.name}' removes its data for good: confirm with its name (--confirm ${addon.name})`,
+        ErrorCodes.CONFIRMATION_REQUIRED,
+      );
+    }
+    await this.#requireDetached(addon);
+    // The row first: once it is gone no release gets the URL, and the data goes after it.
+    const outcome = await this.#state.delete(addon.id);
+    if (outcome === 'attached') await this.#requireDetached(addon);
+    if (outcome === 'absent') throw addonNotFound(addon.name);
+    await this.#servers?.destroy(addon.name);
+    this.#logger.info({ addon: addon.name }, 'add-on destroyed');
+  }
+
+  async #requireDetached(addon: Addon): Promise<void> {
+    const attached = await this.#state.attachments({ addonId: addon.id });
+    if (attached.length === 0) return;
+    const names = await Promise.all(
+      attached.map(async (a) => (await this.#apps.findById(a.appId))?.name ?? a.appId),
+    );
+    throw new ConflictError(
+      `add-on '${addon.name}' is attached to ${names.map((n) => `'${n}'`).join(', ')}; detach it first`,
+      ErrorCodes.ADDON_ATTACHED,
+    );
+  }
+
+  /**
+   * Before an app is destroyed: refuses while add-ons are attached, unless `withAddons`, which
+   * destroys the add-ons attached to this app only and detaches the shared ones.
+   */
+  async beforeAppDestroyed(app: App, withAddons: boolean): Promise<void> {
+    const attached = await this.#state.attachments({ appId: app.id });
+    if (attached.length === 0) return;
+    if (!withAddons) {
+      throw new ConflictError(
+        `app '${app.name}' has add-ons attached (${attached.map((a) => a.addonName).join(', ')}); detach them first or destroy it --with-addons`,
+        ErrorCodes.ADDON_ATTACHED,
+      );
+    }
+    for (const attachment of attached) {
+      const addon = await this.#state.findByName(attachment.addonName);
+      await this.#state.detach(attachment.addonId, app.id);
+      if (!addon) continue;
+      if ((await this.#state.attachments({ addonId: addon.id })).length === 0) {
+        await this.destroy(addon, addon.name);
+      }
+    }
+  }
+
+  /**
+   * At controller start: removes what crashed creations left (a row without a port), and
+   * starts (or adopts) the server of every add-on. One that fails is logged and left to the
+   * next start; the others still start.
+   */
+  async start(): Promise<void> {
+    const servers = this.#servers;
+    if (!servers) return;
+    for (const addon of await this.#state.list()) {
+      try {
+        if (addon.port === 0) {
+          this.#logger.warn({ addon: addon.name }, 'removing an add-on whose creation was cut off');
+          await servers.destroy(addon.name);
+          await this.#state.delete(addon.id);
+          continue;
+        }
+        const credentials = await this.#credentialsOf(addon);
+        await servers.ensureRunning(
+          { name: addon.name, kind: addon.kind, uid: addon.uid, credentials },
+          addon.port,
+        );
+      } catch (error) {
+        this.#logger.error({ err: error, addon: addon.name }, 'could not start an add-on');
+      }
+    }
+  }
+}

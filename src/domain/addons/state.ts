@@ -1,0 +1,143 @@
+import type { Selectable } from 'kysely';
+import type { AddonTable, Store } from '../../store/index.js';
+import type { Addon, AddonAttachment, AddonKind } from './model.js';
+import type { AddonsState } from './service.js';
+
+function toAddon(row: Selectable<AddonTable>): Addon {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as AddonKind,
+    version: row.version,
+    ownerId: row.owner_id,
+    uid: Number(row.uid),
+    port: Number(row.port),
+    createdAt: row.created_at,
+  };
+}
+
+/** The addons and addon_attachments tables, for the add-ons service. */
+export function addonsState(store: Store): AddonsState {
+  const attachments = () =>
+    store.db
+      .selectFrom('addon_attachments')
+      .innerJoin('addons', 'addons.id', 'addon_attachments.addon_id')
+      .select([
+        'addon_attachments.addon_id',
+        'addons.name',
+        'addon_attachments.app_id',
+        'addon_attachments.alias',
+        'addon_attachments.created_at',
+      ])
+      .orderBy('addons.name')
+      .orderBy('addon_attachments.alias');
+  const toAttachment = (row: {
+    addon_id: string;
+    name: string;
+    app_id: string;
+    alias: string;
+    created_at: string;
+  }): AddonAttachment => ({
+    addonId: row.addon_id,
+    addonName: row.name,
+    appId: row.app_id,
+    alias: row.alias,
+    createdAt: row.created_at,
+  });
+  return {
+    changesNamespace: 'addons',
+    attachmentsNamespace: 'addon_attachments',
+    async insert(addon, credentials) {
+      await store.transact(async (tx) => {
+        await tx
+          .insertInto('addons')
+          .values({
+            id: addon.id,
+            name: addon.name,
+            kind: addon.kind,
+            version: addon.version,
+            owner_id: addon.ownerId,
+            uid: addon.uid,
+            port: addon.port,
+            credentials,
+            created_at: addon.createdAt,
+          })
+          .execute();
+        // Its uid is recorded with the apps', so that no app is ever given it.
+        await tx
+          .insertInto('app_unix_ids')
+          .values({ uid: addon.uid, app_id: addon.id, created_at: addon.createdAt })
+          .execute();
+      });
+    },
+    async created(id, port, version) {
+      await store.transact((tx) =>
+        tx.updateTable('addons').set({ port, version }).where('id', '=', id).execute(),
+      );
+    },
+    async findByName(name) {
+      const row = await store.db
+        .selectFrom('addons')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return row && toAddon(row);
+    },
+    async list() {
+      const rows = await store.db.selectFrom('addons').selectAll().orderBy('name').execute();
+      return rows.map(toAddon);
+    },
+    async credentials(id) {
+      const row = await store.db
+        .selectFrom('addons')
+        .select('credentials')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row?.credentials;
+    },
+    async attachments(query) {
+      let select = attachments();
+      if (query.addonId !== undefined)
+        select = select.where('addon_attachments.addon_id', '=', query.addonId);
+      if (query.appId !== undefined)
+        select = select.where('addon_attachments.app_id', '=', query.appId);
+      return (await select.execute()).map(toAttachment);
+    },
+    async attach(attachment) {
+      await store.transact((tx) =>
+        tx
+          .insertInto('addon_attachments')
+          .values({
+            addon_id: attachment.addonId,
+            app_id: attachment.appId,
+            alias: attachment.alias,
+            created_at: attachment.createdAt,
+          })
+          .execute(),
+      );
+    },
+    async detach(addonId, appId) {
+      const result = await store.transact((tx) =>
+        tx
+          .deleteFrom('addon_attachments')
+          .where('addon_id', '=', addonId)
+          .where('app_id', '=', appId)
+          .executeTakeFirst(),
+      );
+      return result.numDeletedRows > 0n;
+    },
+    async delete(id) {
+      const result = await store.transact(async (tx) => {
+        const attached = await tx
+          .selectFrom('addon_attachments')
+          .select('app_id')
+          .where('addon_id', '=', id)
+          .executeTakeFirst();
+        if (attached) return 'attached' as const;
+        const deleted = await tx.deleteFrom('addons').where('id', '=', id).executeTakeFirst();
+        return deleted.numDeletedRows > 0n ? ('deleted' as const) : ('absent' as const);
+      });
+      return result;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// What a runtime does for add-ons: it creates a database server once, keeps it running, and
+// removes it only when told. The add-ons domain (src/domain/addons) decides what exists; a
+// runtime's AddonServers make it so on that runtime.
+
+/** The kinds of add-on Berth makes. */
+export const ADDON_KINDS = ['postgres', 'redis'] as const;
+export type AddonKind = (typeof ADDON_KINDS)[number];
+
+/** What a server is made with: chosen by the domain at creation and kept. */
+export interface AddonCredentials {
+  /** The role (PostgreSQL); Redis has only a password. */
+  readonly user: string;
+  readonly password: string;
+  /** The database (PostgreSQL); Redis uses database 0. */
+  readonly database: string;
+}
+
+/** One add-on's server as the runtime needs to know it. */
+export interface AddonServerSpec {
+  /** The add-on's name: unique, `^[a-z][a-z0-9-]{0,38}$`; it names its storage. */
+  readonly name: string;
+  readonly kind: AddonKind;
+  /** The unprivileged uid its server runs as, where the runtime runs servers as users. */
+  readonly uid: number;
+  readonly credentials: AddonCredentials;
+}
+
+/** Where a running server accepts connections, and what it is. */
+export interface AddonEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** The server's major version, e.g. '15' or '7.0'. */
+  readonly version: string;
+}
+
+/** What a runtime reports of one add-on's server. */
+export interface AddonServerStatus {
+  /** As a unit's state, or 'absent' when the runtime has no server of that name. */
+  readonly state: 'starting' | 'running' | 'restarting' | 'crashed' | 'stopped' | 'absent';
+  readonly restarts: number;
+  /** Bytes its data takes, when the runtime can tell. */
+  readonly sizeBytes?: number;
+}
+
+/**
+ * A runtime's add-on servers. Servers outlive the controller, as units do: a new controller
+ * calls `ensureRunning` for each add-on and adopts the ones still running.
+ */
+export interface AddonServers {
+  /**
+   * Why `kind` cannot be made on this machine (a missing package, a root-only setup), or
+   * undefined when it can.
+   */
+  unavailable(kind: AddonKind): Promise<string | undefined>;
+  /**
+   * Makes the server's storage and starts it on a port of the runtime's choosing, and
+   * resolves once it accepts connections with `spec.credentials`. A failure removes what it
+   * made. A name whose storage exists is refused: creation happens once.
+   */
+  create(spec: AddonServerSpec): Promise<AddonEndpoint>;
+  /**
+   * Starts the server on `port` unless it runs (a controller started after `berth down`,
+   * a crash it gave up on); resolves once it accepts connections.
+   */
+  ensureRunning(spec: AddonServerSpec, port: number): Promise<AddonEndpoint>;
+  status(name: string): Promise<AddonServerStatus>;
+  /** Stops the server and keeps its data. */
+  stop(name: string): Promise<void>;
+  /** Stops the server and removes its data: only an explicit destroy calls it. */
+  destroy(name: string): Promise<void>;
+}
