@@ -8,6 +8,7 @@ import { COMMAND_USAGE, packageVersion, USAGE } from './usage.js';
 const CLIENT_COMMANDS = new Set([
   'login',
   'apps',
+  'addons',
   'deploy',
   'logs',
   'config',

@@ -2,6 +2,7 @@
 // on stderr and an exit code (1 for the server's errors, 2 for usage).
 import { Command, CommanderError } from 'commander';
 import {
+  registerAddons,
   registerApps,
   registerConfig,
   registerDeploy,
@@ -68,6 +69,7 @@ function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
     .configureOutput({ outputError: (text, write) => write(oneLine(text)) });
   registerLogin(program, context);
   registerApps(program, context);
+  registerAddons(program, context);
   registerDeploy(program, context);
   registerLogs(program, context);
   registerConfig(program, context);

@@ -90,7 +90,8 @@ export function registerApps(program: Command, context: CliContext): void {
       .description('destroy an app, its releases and its config (asks you to type its name)')
       .argument('<name>', 'the app')
       .option('--confirm <name>', 'the app name again, to destroy without a question')
-      .action(async (name: string, options: { confirm?: string }) => {
+      .option('--with-addons', 'also destroy the add-ons attached to it alone (and their data)')
+      .action(async (name: string, options: { confirm?: string; withAddons?: boolean }) => {
         let confirmation = options.confirm;
         if (confirmation === undefined) {
           if (!canPrompt()) {
@@ -108,7 +109,9 @@ export function registerApps(program: Command, context: CliContext): void {
           );
         }
         const client = await context.client();
-        await client.delete(appPath(name));
+        await client.request('DELETE', appPath(name), {
+          ...(options.withAddons ? { query: { withAddons: 'true' } } : {}),
+        });
         line(`destroyed app ${name}`);
       }),
     'berth apps destroy shop --confirm shop',

@@ -1,5 +1,6 @@
 // The client's command groups, one file each; program.ts registers them on commander.
 // Each takes the program and the run's context.
+export { registerAddons } from './addons.js';
 export { registerApps } from './apps.js';
 export { registerConfig } from './config.js';
 export { registerDeploy } from './deploy.js';

@@ -1,0 +1,187 @@
+// `berth addons`: create, list, show, attach, detach and destroy add-on databases.
+import type { Command } from 'commander';
+import { withExamples, type CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { line, printFields, printJson, printTable } from '../output.js';
+import { ask, canPrompt } from '../prompt.js';
+
+interface AddonJson {
+  readonly name: string;
+  readonly kind: string;
+  readonly version: string;
+  readonly status: string;
+  readonly restarts: number;
+  readonly sizeBytes?: number;
+  readonly createdAt: string;
+  readonly attachments: readonly { app: string; alias: string; variable: string }[];
+  readonly url?: string;
+}
+
+function addonPath(name: string): string {
+  return `/addons/${encodeURIComponent(name)}`;
+}
+
+function size(bytes: number | undefined): string {
+  return bytes === undefined ? '-' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function attached(addon: AddonJson): string {
+  return addon.attachments.map((a) => `${a.app} (${a.variable})`).join(', ') || '-';
+}
+
+function releaseNote(release: number | undefined): string {
+  return release === undefined
+    ? 'no release yet: the first deploy gets it'
+    : `release v${release} rolling out`;
+}
+
+export function registerAddons(program: Command, context: CliContext): void {
+  const addons = program
+    .command('addons')
+    .description('add-on databases (PostgreSQL, Redis): created once, kept until destroyed');
+  withExamples(
+    addons,
+    'berth addons create postgres --app shop',
+    'berth addons info shop-postgres --reveal',
+    'berth addons attach cache shop --as SESSIONS',
+  );
+
+  addons
+    .command('list', { isDefault: true })
+    .description('the add-ons you may use, with kind, version, status, size and attached apps')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const client = await context.client();
+      const listed = await client.get<AddonJson[]>('/addons');
+      if (options.json) return printJson(listed);
+      printTable(
+        ['NAME', 'KIND', 'VERSION', 'STATUS', 'SIZE', 'ATTACHED TO'],
+        listed.map((a) => [a.name, a.kind, a.version, a.status, size(a.sizeBytes), attached(a)]),
+        'no add-ons',
+      );
+    });
+
+  withExamples(
+    addons
+      .command('create')
+      .description('create an add-on, and attach it to an app with --app')
+      .argument('<kind>', 'postgres or redis')
+      .argument('[name]', 'its name (default: <app>-<kind>, or <kind>-<random>)')
+      .option('-a, --app <app>', 'attach it to this app')
+      .option('--as <alias>', 'the alias: the app gets <ALIAS>_URL (default DATABASE or REDIS)')
+      .option('--json', 'print JSON')
+      .action(
+        async (
+          kind: string,
+          name: string | undefined,
+          options: { app?: string; as?: string; json?: boolean },
+        ) => {
+          if (options.as !== undefined && options.app === undefined) {
+            throw new UsageError('--as names the variable an app gets: give --app too');
+          }
+          const client = await context.client();
+          const created = await client.post<{ addon: AddonJson; release?: number }>('/addons', {
+            kind,
+            ...(name === undefined ? {} : { name }),
+            ...(options.app === undefined ? {} : { app: options.app }),
+            ...(options.as === undefined ? {} : { as: options.as }),
+          });
+          if (options.json) return printJson(created);
+          const { addon } = created;
+          line(`created ${addon.kind} ${addon.version} add-on ${addon.name}`);
+          for (const a of addon.attachments) {
+            line(`attached to ${a.app} as ${a.variable}; ${releaseNote(created.release)}`);
+          }
+        },
+      ),
+    'berth addons create redis cache --app shop --as SESSIONS',
+  );
+
+  withExamples(
+    addons
+      .command('info')
+      .description('an add-on: status, size, attachments; its URL and password with --reveal')
+      .argument('<name>', 'the add-on')
+      .option('--reveal', 'show the URL with its password (needs a token with write)')
+      .option('--json', 'print JSON')
+      .action(async (name: string, options: { reveal?: boolean; json?: boolean }) => {
+        const client = await context.client();
+        const addon = await client.get<AddonJson>(
+          addonPath(name),
+          options.reveal ? { reveal: 'true' } : undefined,
+        );
+        if (options.json) return printJson(addon);
+        printFields([
+          ['name', addon.name],
+          ['kind', `${addon.kind} ${addon.version}`],
+          [
+            'status',
+            `${addon.status}${addon.restarts > 0 ? `, ${addon.restarts} restart(s)` : ''}`,
+          ],
+          ['size', size(addon.sizeBytes)],
+          ['created', addon.createdAt],
+          ['attached to', attached(addon)],
+          ...(addon.url === undefined ? [] : ([['url', addon.url]] as const)),
+        ]);
+      }),
+    'berth addons info shop-postgres --reveal',
+  );
+
+  addons
+    .command('attach')
+    .description("attach an add-on to an app: the app's next release gets <ALIAS>_URL")
+    .argument('<name>', 'the add-on')
+    .argument('<app>', 'the app')
+    .option('--as <alias>', 'the alias (default DATABASE or REDIS)')
+    .action(async (name: string, app: string, options: { as?: string }) => {
+      const client = await context.client();
+      const { attachment, release } = await client.post<{
+        attachment: { variable: string };
+        release?: number;
+      }>(`${addonPath(name)}/attachments`, {
+        app,
+        ...(options.as === undefined ? {} : { as: options.as }),
+      });
+      line(`attached ${name} to ${app} as ${attachment.variable}; ${releaseNote(release)}`);
+    });
+
+  addons
+    .command('detach')
+    .description("detach an add-on from an app: its variable leaves the app's next release")
+    .argument('<name>', 'the add-on')
+    .argument('<app>', 'the app')
+    .action(async (name: string, app: string) => {
+      const client = await context.client();
+      const { body } = await client.request<{ release?: number }>(
+        'DELETE',
+        `${addonPath(name)}/attachments/${encodeURIComponent(app)}`,
+      );
+      line(`detached ${name} from ${app}; ${releaseNote(body.release)}; its data is kept`);
+    });
+
+  withExamples(
+    addons
+      .command('destroy')
+      .description('destroy an add-on and its data, for good (detach it first)')
+      .argument('<name>', 'the add-on')
+      .option('--confirm <name>', 'the add-on name again, to destroy without a question')
+      .action(async (name: string, options: { confirm?: string }) => {
+        let confirmation = options.confirm;
+        if (confirmation === undefined) {
+          if (!canPrompt()) {
+            throw new UsageError(
+              `destroying '${name}' needs --confirm ${name} when there is no terminal`,
+            );
+          }
+          confirmation = (
+            await ask(`this destroys add-on '${name}' and all its data; type its name to go on: `)
+          ).trim();
+        }
+        const client = await context.client();
+        // The server checks the confirmation too: a mismatch is refused there, with nothing lost.
+        await client.request('DELETE', addonPath(name), { query: { confirm: confirmation } });
+        line(`destroyed add-on ${name} and its data`);
+      }),
+    'berth addons destroy cache --confirm cache',
+  );
+}
