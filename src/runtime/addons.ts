@@ -64,6 +64,18 @@ export interface AddonServers {
    */
   ensureRunning(spec: AddonServerSpec, port: number): Promise<AddonEndpoint>;
   status(name: string): Promise<AddonServerStatus>;
+  /**
+   * Writes a backup of the server's data to `file`: PostgreSQL's custom format (pg_dump), a
+   * Redis RDB snapshot. Rejects when the server could not produce one.
+   */
+  backup(spec: AddonServerSpec, port: number, file: string): Promise<void>;
+  /** Why `file` is not a readable backup of `kind` (pg_restore --list, redis-check-rdb), or undefined. */
+  checkBackup(kind: AddonKind, file: string): Promise<string | undefined>;
+  /**
+   * Replaces the server's data with the backup in `file` (checked first by the caller). A
+   * restore that fails leaves the data as it was and the server running.
+   */
+  restore(spec: AddonServerSpec, port: number, file: string): Promise<void>;
   /** Stops the server and keeps its data. */
   stop(name: string): Promise<void>;
   /** Stops the server and removes its data: only an explicit destroy calls it. */

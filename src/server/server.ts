@@ -129,6 +129,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         configKeys: async (appId) => Object.keys(await config.get(appId, { reveal: false })),
       },
       servers: profile.addons,
+      backupsDir: path.join(options.dataDir, 'backups'),
       ...(profile.addonsUnavailable ? { unavailableReason: profile.addonsUnavailable } : {}),
       // An attachment changed the app's variables: a release like the serving one has them.
       rollRelease: async (appId): Promise<number | undefined> => {

@@ -3,6 +3,7 @@
 export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './store.js';
 export type {
   AddonAttachmentTable,
+  AddonBackupTable,
   AddonTable,
   ApiTokenTable,
   ArtifactTable,

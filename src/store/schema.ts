@@ -295,6 +295,23 @@ export interface AddonAttachmentTable {
   created_at: string;
 }
 
+/** A backup of an add-on, its file under `<data-dir>/backups/<addon>/<name>`. */
+export interface AddonBackupTable {
+  id: string;
+  addon_id: string;
+  /** Unique per add-on, e.g. `b-20261203T122000Z`. */
+  name: string;
+  /** The add-on's kind when it was made: a backup restores into that kind only. */
+  kind: string;
+  /** 'running' | 'succeeded' | 'failed'. */
+  status: string;
+  size_bytes: number | null;
+  sha256: string | null;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -324,4 +341,5 @@ export interface Database {
   unit_ports: UnitPortTable;
   addons: AddonTable;
   addon_attachments: AddonAttachmentTable;
+  addon_backups: AddonBackupTable;
 }

@@ -44,8 +44,9 @@ interface Context {
   readonly aliceToken: string;
   readonly aliceApp: string;
   readonly aliceDeployment: string;
-  /** A Redis add-on of alice's. */
+  /** A Redis add-on of alice's, and a backup of it. */
   readonly aliceAddon: string;
+  readonly aliceBackup: string;
   readonly bundle: Buffer;
   counter: number;
 }
@@ -481,6 +482,43 @@ const routes: readonly RouteCase[] = [
     },
   },
   {
+    method: 'POST',
+    route: '/addons/{addon}/backups',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 201,
+    prepare: async (_api, _caller, ctx) => ({ path: `/addons/${ctx.aliceAddon}/backups` }),
+  },
+  {
+    method: 'GET',
+    route: '/addons/{addon}/backups',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/addons/${ctx.aliceAddon}/backups` }),
+  },
+  {
+    method: 'GET',
+    route: '/addons/{addon}/backups/{backup}',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/addons/${ctx.aliceAddon}/backups/${ctx.aliceBackup}`,
+    }),
+  },
+  {
+    method: 'POST',
+    route: '/addons/{addon}/restores',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/addons/${ctx.aliceAddon}/restores`,
+      body: { backup: ctx.aliceBackup, confirm: ctx.aliceAddon },
+    }),
+  },
+  {
     method: 'DELETE',
     route: '/addons/{addon}',
     scope: 'delete',
@@ -521,6 +559,7 @@ for (const backend of backends) {
         aliceApp: '',
         aliceDeployment: '',
         aliceAddon: '',
+        aliceBackup: '',
         bundle,
         counter: 0,
       };
@@ -529,7 +568,17 @@ for (const backend of backends) {
       const history = await api.request('GET', `/apps/${aliceApp}/deployments`, { token: alice });
       const aliceDeployment = (history.body as Array<{ id: string }>)[0]?.id ?? '';
       const aliceAddon = await aliceAddonWith(api, setup, 'alice-cache');
-      ctx = { ...setup, aliceApp, aliceDeployment, aliceAddon, counter: setup.counter };
+      const backedUp = await api.request('POST', `/addons/${aliceAddon}/backups`, { token: alice });
+      assert.equal(backedUp.status, 201, JSON.stringify(backedUp.body));
+      const aliceBackup = (backedUp.body as { name: string }).name;
+      ctx = {
+        ...setup,
+        aliceApp,
+        aliceDeployment,
+        aliceAddon,
+        aliceBackup,
+        counter: setup.counter,
+      };
       const aliceWith = async (name: string, scopes: Scope[]): Promise<Caller> => ({
         name,
         token: await tokenWithScopes(api, alice, scopes),

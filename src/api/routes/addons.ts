@@ -3,11 +3,13 @@ import type { AccessPolicy } from '../../domain/access/index.js';
 import {
   attachmentVariable,
   type Addon,
+  type AddonBackup,
   type AddonInfo,
   type AddonsService,
 } from '../../domain/addons/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
 import { addonOf, appOf, principalOf } from '../access-hook.js';
+import { createReadStream } from 'node:fs';
 
 const AddonParams = Type.Object({ addon: Type.String({ maxLength: 256 }) });
 const AttachmentParams = Type.Object({
@@ -55,6 +57,46 @@ const AttachBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const Backup = Type.Object({
+  name: Type.String(),
+  kind: Type.String(),
+  status: Type.String({ description: 'running, succeeded or failed' }),
+  sizeBytes: Type.Union([Type.Integer(), Type.Null()]),
+  sha256: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+const BackupParams = Type.Object({
+  addon: Type.String({ maxLength: 256 }),
+  backup: Type.String({ maxLength: 256 }),
+});
+const RestoreBody = Type.Object(
+  {
+    backup: Type.String({ maxLength: 256 }),
+    into: Type.Optional(
+      Type.String({ maxLength: 256, description: 'another add-on of the kind, made when absent' }),
+    ),
+    confirm: Type.Optional(
+      Type.String({ maxLength: 256, description: 'the name of an existing target, repeated' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+function backupJson(backup: AddonBackup) {
+  return {
+    name: backup.name,
+    kind: backup.kind,
+    status: backup.status,
+    sizeBytes: backup.sizeBytes,
+    sha256: backup.sha256,
+    error: backup.error,
+    createdAt: backup.createdAt,
+    finishedAt: backup.finishedAt,
+  };
+}
 
 const ReleaseNote = Type.Optional(
   Type.Integer({ description: 'the release the change rolled, when the app has releases' }),
@@ -207,6 +249,91 @@ export function addonRoutes(services: {
         },
       },
       async (request) => addons.detach(addonOf(request), appOf(request)),
+    );
+
+    api.post(
+      '/addons/:addon/backups',
+      {
+        config: { access: { scope: 'write', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'Back the add-on up now; a backup that is not readable fails, loudly',
+          params: AddonParams,
+          response: { 201: Backup },
+        },
+      },
+      async (request, reply) => {
+        const backup = await addons.backup(addonOf(request));
+        reply.code(201);
+        return backupJson(backup);
+      },
+    );
+
+    api.get(
+      '/addons/:addon/backups',
+      {
+        config: { access: { scope: 'read', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary: "The add-on's backups, newest first, failed ones too",
+          params: AddonParams,
+          response: { 200: Type.Array(Backup) },
+        },
+      },
+      async (request) => (await addons.backups(addonOf(request))).map(backupJson),
+    );
+
+    api.get(
+      '/addons/:addon/backups/:backup',
+      {
+        config: { access: { scope: 'read', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary: 'Download a backup (streamed; its SHA-256 in the Berth-Sha256 header)',
+          params: BackupParams,
+        },
+      },
+      async (request, reply) => {
+        const { backup, file } = await addons.backupFile(addonOf(request), request.params.backup);
+        const extension = backup.kind === 'postgres' ? 'dump' : 'rdb';
+        return reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-length', String(backup.sizeBytes ?? 0))
+          .header('berth-sha256', backup.sha256 ?? '')
+          .header(
+            'content-disposition',
+            `attachment; filename="${addonOf(request).name}-${backup.name}.${extension}"`,
+          )
+          .send(createReadStream(file));
+      },
+    );
+
+    api.post(
+      '/addons/:addon/restores',
+      {
+        config: { access: { scope: 'write', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary:
+            'Restore a backup of the add-on into it (confirm: its name) or into another (into)',
+          params: AddonParams,
+          body: RestoreBody,
+          response: { 200: Type.Object({ addon: AddonResponse, backup: Backup }) },
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { target, backup } = await addons.restoreInto({
+          source: addonOf(request),
+          backup: request.body.backup,
+          into: request.body.into,
+          confirm: request.body.confirm,
+          ownerId: principal.userId,
+          authorize: (name) =>
+            access.authorizeAddon(principal, { scope: 'write', addon: name, level: 'manage' }),
+        });
+        return { addon: await show(target), backup: backupJson(backup) };
+      },
     );
 
     api.delete(

@@ -13,6 +13,7 @@ export {
   attachmentVariable,
   type Addon,
   type AddonAttachment,
+  type AddonBackup,
   type AddonKind,
 } from './model.js';
 export { ALIAS_PATTERN, DEFAULT_ALIASES, validateAlias } from './rules.js';

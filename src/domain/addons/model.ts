@@ -30,3 +30,19 @@ export interface AddonAttachment {
 export function attachmentVariable(alias: string): string {
   return `${alias}_URL`;
 }
+
+/** A backup of an add-on; its file is checked readable before it counts as succeeded. */
+export interface AddonBackup {
+  readonly id: string;
+  readonly addonId: string;
+  /** Unique per add-on: `b-<UTC time>`. */
+  readonly name: string;
+  readonly kind: AddonKind;
+  readonly status: 'running' | 'succeeded' | 'failed';
+  readonly sizeBytes: number | null;
+  readonly sha256: string | null;
+  /** Why it failed. */
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly finishedAt: string | null;
+}

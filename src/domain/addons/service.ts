@@ -1,6 +1,15 @@
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { changeTopic, type ChangeTopic } from '../../changes/index.js';
-import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
+import {
+  ConflictError,
+  ErrorCodes,
+  InputError,
+  NotFoundError,
+  UnavailableError,
+} from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
 import type {
   AddonCredentials,
@@ -12,7 +21,13 @@ import type { SecretBox } from '../../secrets/index.js';
 import { isUniqueViolation, type Store } from '../../store/index.js';
 import type { Caller } from '../access/index.js';
 import { APP_UIDS, type App } from '../apps/index.js';
-import { attachmentVariable, type Addon, type AddonAttachment, type AddonKind } from './model.js';
+import {
+  attachmentVariable,
+  type Addon,
+  type AddonAttachment,
+  type AddonBackup,
+  type AddonKind,
+} from './model.js';
 import { DEFAULT_ALIASES, validateAddonName, validateAlias, validateKind } from './rules.js';
 import { addonsState } from './state.js';
 
@@ -31,6 +46,15 @@ export interface AddonsState {
   /** A unique violation when the app has the alias already or the add-on is attached to it. */
   attach(attachment: Omit<AddonAttachment, 'addonName'>): Promise<void>;
   detach(addonId: string, appId: string): Promise<boolean>;
+  insertBackup(backup: AddonBackup): Promise<void>;
+  finishBackup(
+    id: string,
+    outcome: Pick<AddonBackup, 'status' | 'sizeBytes' | 'sha256' | 'error' | 'finishedAt'>,
+  ): Promise<void>;
+  /** The add-on's backups, newest first. */
+  backups(addonId: string): Promise<AddonBackup[]>;
+  /** Marks every running backup failed: a controller starts, so none of them runs any more. */
+  failRunningBackups(reason: string, now: string): Promise<void>;
   /** Deletes the add-on unless it is attached (checked in the same transaction). */
   delete(id: string): Promise<'deleted' | 'attached' | 'absent'>;
   readonly changesNamespace: string;
@@ -57,6 +81,8 @@ export interface AddonsServiceOptions {
    */
   readonly rollRelease: (appId: string) => Promise<number | undefined>;
   readonly logger: Logger;
+  /** Where backups are kept: `<backupsDir>/<addon>/<backup>.dump|.rdb` (`<data-dir>/backups`). */
+  readonly backupsDir: string;
   readonly clock?: () => Date;
 }
 
@@ -74,6 +100,23 @@ export interface AddonInfo {
   readonly addon: Addon;
   readonly attachments: readonly AddonAttachment[];
   readonly status: AddonServerStatus | { readonly state: 'creating'; readonly restarts: 0 };
+}
+
+/** A backup file's extension by kind: pg_dump's custom format, a Redis snapshot. */
+const BACKUP_EXTENSIONS: Readonly<Record<AddonKind, string>> = Object.freeze({
+  postgres: 'dump',
+  redis: 'rdb',
+});
+
+/** A file's size and SHA-256, read as a stream. */
+async function digest(file: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
 }
 
 /** A uid drawn that was given before (rare): the insert fails and draws again. */
@@ -115,7 +158,10 @@ export class AddonsService {
   readonly #unavailableReason: string;
   readonly #rollRelease: (appId: string) => Promise<number | undefined>;
   readonly #logger: Logger;
+  readonly #backupsDir: string;
   readonly #clock: () => Date;
+  /** Add-ons a backup or a restore runs on in this controller: one at a time each. */
+  readonly #busy = new Set<string>();
 
   constructor(options: AddonsServiceOptions) {
     this.#state = addonsState(options.store);
@@ -125,6 +171,7 @@ export class AddonsService {
     this.#unavailableReason = options.unavailableReason ?? 'this runtime does not run add-ons yet';
     this.#rollRelease = options.rollRelease;
     this.#logger = options.logger;
+    this.#backupsDir = options.backupsDir;
     this.#clock = options.clock ?? (() => new Date());
   }
 
@@ -390,19 +437,34 @@ export class AddonsService {
    * attached. The only way an add-on's data goes.
    */
   async destroy(addon: Addon, confirm: string | undefined): Promise<void> {
+    this.requireConfirmation(addon, confirm, 'destroying');
+    await this.#destroy(addon);
+  }
+
+  /** InputError (CONFIRMATION_REQUIRED) unless `confirm` repeats the add-on's name. */
+  requireConfirmation(addon: Addon, confirm: string | undefined, doing: string): void {
     if (confirm !== addon.name) {
       throw new InputError(
-        `destroying add-on '${addon.name}' removes its data for good: confirm with its name (--confirm ${addon.name})`,
+        `${doing} add-on '${addon.name}' cannot be undone: confirm with its name (--confirm ${addon.name})`,
         ErrorCodes.CONFIRMATION_REQUIRED,
       );
     }
+  }
+
+  /** The add-on named `name`, or undefined. */
+  async find(name: string): Promise<Addon | undefined> {
+    return /^[a-z][a-z0-9-]{0,38}$/.test(name) ? this.#state.findByName(name) : undefined;
+  }
+
+  async #destroy(addon: Addon): Promise<void> {
     await this.#requireDetached(addon);
     // The row first: once it is gone no release gets the URL, and the data goes after it.
     const outcome = await this.#state.delete(addon.id);
     if (outcome === 'attached') await this.#requireDetached(addon);
     if (outcome === 'absent') throw addonNotFound(addon.name);
     await this.#servers?.destroy(addon.name);
-    this.#logger.info({ addon: addon.name }, 'add-on destroyed');
+    await rm(this.#backupDir(addon), { recursive: true, force: true });
+    this.#logger.info({ addon: addon.name }, 'add-on destroyed, with its backups');
   }
 
   async #requireDetached(addon: Addon): Promise<void> {
@@ -435,8 +497,206 @@ export class AddonsService {
       await this.#state.detach(attachment.addonId, app.id);
       if (!addon) continue;
       if ((await this.#state.attachments({ addonId: addon.id })).length === 0) {
-        await this.destroy(addon, addon.name);
+        await this.#destroy(addon);
       }
+    }
+  }
+
+  #backupDir(addon: Addon): string {
+    return path.join(this.#backupsDir, addon.name);
+  }
+
+  #backupFile(addon: Addon, backup: AddonBackup): string {
+    return path.join(this.#backupDir(addon), `${backup.name}.${BACKUP_EXTENSIONS[backup.kind]}`);
+  }
+
+  async #spec(addon: Addon): Promise<AddonServerSpec> {
+    return {
+      name: addon.name,
+      kind: addon.kind,
+      uid: addon.uid,
+      credentials: await this.#credentialsOf(addon),
+    };
+  }
+
+  /** Runs `work` unless a backup or a restore of the add-on runs here already. */
+  async #exclusive<T>(addon: Addon, work: () => Promise<T>): Promise<T> {
+    const running = (await this.#state.backups(addon.id)).find((b) => b.status === 'running');
+    if (this.#busy.has(addon.id) || running) {
+      throw new ConflictError(
+        `a backup or restore of add-on '${addon.name}' is running; wait for it`,
+        ErrorCodes.BACKUP_RUNNING,
+      );
+    }
+    this.#busy.add(addon.id);
+    try {
+      return await work();
+    } finally {
+      this.#busy.delete(addon.id);
+    }
+  }
+
+  /**
+   * Backs the add-on up: a dump streamed into a file, checked readable (pg_restore --list,
+   * redis-check-rdb) and summed before it counts. One that fails is recorded as failed, logged,
+   * and rejected with BACKUP_FAILED: never reported as a success.
+   */
+  async backup(addon: Addon): Promise<AddonBackup> {
+    const servers = await this.#serversFor(addon.kind);
+    return this.#exclusive(addon, async () => {
+      const now = this.#clock();
+      const backup: AddonBackup = {
+        id: randomUUID(),
+        addonId: addon.id,
+        name: `b-${now.toISOString().replace(/[-:.]/g, '')}`,
+        kind: addon.kind,
+        status: 'running',
+        sizeBytes: null,
+        sha256: null,
+        error: null,
+        createdAt: now.toISOString(),
+        finishedAt: null,
+      };
+      await this.#state.insertBackup(backup);
+      const file = this.#backupFile(addon, backup);
+      const partial = `${file}.partial`;
+      try {
+        await mkdir(this.#backupDir(addon), { recursive: true, mode: 0o700 });
+        await servers.backup(await this.#spec(addon), addon.port, partial);
+        const problem = await servers.checkBackup(addon.kind, partial);
+        if (problem !== undefined) throw new Error(`the backup is not readable: ${problem}`);
+        const { size, sha256 } = await digest(partial);
+        await rename(partial, file);
+        const done = {
+          status: 'succeeded' as const,
+          sizeBytes: size,
+          sha256,
+          error: null,
+          finishedAt: this.#clock().toISOString(),
+        };
+        await this.#state.finishBackup(backup.id, done);
+        this.#logger.info({ addon: addon.name, backup: backup.name, bytes: size }, 'backup made');
+        return { ...backup, ...done };
+      } catch (error) {
+        await rm(partial, { force: true });
+        const reason = (error as Error).message;
+        await this.#state.finishBackup(backup.id, {
+          status: 'failed',
+          sizeBytes: null,
+          sha256: null,
+          error: reason,
+          finishedAt: this.#clock().toISOString(),
+        });
+        this.#logger.error({ addon: addon.name, backup: backup.name, reason }, 'backup failed');
+        throw new UnavailableError(
+          `backup ${backup.name} of add-on '${addon.name}' failed: ${reason}`,
+          undefined,
+          ErrorCodes.BACKUP_FAILED,
+        );
+      }
+    });
+  }
+
+  /** The add-on's backups, newest first, failed ones too. */
+  backups(addon: Addon): Promise<AddonBackup[]> {
+    return this.#state.backups(addon.id);
+  }
+
+  /** A succeeded backup of the add-on and its file; NotFoundError (BACKUP_NOT_FOUND) otherwise. */
+  async backupFile(addon: Addon, name: string): Promise<{ backup: AddonBackup; file: string }> {
+    const backup = (await this.#state.backups(addon.id)).find(
+      (b) => b.name === name && b.status === 'succeeded',
+    );
+    if (!backup) {
+      throw new NotFoundError(
+        `add-on '${addon.name}' has no backup '${name.slice(0, 64)}' that succeeded`,
+        ErrorCodes.BACKUP_NOT_FOUND,
+      );
+    }
+    return { backup, file: this.#backupFile(addon, backup) };
+  }
+
+  /**
+   * Restores backup `name` of `source` into `target` (the same add-on, or another of its
+   * kind). The file must still match the size and checksum taken when it was made and read as
+   * a backup of that kind; otherwise nothing is restored (BACKUP_CORRUPT, BACKUP_FOREIGN).
+   */
+  async restore(source: Addon, name: string, target: Addon): Promise<AddonBackup> {
+    const { backup, file } = await this.backupFile(source, name);
+    if (backup.kind !== target.kind) {
+      throw new InputError(
+        `backup ${backup.name} is of a ${backup.kind} add-on; '${target.name}' is ${target.kind}: nothing was restored`,
+        ErrorCodes.BACKUP_FOREIGN,
+      );
+    }
+    const servers = await this.#serversFor(target.kind);
+    const { size, sha256 } = await digest(file).catch(() => ({ size: -1, sha256: '' }));
+    if (size !== backup.sizeBytes || sha256 !== backup.sha256) {
+      throw new InputError(
+        `backup ${backup.name} does not match what it was when it was made (${backup.sizeBytes ?? 0} bytes, sha256 ${backup.sha256?.slice(0, 12) ?? '?'}…; now ${Math.max(size, 0)} bytes): it was changed or cut short, so nothing was restored`,
+        ErrorCodes.BACKUP_CORRUPT,
+      );
+    }
+    const problem = await servers.checkBackup(backup.kind, file);
+    if (problem !== undefined) {
+      throw new InputError(
+        `backup ${backup.name} cannot be read (${problem}): nothing was restored`,
+        ErrorCodes.BACKUP_CORRUPT,
+      );
+    }
+    await this.#exclusive(target, async () => {
+      try {
+        await servers.restore(await this.#spec(target), target.port, file);
+      } catch (error) {
+        this.#logger.error(
+          { addon: target.name, backup: backup.name, reason: (error as Error).message },
+          'restore failed; the data is as it was',
+        );
+        throw new UnavailableError(
+          `restoring ${backup.name} into '${target.name}' failed, and its data is as it was: ${(error as Error).message}`,
+          undefined,
+          ErrorCodes.BACKUP_FAILED,
+        );
+      }
+    });
+    this.#logger.info(
+      { addon: target.name, from: source.name, backup: backup.name },
+      'backup restored',
+    );
+    return backup;
+  }
+
+  /**
+   * `restore`: backup `name` of `source` into `source` itself (`confirm` repeats its name),
+   * into the existing add-on `into` (`confirm` repeats that name; `authorize` checks the caller
+   * may manage it), or into a new add-on `into` of the same kind, made for it and removed again
+   * when the restore fails. The backup is checked before anything is made.
+   */
+  async restoreInto(request: {
+    readonly source: Addon;
+    readonly backup: string;
+    readonly into?: string | undefined;
+    readonly confirm?: string | undefined;
+    readonly ownerId: string;
+    readonly authorize: (name: string) => Promise<Addon>;
+  }): Promise<{ target: Addon; backup: AddonBackup }> {
+    const { source } = request;
+    await this.backupFile(source, request.backup);
+    const into = request.into ?? source.name;
+    const existing = into === source.name ? source : await this.find(into);
+    if (existing) {
+      const target = existing === source ? source : await request.authorize(into);
+      this.requireConfirmation(target, request.confirm, 'restoring into');
+      return { target, backup: await this.restore(source, request.backup, target) };
+    }
+    const { addon: target } = await this.create(request.ownerId, { kind: source.kind, name: into });
+    try {
+      return { target, backup: await this.restore(source, request.backup, target) };
+    } catch (error) {
+      await this.#destroy(target).catch((cleanup: unknown) => {
+        this.#logger.warn({ err: cleanup, addon: target.name }, 'could not remove a new add-on');
+      });
+      throw error;
     }
   }
 
@@ -448,6 +708,10 @@ export class AddonsService {
   async start(): Promise<void> {
     const servers = this.#servers;
     if (!servers) return;
+    await this.#state.failRunningBackups(
+      'cut off: the controller stopped while it ran',
+      this.#clock().toISOString(),
+    );
     for (const addon of await this.#state.list()) {
       try {
         if (addon.port === 0) {

@@ -1,7 +1,22 @@
 import type { Selectable } from 'kysely';
-import type { AddonTable, Store } from '../../store/index.js';
-import type { Addon, AddonAttachment, AddonKind } from './model.js';
+import type { AddonBackupTable, AddonTable, Store } from '../../store/index.js';
+import type { Addon, AddonAttachment, AddonBackup, AddonKind } from './model.js';
 import type { AddonsState } from './service.js';
+
+function toBackup(row: Selectable<AddonBackupTable>): AddonBackup {
+  return {
+    id: row.id,
+    addonId: row.addon_id,
+    name: row.name,
+    kind: row.kind as AddonKind,
+    status: row.status as AddonBackup['status'],
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    sha256: row.sha256,
+    error: row.error,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
+}
 
 function toAddon(row: Selectable<AddonTable>): Addon {
   return {
@@ -125,6 +140,59 @@ export function addonsState(store: Store): AddonsState {
           .executeTakeFirst(),
       );
       return result.numDeletedRows > 0n;
+    },
+    async insertBackup(backup) {
+      await store.transact((tx) =>
+        tx
+          .insertInto('addon_backups')
+          .values({
+            id: backup.id,
+            addon_id: backup.addonId,
+            name: backup.name,
+            kind: backup.kind,
+            status: backup.status,
+            size_bytes: backup.sizeBytes,
+            sha256: backup.sha256,
+            error: backup.error,
+            created_at: backup.createdAt,
+            finished_at: backup.finishedAt,
+          })
+          .execute(),
+      );
+    },
+    async finishBackup(id, outcome) {
+      await store.transact((tx) =>
+        tx
+          .updateTable('addon_backups')
+          .set({
+            status: outcome.status,
+            size_bytes: outcome.sizeBytes,
+            sha256: outcome.sha256,
+            error: outcome.error,
+            finished_at: outcome.finishedAt,
+          })
+          .where('id', '=', id)
+          .execute(),
+      );
+    },
+    async backups(addonId) {
+      const rows = await store.db
+        .selectFrom('addon_backups')
+        .selectAll()
+        .where('addon_id', '=', addonId)
+        .orderBy('created_at', 'desc')
+        .orderBy('name', 'desc')
+        .execute();
+      return rows.map(toBackup);
+    },
+    async failRunningBackups(reason, now) {
+      await store.transact((tx) =>
+        tx
+          .updateTable('addon_backups')
+          .set({ status: 'failed', error: reason, finished_at: now })
+          .where('status', '=', 'running')
+          .execute(),
+      );
     },
     async delete(id) {
       const result = await store.transact(async (tx) => {

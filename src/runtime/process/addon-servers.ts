@@ -8,8 +8,10 @@ import {
   mkdir,
   readdir,
   readFile,
+  rename,
   rm,
   writeFile,
+  copyFile,
 } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -340,6 +342,129 @@ export class ProcessAddonServers implements AddonServers {
     return { state, restarts: unit.restarts, sizeBytes };
   }
 
+  async backup(spec: AddonServerSpec, port: number, file: string): Promise<void> {
+    if (spec.kind === 'postgres') {
+      const postgres = await findPostgres();
+      if (!postgres) throw new Error('PostgreSQL is not installed');
+      await tool(
+        path.join(postgres.bin, 'pg_dump'),
+        ['--format=custom', `--file=${file}`, ...postgresConnection(spec, port)],
+        { PGPASSWORD: spec.credentials.password },
+        'pg_dump',
+      );
+      return;
+    }
+    await tool(
+      REDIS_CLI,
+      ['-h', HOST, '-p', String(port), '--user', 'default', '--no-auth-warning', '--rdb', file],
+      { REDISCLI_AUTH: spec.credentials.password },
+      'redis-cli --rdb',
+    );
+  }
+
+  async checkBackup(kind: AddonKind, file: string): Promise<string | undefined> {
+    const info = await lstat(file).catch(() => undefined);
+    if (!info?.isFile()) return 'the backup file is missing';
+    if (info.size === 0) return 'the backup file is empty';
+    try {
+      if (kind === 'postgres') {
+        const postgres = await findPostgres();
+        if (!postgres) return 'PostgreSQL is not installed';
+        const listing = await tool(
+          path.join(postgres.bin, 'pg_restore'),
+          ['--list', file],
+          {},
+          'pg_restore --list',
+        );
+        if (!/^;\s+Archive created at/m.test(listing)) return 'pg_restore --list shows no archive';
+      } else {
+        await tool(REDIS_CHECK_RDB, [file], {}, 'redis-check-rdb');
+      }
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+
+  async restore(spec: AddonServerSpec, port: number, file: string): Promise<void> {
+    if (spec.kind === 'postgres') {
+      const postgres = await findPostgres();
+      if (!postgres) throw new Error('PostgreSQL is not installed');
+      // One transaction: a restore that fails half-way leaves the database as it was.
+      await tool(
+        path.join(postgres.bin, 'pg_restore'),
+        [
+          '--clean',
+          '--if-exists',
+          '--no-owner',
+          '--no-privileges',
+          '--single-transaction',
+          '--exit-on-error',
+          ...postgresConnection(spec, port),
+          file,
+        ],
+        { PGPASSWORD: spec.credentials.password },
+        'pg_restore',
+      );
+      return;
+    }
+    await this.#restoreRedis(spec, port, file);
+  }
+
+  /**
+   * Redis loads an RDB file only while its append-only file is off: the server starts once
+   * without it on the snapshot, turns it on (a rewrite from memory), and runs on so. The data
+   * it had waits aside until then, and comes back when anything fails.
+   */
+  async #restoreRedis(spec: AddonServerSpec, port: number, file: string): Promise<void> {
+    const data = this.#dataDir(spec.name);
+    const aside = `${data}.before-restore`;
+    const range = { from: port, to: port };
+    const restart = async (appendOnly: boolean): Promise<void> => {
+      await this.#writeRedisConfig(spec, { appendOnly });
+      await this.#withDriver(spec.name, range, async (driver, claims) => {
+        for (const unit of await driver.list())
+          await driver.stop(unit.id, { graceMs: STOP_GRACE_MS });
+        await claims?.release(unitIdOf(spec.name));
+        await driver.start(await this.#unitSpec(spec));
+      });
+      await this.#awaitReady(spec, { address: { host: HOST, port } }, false);
+    };
+    await this.stop(spec.name);
+    await rm(aside, { recursive: true, force: true });
+    await rename(data, aside);
+    try {
+      await mkdir(data, { mode: 0o700 });
+      await this.#give(data, spec);
+      await copyFile(file, path.join(data, 'dump.rdb'));
+      await this.#give(path.join(data, 'dump.rdb'), spec);
+      await restart(false);
+      await redisCommand(port, spec.credentials.password, ['CONFIG', 'SET', 'appendonly', 'yes']);
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      for (;;) {
+        const info = await redisCommand(port, spec.credentials.password, ['INFO', 'persistence']);
+        if (
+          /aof_enabled:1/.test(info) &&
+          /aof_rewrite_in_progress:0/.test(info) &&
+          /aof_rewrite_scheduled:0/.test(info) &&
+          /aof_last_bgrewrite_status:ok/.test(info)
+        )
+          break;
+        if (Date.now() > deadline)
+          throw new Error('Redis did not write its append-only file in time');
+        await sleep(50);
+      }
+      await this.#writeRedisConfig(spec, { appendOnly: true });
+    } catch (error) {
+      await this.stop(spec.name).catch(() => undefined);
+      await rm(data, { recursive: true, force: true });
+      await rename(aside, data);
+      await restart(true);
+      throw error;
+    }
+    await rm(aside, { recursive: true, force: true });
+  }
+
   async stop(name: string): Promise<void> {
     if (!(await exists(path.join(this.#dir(name), 'runtime')))) return;
     await this.#withDriver(name, this.#ports, async (driver) => {
@@ -409,13 +534,16 @@ export class ProcessAddonServers implements AddonServers {
   }
 
   /** redis.conf, readable by the server's user only: it holds the password. */
-  async #writeRedisConfig(spec: AddonServerSpec): Promise<void> {
+  async #writeRedisConfig(
+    spec: AddonServerSpec,
+    options: { readonly appendOnly: boolean } = { appendOnly: true },
+  ): Promise<void> {
     const file = this.#redisConfigFile(spec.name);
     const lines = [
       `bind ${HOST}`,
       'protected-mode yes',
       `dir ${this.#dataDir(spec.name)}`,
-      'appendonly yes',
+      `appendonly ${options.appendOnly ? 'yes' : 'no'}`,
       'appendfsync everysec',
       'daemonize no',
       'supervised no',
@@ -473,7 +601,7 @@ export class ProcessAddonServers implements AddonServers {
   /** Resolves once the server accepts its credentials; rejects when it crashed or timed out. */
   async #awaitReady(
     spec: AddonServerSpec,
-    unit: UnitStatus,
+    unit: Pick<UnitStatus, 'address'>,
     first: boolean,
   ): Promise<AddonEndpoint> {
     const port = unit.address.port;
@@ -501,6 +629,87 @@ export class ProcessAddonServers implements AddonServers {
       await sleep(100);
     }
   }
+}
+
+const REDIS_CLI = '/usr/bin/redis-cli';
+const REDIS_CHECK_RDB = '/usr/bin/redis-check-rdb';
+
+/** pg_dump's and pg_restore's connection arguments (the password goes in PGPASSWORD). */
+function postgresConnection(spec: AddonServerSpec, port: number): string[] {
+  return [
+    `--host=${HOST}`,
+    `--port=${port}`,
+    `--username=${spec.credentials.user}`,
+    `--dbname=${spec.credentials.database}`,
+  ];
+}
+
+/**
+ * Runs one of the database's client tools (an argument vector, secrets in its environment
+ * only) and resolves with its stdout; rejects with its last lines of stderr.
+ */
+async function tool(
+  file: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  what: string,
+): Promise<string> {
+  try {
+    const { stdout } = await run(file, [...args], {
+      env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', ...env },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 30 * 60_000,
+    });
+    return stdout;
+  } catch (error) {
+    const failed = error as Error & { stderr?: string; code?: unknown };
+    const detail = (failed.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+    throw new Error(`${what} failed: ${detail || failed.message}`);
+  }
+}
+
+/** One Redis command after AUTH, over RESP; resolves with its reply (a bulk string's text). */
+function redisCommand(port: number, password: string, command: readonly string[]): Promise<string> {
+  const encode = (args: readonly string[]) =>
+    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: HOST, port });
+    let buffer = Buffer.alloc(0);
+    const replies: string[] = [];
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      reject(new Error(`Redis did not answer ${command[0] ?? ''}`));
+    });
+    socket.once('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const end = buffer.indexOf('\r\n');
+        if (end === -1) return;
+        const head = buffer.subarray(0, end).toString('utf8');
+        if (head.startsWith('$')) {
+          const length = Number(head.slice(1));
+          if (buffer.length < end + 2 + length + 2) return;
+          replies.push(buffer.subarray(end + 2, end + 2 + length).toString('utf8'));
+          buffer = buffer.subarray(end + 2 + length + 2);
+        } else {
+          replies.push(head);
+          buffer = buffer.subarray(end + 2);
+        }
+        if (replies.length === 2) {
+          socket.end();
+          const [auth, reply = ''] = replies;
+          if (!auth?.startsWith('+OK')) reject(new Error('Redis refused the password'));
+          else if (reply.startsWith('-')) reject(new Error(`Redis: ${reply.slice(1)}`));
+          else resolve(reply);
+          return;
+        }
+      }
+    });
+    socket.once('connect', () =>
+      socket.write(encode(['AUTH', 'default', password]) + encode(command)),
+    );
+  });
 }
 
 /** redis-server's version, major.minor (e.g. '7.0'). */

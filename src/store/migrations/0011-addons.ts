@@ -36,5 +36,25 @@ export const addonsMigration: Migration = {
         .addPrimaryKeyConstraint('addon_attachments_pk', ['app_id', 'alias'])
         .addUniqueConstraint('addon_attachments_once', ['addon_id', 'app_id']),
     ),
+    // A backup of an add-on: a file under <data-dir>/backups/<addon>/, with its size and
+    // SHA-256 once it was checked readable. `status` is running, succeeded or failed (with
+    // `error`); a failed backup keeps its row, so that it is seen, and loses its file.
+    compiled(
+      schema
+        .createTable('addon_backups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('addon_id', 'text', (c) =>
+          c.notNull().references('addons.id').onDelete('cascade'),
+        )
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer')
+        .addColumn('sha256', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addUniqueConstraint('addon_backups_name', ['addon_id', 'name']),
+    ),
   ],
 };

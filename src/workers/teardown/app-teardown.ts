@@ -19,6 +19,10 @@ export interface AppTeardownOptions {
   readonly byName: readonly AppLeftovers[];
   /** What is keyed by the app's id (slugs): removed after the row, at leisure. */
   readonly byId: readonly AppLeftovers[];
+  /** Refuses while add-ons are attached, or destroys and detaches them (`withAddons`). */
+  readonly addons?: {
+    beforeAppDestroyed(app: App, withAddons: boolean): Promise<void>;
+  };
   readonly logger: Logger;
 }
 
@@ -36,8 +40,10 @@ export class AppTeardown {
     this.#o = options;
   }
 
-  async destroy(app: App): Promise<void> {
+  async destroy(app: App, options?: { readonly withAddons: boolean }): Promise<void> {
     const log = (line: string) => this.#o.logger.info({ app: app.name }, line);
+    // First: an app whose add-ons must stay is refused before anything of it is touched.
+    await this.#o.addons?.beforeAppDestroyed(app, options?.withAddons ?? false);
     await this.#o.runner.removeApp(app, log);
     for (const leftover of this.#o.byName) await leftover.remove(app);
     await this.#o.apps.destroy(app);
