@@ -61,24 +61,24 @@ export async function detectIsolation(cgroupRoot?: string): Promise<ProcessIsola
 
 /**
  * The launcher every app process starts through (argument vector, never a string built from
- * input): /bin/sh joins the control groups named as its arguments with its own pid, sets the
- * umask and the rlimits, then execs setpriv, which drops to the app's uid and gid with no
- * supplementary groups, no capabilities and PR_SET_NO_NEW_PRIVS, and execs the command. Each
- * step replaces the last, so the command is the process that was spawned, and whatever it
- * forks is inside the groups from the first instruction on. Exit 125: a group could not be
- * joined.
+ * input): /bin/sh joins the control groups named as its arguments (writing `0`, meaning
+ * itself, to each group's join file: Cgroup.joinFiles), sets the umask and the rlimits, then
+ * execs setpriv, which drops to the app's uid and gid with no supplementary groups, no
+ * capabilities and PR_SET_NO_NEW_PRIVS, and execs the command. Each step replaces the last,
+ * so the command is the process that was spawned, and whatever it forks is inside the groups
+ * from the first instruction on. Exit 125: a group could not be joined.
  */
 const LAUNCH_SCRIPT =
   // ulimit -u is bash's processes limit and -p dash's (bash's -p is the pipe size).
   'umask 077; ulimit -n "$1"; { ulimit -u "$2" || ulimit -p "$2"; } 2>/dev/null; n=$3; shift 3; ' +
-  'while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
+  'while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
 
 /** A process's argument vector with the launcher in front. */
 function launchArgv(
   setpriv: string,
   account: AppAccount,
   caps: ProcessCaps,
-  procsFiles: readonly string[],
+  joinFiles: readonly string[],
   argv: readonly string[],
 ): [string, ...string[]] {
   return [
@@ -88,8 +88,8 @@ function launchArgv(
     'berth-launch',
     String(caps.openFiles),
     String(caps.appProcesses),
-    String(procsFiles.length),
-    ...procsFiles,
+    String(joinFiles.length),
+    ...joinFiles,
     setpriv,
     `--reuid=${account.uid}`,
     `--regid=${account.uid}`,
@@ -257,7 +257,7 @@ export class AppSandboxes {
     const { home, tmp } = this.appHome(account.appId);
     return {
       wrap: (argv) =>
-        launchArgv(isolation.setpriv, account, this.#caps, cgroup?.procsFiles ?? [], argv),
+        launchArgv(isolation.setpriv, account, this.#caps, cgroup?.joinFiles ?? [], argv),
       // npm's and pip's caches follow HOME, unless the controller's environment named one.
       env: {
         HOME: home,

@@ -83,9 +83,20 @@ export class Cgroup {
         : [path.join(support.root, relative)];
   }
 
-  /** The files a process writes its pid to, to join the group (the launcher does). */
+  /** The files that list the group's processes (and that a process's pid moves it into). */
   get procsFiles(): string[] {
     return this.dirs.map((dir) => path.join(dir, 'cgroup.procs'));
+  }
+
+  /**
+   * The files a single-threaded process writes `0` to, to join the group itself (the launcher
+   * does): on v1 each hierarchy's `tasks`, because the kernel moves the writing thread alone
+   * without the lock a move of a whole process takes, whose RCU grace period cost each join
+   * from 1 to over 10 ms; on v2, where `tasks` is gone, `cgroup.procs`.
+   */
+  get joinFiles(): string[] {
+    const file = this.support.kind === 'v1' ? 'tasks' : 'cgroup.procs';
+    return this.dirs.map((dir) => path.join(dir, file));
   }
 
   /** The file whose `oom_kill N` line counts the group's kills by the memory limit. */
