@@ -2,6 +2,10 @@
 // an app, list, info with and without --reveal, attach under an alias, detach, and destroy,
 // whose wrong confirmation and attached state are refused with a non-zero exit and nothing lost.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../support/api.js';
 import { cli } from '../support/cli.js';
@@ -67,14 +71,56 @@ describe('berth addons', () => {
     assert.match(gone.stderr, /ADDON_NOT_FOUND/);
   });
 
+  it('backs up, lists, downloads and restores, and says so when it cannot', async () => {
+    assert.equal((await cli(['addons', 'create', 'redis', 'sessions'], { env })).code, 0);
+    const made = await cli(['addons', 'backup', 'sessions', '--json'], { env });
+    assert.equal(made.code, 0, made.stderr);
+    const backup = JSON.parse(made.stdout) as { name: string; sha256: string; sizeBytes: number };
+    const listed = await cli(['addons', 'backups', 'sessions'], { env });
+    assert.match(listed.stdout, new RegExp(`${backup.name}\\s+succeeded`));
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-download-'));
+    try {
+      const file = path.join(dir, 'sessions.rdb');
+      const got = await cli(['addons', 'download', 'sessions', backup.name, '-o', file], { env });
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), backup.sha256);
+      const missing = await cli(['addons', 'download', 'sessions', 'b-nope', '-o', file], { env });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /BACKUP_NOT_FOUND/);
+      assert.equal(readFileSync(file).length, backup.sizeBytes, 'the good file is kept');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    const unconfirmed = await cli(['addons', 'restore', 'sessions', backup.name], { env });
+    assert.equal(unconfirmed.code, 2, 'no terminal to ask on: a usage error');
+    assert.match(unconfirmed.stderr, /needs --confirm sessions/);
+    const restored = await cli(
+      ['addons', 'restore', 'sessions', backup.name, '--confirm', 'sessions'],
+      { env },
+    );
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, new RegExp(`^restored ${backup.name} of sessions into sessions`));
+    const copy = await cli(['addons', 'restore', 'sessions', backup.name, '--into', 'sessions-2'], {
+      env,
+    });
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.match((await cli(['addons'], { env })).stdout, /sessions-2\s+redis/);
+  });
+
   it('refuses an unknown kind and --as without --app, before anything is made', async () => {
+    const names = async () =>
+      (JSON.parse((await cli(['addons', '--json'], { env })).stdout) as { name: string }[]).map(
+        (a) => a.name,
+      );
+    const before = await names();
     const unknown = await cli(['addons', 'create', 'mysql'], { env });
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /ADDON_KIND_UNKNOWN: unknown add-on kind 'mysql'/);
     const alias = await cli(['addons', 'create', 'redis', '--as', 'X'], { env });
     assert.notEqual(alias.code, 0);
     assert.match(alias.stderr, /--as names the variable an app gets: give --app too/);
-    const none = await cli(['addons'], { env });
-    assert.match(none.stdout + none.stderr, /no add-ons/);
+    assert.deepEqual(await names(), before, 'nothing was made');
   });
 });

@@ -1,5 +1,11 @@
 // A small typed client of Berth's HTTP API (/api/v1): JSON in and out, errors as ApiError,
 // an unreachable server as NetworkError naming it.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ApiError, NetworkError } from './errors.js';
 
 /** Where the API is and the token to call it with. */
@@ -153,6 +159,57 @@ export class ApiClient {
 
   async delete(pathname: string): Promise<void> {
     await this.request('DELETE', pathname);
+  }
+
+  /**
+   * Streams a GET's body into the file `fileFor` names from the answer's headers (written as `<file>.partial`, renamed once whole) and
+   * resolves with its size and SHA-256; an error answer rejects as ApiError and writes nothing.
+   */
+  async download(
+    pathname: string,
+    fileFor: (headers: Headers) => string,
+  ): Promise<{ file: string; bytes: number; sha256: string; headers: Headers }> {
+    const headers: Record<string, string> = {};
+    if (this.#token) headers['authorization'] = `Bearer ${this.#token}`;
+    let response: Response;
+    try {
+      response = await fetch(new URL(`${this.server}/api/v1${pathname}`), { headers });
+    } catch (error) {
+      throw new NetworkError(this.server, causeCodeOf(error));
+    }
+    if (!response.ok || !response.body) {
+      const text = await response.text().catch(() => '');
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: the text is the message
+      }
+      throw errorOf(response.status, body);
+    }
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const file = fileFor(response.headers);
+    const partial = `${file}.partial`;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(
+        Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+        counted,
+        createWriteStream(partial, { mode: 0o600 }),
+      );
+      await rename(partial, file);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+    return { file, bytes, sha256: hash.digest('hex'), headers: response.headers };
   }
 }
 

@@ -1,7 +1,7 @@
 // `berth addons`: create, list, show, attach, detach and destroy add-on databases.
 import type { Command } from 'commander';
 import { withExamples, type CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
+import { ApiError, UsageError } from '../errors.js';
 import { line, printFields, printJson, printTable } from '../output.js';
 import { ask, canPrompt } from '../prompt.js';
 
@@ -15,6 +15,29 @@ interface AddonJson {
   readonly createdAt: string;
   readonly attachments: readonly { app: string; alias: string; variable: string }[];
   readonly url?: string;
+}
+
+interface BackupJson {
+  readonly name: string;
+  readonly kind: string;
+  readonly status: string;
+  readonly sizeBytes: number | null;
+  readonly sha256: string | null;
+  readonly error: string | null;
+  readonly createdAt: string;
+}
+
+/** Asks for the name (or takes --confirm); the server checks the answer too. */
+async function confirmation(
+  name: string,
+  given: string | undefined,
+  what: string,
+): Promise<string> {
+  if (given !== undefined) return given;
+  if (!canPrompt()) {
+    throw new UsageError(`${what} '${name}' needs --confirm ${name} when there is no terminal`);
+  }
+  return (await ask(`${what} '${name}' cannot be undone; type its name to go on: `)).trim();
 }
 
 function addonPath(name: string): string {
@@ -158,6 +181,114 @@ export function registerAddons(program: Command, context: CliContext): void {
       );
       line(`detached ${name} from ${app}; ${releaseNote(body.release)}; its data is kept`);
     });
+
+  withExamples(
+    addons
+      .command('backup')
+      .description('back an add-on up now: checked readable before it counts (exit 1 if not)')
+      .argument('<name>', 'the add-on')
+      .option('--json', 'print JSON')
+      .action(async (name: string, options: { json?: boolean }) => {
+        const client = await context.client();
+        const made = await client.post<BackupJson>(`${addonPath(name)}/backups`);
+        if (options.json) return printJson(made);
+        line(
+          `backed up ${name}: ${made.name} (${size(made.sizeBytes ?? undefined)}, sha256 ${made.sha256 ?? '?'})`,
+        );
+      }),
+    'berth addons backup shop-postgres',
+  );
+
+  addons
+    .command('backups')
+    .description("an add-on's backups, newest first, failed ones with why")
+    .argument('<name>', 'the add-on')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const client = await context.client();
+      const listed = await client.get<BackupJson[]>(`${addonPath(name)}/backups`);
+      if (options.json) return printJson(listed);
+      printTable(
+        ['BACKUP', 'STATUS', 'SIZE', 'MADE', 'ERROR'],
+        listed.map((b) => [b.name, b.status, size(b.sizeBytes ?? undefined), b.createdAt, b.error]),
+        'no backups',
+      );
+    });
+
+  withExamples(
+    addons
+      .command('download')
+      .description('download a backup, checked against its SHA-256')
+      .argument('<name>', 'the add-on')
+      .argument('<backup>', 'the backup (berth addons backups NAME)')
+      .option('-o, --output <file>', 'where to write it (default <name>-<backup>.dump|.rdb)')
+      .action(async (name: string, backup: string, options: { output?: string }) => {
+        const client = await context.client();
+        const path = `${addonPath(name)}/backups/${encodeURIComponent(backup)}`;
+        // The server names the file (<name>-<backup>.dump|.rdb) unless -o does.
+        const got = await client.download(
+          path,
+          (headers) =>
+            options.output ??
+            /filename="([^"/\\]+)"/.exec(headers.get('content-disposition') ?? '')?.[1] ??
+            `${name}-${backup}`,
+        );
+        const file = got.file;
+        const expected = got.headers.get('berth-sha256');
+        if (expected && expected !== got.sha256) {
+          throw new UsageError(
+            `the download of ${backup} does not match its SHA-256; ${file} is not it`,
+          );
+        }
+        line(`wrote ${file} (${size(got.bytes)}, sha256 ${got.sha256})`);
+      }),
+    'berth addons download shop-postgres b-20261203T122000123Z -o shop.dump',
+  );
+
+  withExamples(
+    addons
+      .command('restore')
+      .description('restore a backup into the add-on, or --into another (made when absent)')
+      .argument('<name>', 'the add-on the backup is of')
+      .argument('<backup>', 'the backup (berth addons backups NAME)')
+      .option('--into <other>', 'restore into this add-on instead (a new one is made)')
+      .option('--confirm <name>', "the target's name again, to replace its data without a question")
+      .action(
+        async (name: string, backup: string, options: { into?: string; confirm?: string }) => {
+          const client = await context.client();
+          const body = (confirm: string | undefined) => ({
+            backup,
+            ...(options.into === undefined ? {} : { into: options.into }),
+            ...(confirm === undefined ? {} : { confirm }),
+          });
+          const target = options.into ?? name;
+          let confirm = options.confirm;
+          // A new add-on needs no confirmation; an existing one is asked for once the server says so.
+          if (options.into === undefined)
+            confirm = await confirmation(target, confirm, 'restoring into');
+          let restored;
+          try {
+            restored = await client.post<{ addon: AddonJson }>(
+              `${addonPath(name)}/restores`,
+              body(confirm),
+            );
+          } catch (error) {
+            if (
+              !(error instanceof ApiError) ||
+              error.code !== 'CONFIRMATION_REQUIRED' ||
+              confirm !== undefined
+            )
+              throw error;
+            restored = await client.post<{ addon: AddonJson }>(
+              `${addonPath(name)}/restores`,
+              body(await confirmation(target, undefined, 'restoring into')),
+            );
+          }
+          line(`restored ${backup} of ${name} into ${restored.addon.name}`);
+        },
+      ),
+    'berth addons restore shop-postgres b-20261203T122000123Z --confirm shop-postgres',
+  );
 
   withExamples(
     addons
