@@ -220,6 +220,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
         builder: profile.builder,
         unreachableBackend: (error) => profile.unreachableBackend(error),
         buildTimeoutMs: options.buildTimeoutMs,
+        addons,
         buildNetwork,
       }),
       leaseMs: options.deployLeaseMs,

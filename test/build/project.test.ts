@@ -184,7 +184,7 @@ describe('readProject: berth.json', () => {
           GREETING: { value: 'hello' },
         },
         healthcheck: { path: '/healthz' },
-        addons: ['postgres', 'redis'],
+        addons: ['postgres', { kind: 'redis', as: 'CACHE' }, { kind: 'postgres', as: 'ANALYTICS' }],
         formation: { worker: 3 },
       }),
     );
@@ -208,7 +208,11 @@ describe('readProject: berth.json', () => {
         GREETING: { value: 'hello', required: false },
       },
       healthcheck: { path: '/healthz', ...HEALTHCHECK_DEFAULTS },
-      addons: ['postgres', 'redis'],
+      addons: [
+        { kind: 'postgres', as: 'DATABASE' },
+        { kind: 'redis', as: 'CACHE' },
+        { kind: 'postgres', as: 'ANALYTICS' },
+      ],
       formation: { web: 1, worker: 3, clock: 0 },
     });
     assert.deepEqual(Object.keys(p.processes), ['web', 'worker', 'clock']);
@@ -289,6 +293,11 @@ describe('readProject: berth.json', () => {
       BundleErrorReasons.BERTH_JSON_UNKNOWN_FIELD,
       "unknown field 'env.KEY.secret'",
     );
+    await assertRefused(
+      berth({ addons: [{ kind: 'redis', plan: 'hobby' }] }),
+      BundleErrorReasons.BERTH_JSON_UNKNOWN_FIELD,
+      "unknown field 'addons[0].plan'; 'addons[0]' may hold kind, as",
+    );
   });
 
   describe('refuses schema violations', () => {
@@ -365,6 +374,26 @@ describe('readProject: berth.json', () => {
         `'addons' may list only "postgres" and "redis"; got 'mysql'`,
       ],
       ['an add-on twice', { addons: ['redis', 'redis'] }, `'addons' lists "redis" twice`],
+      [
+        'one alias twice',
+        { addons: ['postgres', { kind: 'postgres', as: 'DATABASE' }] },
+        `'addons' lists "postgres" twice as DATABASE_URL`,
+      ],
+      [
+        'an alias in lower case',
+        { addons: [{ kind: 'redis', as: 'cache' }] },
+        "'addons[0].as' must be an environment variable name in capitals",
+      ],
+      [
+        'a BERTH_ alias',
+        { addons: [{ kind: 'redis', as: 'BERTH_CACHE' }] },
+        "'addons[0].as' must be an environment variable name in capitals",
+      ],
+      [
+        'an add-on object without a kind',
+        { addons: [{ as: 'CACHE' }] },
+        `'addons' may list only "postgres" and "redis"; got no kind`,
+      ],
       ['addons not an array', { addons: 'redis' }, "'addons' must be an array"],
       [
         'a formation count over 100',

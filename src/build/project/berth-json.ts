@@ -3,7 +3,9 @@ import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
 import { locateJsonSyntaxError } from './json-syntax.js';
 import {
+  ADDON_ALIAS_PATTERN,
   ADDONS,
+  DEFAULT_ADDON_ALIASES,
   HEALTHCHECK_DEFAULTS,
   type Addon,
   type EnvVarSpec,
@@ -356,16 +358,38 @@ function parseAddons(value: unknown): Addon[] {
   if (!Array.isArray(value)) {
     throw schemaError(`'addons' must be an array; got ${describe(value)}`);
   }
+  if (value.length > 20)
+    throw schemaError(`'addons' may list at most 20; it lists ${value.length}`);
   const addons: Addon[] = [];
-  for (const item of value as unknown[]) {
-    const addon = ADDONS.find((known) => known === item);
-    if (addon === undefined) {
+  for (const [index, item] of (value as unknown[]).entries()) {
+    const where = `addons[${index}]`;
+    let kindValue: unknown = item;
+    let alias: string | undefined;
+    if (isObject(item)) {
+      rejectUnknownFields(item, ['kind', 'as'], where);
+      kindValue = item['kind'];
+      if (item['as'] !== undefined) {
+        alias = boundedString(item['as'], `${where}.as`, 60);
+        if (!ADDON_ALIAS_PATTERN.test(alias) || alias.startsWith('BERTH_')) {
+          throw schemaError(
+            `${quote(`${where}.as`)} must be an environment variable name in capitals (the app gets <as>_URL), not BERTH_*; got ${quote(alias)}`,
+          );
+        }
+      }
+    }
+    const kind = ADDONS.find((known) => known === kindValue);
+    if (kind === undefined) {
       throw schemaError(
-        `'addons' may list only ${ADDONS.map((a) => `"${a}"`).join(' and ')}; got ${typeof item === 'string' ? quote(item) : describe(item)}`,
+        `'addons' may list only ${ADDONS.map((a) => `"${a}"`).join(' and ')}; got ${typeof kindValue === 'string' ? quote(kindValue) : kindValue === undefined ? 'no kind' : describe(kindValue)} (an item is a kind, or {"kind": …, "as": "ALIAS"})`,
       );
     }
-    if (addons.includes(addon)) throw schemaError(`'addons' lists "${addon}" twice`);
-    addons.push(addon);
+    const as = alias ?? DEFAULT_ADDON_ALIASES[kind];
+    if (addons.some((a) => a.as === as)) {
+      throw schemaError(
+        `'addons' lists "${kind}" twice as ${as}_URL: give each add-on of a kind an alias of its own ("as")`,
+      );
+    }
+    addons.push({ kind, as });
   }
   return addons;
 }

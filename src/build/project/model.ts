@@ -14,7 +14,26 @@ export type Stack = (typeof Stacks)[keyof typeof Stacks];
 
 /** The add-ons a bundle may ask for. */
 export const ADDONS = Object.freeze(['postgres', 'redis'] as const);
-export type Addon = (typeof ADDONS)[number];
+export type AddonKind = (typeof ADDONS)[number];
+
+/**
+ * An add-on berth.json asks for (`"postgres"` or `{"kind": "postgres", "as": "DATABASE"}`):
+ * the first deploy makes it and attaches it as `<as>_URL`; later deploys find it by alias.
+ */
+export interface Addon {
+  readonly kind: AddonKind;
+  /** The alias, the kind's default (DATABASE, REDIS) when berth.json names none. */
+  readonly as: string;
+}
+
+/** The alias an add-on of a kind is attached as unless berth.json names one. */
+export const DEFAULT_ADDON_ALIASES: Readonly<Record<AddonKind, string>> = Object.freeze({
+  postgres: 'DATABASE',
+  redis: 'REDIS',
+});
+
+/** An alias names `<ALIAS>_URL`: the add-ons domain's rule. */
+export const ADDON_ALIAS_PATTERN = /^[A-Z][A-Z0-9_]{0,59}$/;
 
 /** Where a project's processes came from. */
 export type ProcessSource = 'berth.json' | 'Procfile' | 'stack';

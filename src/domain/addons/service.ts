@@ -420,6 +420,66 @@ export class AddonsService {
     };
   }
 
+  /**
+   * A deploy's berth.json asks for add-ons: each alias the app has attached already is
+   * reused (an add-on of another kind under it is an error); one whose `<as>_URL` is a config
+   * var of the app is left to that var; any other is made (`<app>-<kind>`, or with its alias)
+   * and attached without a release of its own: the deploy's release will carry it.
+   */
+  async ensureDeclared(
+    app: App,
+    declared: readonly { readonly kind: AddonKind; readonly as: string }[],
+    log: (line: string) => void,
+  ): Promise<void> {
+    if (declared.length === 0) return;
+    const attached = await this.#state.attachments({ appId: app.id });
+    const configKeys = await this.#apps.configKeys(app.id);
+    const addons = new Map((await this.#state.list()).map((a) => [a.id, a]));
+    for (const { kind, as } of declared) {
+      const variable = attachmentVariable(as);
+      const found = attached.find((a) => a.alias === as);
+      if (found) {
+        const addon = addons.get(found.addonId);
+        if (addon && addon.kind !== kind) {
+          throw new ConflictError(
+            `berth.json asks for a ${kind} add-on as ${variable}, and ${variable} is add-on '${addon.name}', a ${addon.kind}: detach it or name another alias`,
+            ErrorCodes.ADDON_ALIAS_TAKEN,
+          );
+        }
+        log(`add-on ${found.addonName} (${kind}) is attached as ${variable}: kept`);
+        continue;
+      }
+      if (configKeys.includes(variable)) {
+        log(`${variable} is a config var of the app: berth.json's ${kind} add-on is not made`);
+        continue;
+      }
+      const preferred =
+        as === DEFAULT_ALIASES[kind]
+          ? `${app.name}-${kind}`
+          : `${app.name}-${as.toLowerCase().replace(/_/g, '-')}`;
+      const name =
+        preferred.length <= 39 &&
+        /^[a-z][a-z0-9-]*[a-z0-9]$/.test(preferred) &&
+        !(await this.#state.findByName(preferred))
+          ? preferred
+          : `${kind}-${randomBytes(3).toString('hex')}`;
+      const { addon } = await this.create(app.ownerId, { kind, name });
+      await this.#attachQuietly(addon, app, as);
+      log(`made ${kind} add-on ${addon.name} and attached it as ${variable}`);
+    }
+  }
+
+  /** Attaches without rolling a release: the caller's own release will carry the variable. */
+  async #attachQuietly(addon: Addon, app: App, alias: string): Promise<void> {
+    await this.#requireFreeAlias(app, alias);
+    await this.#state.attach({
+      addonId: addon.id,
+      appId: app.id,
+      alias,
+      createdAt: this.#clock().toISOString(),
+    });
+  }
+
   /** Detaches the add-on from the app and rolls the app a release without its variable. */
   async detach(addon: Addon, app: App): Promise<{ release?: number }> {
     if (!(await this.#state.detach(addon.id, app.id))) {

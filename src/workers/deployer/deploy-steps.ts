@@ -8,14 +8,17 @@ import {
   extractBundle,
   formatBytes,
   readProject,
+  type Addon,
   type ArtifactStore,
   type BuildNetwork,
   type Stack,
 } from '../../build/index.js';
+import type { App } from '../../domain/apps/index.js';
 import type { ArtifactsService } from '../../domain/artifacts/index.js';
 import type { ConfigService } from '../../domain/config/index.js';
 import type { DeploymentsService } from '../../domain/deployments/index.js';
 import type { ReleasesService } from '../../domain/releases/index.js';
+import { BerthError } from '../../errors/index.js';
 import type { ReleaseBuilder } from '../../runtime/index.js';
 import { RolloutFailure, type ReleaseRunner } from '../rollout/index.js';
 import { StepFailure, type DeployStep } from './step.js';
@@ -35,6 +38,14 @@ export interface DeployStepServices {
   readonly buildTimeoutMs: number;
   /** The host's proxies, CAs and npm/pip settings, given to every build. */
   readonly buildNetwork?: BuildNetwork;
+  /** Makes and attaches the add-ons berth.json asks for (AddonsService.ensureDeclared). */
+  readonly addons?: {
+    ensureDeclared(
+      app: App,
+      declared: readonly Addon[],
+      log: (line: string) => void,
+    ): Promise<void>;
+  };
 }
 
 /**
@@ -128,6 +139,17 @@ export function validateStep(services: DeployStepServices): DeployStep {
       if (Object.keys(samples).length > 0) {
         await services.config.patch(app.id, samples);
         context.log(`autoconfigure: set ${Object.keys(samples).sort().join(', ')} from berth.json`);
+      }
+      // Before the release is made, so that its variables include the add-ons' URLs.
+      if (project.addons.length > 0) {
+        if (!services.addons)
+          throw new StepFailure('berth.json asks for add-ons, and this server runs none');
+        try {
+          await services.addons.ensureDeclared(app, project.addons, (line) => context.log(line));
+        } catch (error) {
+          if (error instanceof BerthError) throw new StepFailure(`add-ons: ${error.message}`);
+          throw error;
+        }
       }
       state.sourceDir = sourceDir;
       state.stack = project.stack;
