@@ -63,6 +63,8 @@ export interface ServerOptions {
   readonly taskDrainMs: number;
   /** How often the reconciler looks at the runtime although the store did not change (2 s). */
   readonly reconcileIntervalMs: number;
+  /** How often scheduled backups look whether a slot has come (1 s: schedules name seconds). */
+  readonly backupCheckIntervalMs: number;
   /**
    * Tries in all of a rollout the reconciler started that failed for another reason than its
    * release (the runtime did not answer), and the wait before the second (4× longer each
@@ -213,6 +215,7 @@ export function compileServerOptions(
     routerUpstreamTimeoutMs: 60_000,
     taskDrainMs: 10_000,
     reconcileIntervalMs: 2000,
+    backupCheckIntervalMs: 1000,
     rolloutRetry: Object.freeze({ attempts: 3, baseDelayMs: 2000 }),
     startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),
     hostId: envHostId(env),

@@ -29,6 +29,7 @@ import {
   BundleIntake,
   Deployer,
   Reconciler,
+  ScheduledBackups,
   ReleaseRunner,
   RouterSync,
   defaultPipelines,
@@ -319,6 +320,25 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     // `berth down` stopped. In the background: the API need not wait for a database.
     const addonStarts = addons.start();
     resources.defer('add-on starts', () => addonStarts);
+    const scheduledBackups = new ScheduledBackups({
+      addons,
+      hub,
+      logger,
+      checkIntervalMs: options.backupCheckIntervalMs,
+    });
+    // After the servers are up: a pass before would only find them not answering.
+    let backupsClosing = false;
+    void addonStarts.then(
+      () => {
+        if (!backupsClosing) scheduledBackups.start();
+      },
+      () => undefined, // the add-on starts' own failure is reported where they are awaited
+    );
+    resources.defer('scheduled backups', async () => {
+      backupsClosing = true;
+      await addonStarts.catch(() => undefined);
+      await scheduledBackups.stop();
+    });
     await api.listen({ host: options.listen.host, port: options.listen.port });
     const sshUrl = options.sshListen
       ? await listenForGitOverSsh(options.sshListen, resources, {

@@ -284,6 +284,12 @@ export interface AddonTable {
   port: number;
   /** JSON of { user, password, database }, sealed for the add-on's id. */
   credentials: string;
+  /** `hourly`, `daily`, `weekly` or cron fields (UTC); null: no scheduled backups. */
+  backup_schedule: string | null;
+  /** Succeeded backups the schedule keeps. */
+  backup_retain: number | null;
+  /** When the schedule was set: its first slot comes after. */
+  backup_schedule_since: string | null;
   created_at: string;
 }
 

@@ -4,4 +4,5 @@ export * from './deployer/index.js';
 export * from './reconciler/index.js';
 export * from './rollout/index.js';
 export * from './router-sync/index.js';
+export * from './scheduled-backups/index.js';
 export * from './teardown/index.js';

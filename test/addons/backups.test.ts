@@ -185,6 +185,60 @@ for (const backend of backends) {
       assert.deepEqual(names, ['kv', 'ledger', 'ledger-copy'], 'no add-on was made');
     });
 
+    it('backs up on a schedule, keeps the newest `retain`, and stops when told', async () => {
+      for (const [body, code] of [
+        [{ schedule: 'sometimes' }, 'INVALID_INPUT'],
+        [{ schedule: '61 * * * *' }, 'INVALID_INPUT'],
+        [{ schedule: 'hourly', retain: 0 }, 'INVALID_INPUT'],
+        [{ schedule: 'hourly', keep: 3 }, 'UNKNOWN_FIELD'],
+      ] as const) {
+        const reply = await server.request('PUT', '/addons/kv/backup-schedule', { token, body });
+        assert.equal(reply.status, 400, JSON.stringify(reply.body));
+        assert.equal(errorCode(reply), code);
+      }
+      const set = await server.request('PUT', '/addons/kv/backup-schedule', {
+        token,
+        body: { schedule: '*/2 * * * * *', retain: 2 },
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      const shown = set.body as {
+        backupSchedule: { expression: string; retain: number; next: string };
+      };
+      assert.equal(shown.backupSchedule.expression, '*/2 * * * * *');
+      assert.ok(new Date(shown.backupSchedule.next).getTime() > Date.now() - 1000);
+
+      const scheduled = async () =>
+        (
+          (await server.request('GET', '/addons/kv/backups', { token })).body as BackupJson[]
+        ).filter((b) => b.name.startsWith('s-'));
+      const seen = new Set<string>();
+      const deadline = Date.now() + 30_000;
+      while (seen.size < 3 && Date.now() < deadline) {
+        for (const b of await scheduled()) if (b.status === 'succeeded') seen.add(b.name);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(seen.size >= 3, `three scheduled backups were made: ${[...seen].join(', ')}`);
+      const kept = await scheduled();
+      assert.ok(kept.filter((b) => b.status === 'succeeded').length <= 2, 'only `retain` are kept');
+      const dir = path.join(server.location.dataDir, 'backups', 'kv');
+      const onDisk = readdirSync(dir).filter((f) => f.startsWith('s-'));
+      assert.ok(onDisk.length <= 3, `old files go with their rows: ${onDisk.join(', ')}`);
+
+      const off = await server.request('PUT', '/addons/kv/backup-schedule', {
+        token,
+        body: { schedule: null },
+      });
+      assert.equal((off.body as { backupSchedule: unknown }).backupSchedule, null);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const settled = (await scheduled()).map((b) => b.name);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.deepEqual(
+        (await scheduled()).map((b) => b.name),
+        settled,
+        'no backup after off',
+      );
+    });
+
     // Last: it stops the add-on servers under the controller.
     it('records a backup the server cannot make as failed, and answers an error', async () => {
       await stopAddonServers(server.location.dataDir, await detectIsolation(), 1000);

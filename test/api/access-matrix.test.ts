@@ -490,6 +490,17 @@ const routes: readonly RouteCase[] = [
     prepare: async (_api, _caller, ctx) => ({ path: `/addons/${ctx.aliceAddon}/backups` }),
   },
   {
+    method: 'PUT',
+    route: '/addons/{addon}/backup-schedule',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/addons/${ctx.aliceAddon}/backup-schedule`,
+      body: { schedule: 'daily', retain: 3 },
+    }),
+  },
+  {
     method: 'GET',
     route: '/addons/{addon}/backups',
     scope: 'read',

@@ -93,6 +93,23 @@ describe('berth addons', () => {
       rmSync(dir, { recursive: true, force: true });
     }
 
+    const scheduled = await cli(['addons', 'schedule', 'sessions', 'daily', '--retain', '3'], {
+      env,
+    });
+    assert.equal(scheduled.code, 0, scheduled.stderr);
+    assert.match(
+      scheduled.stdout,
+      /^sessions is backed up on daily \(UTC\), keeping 3; next at 20/,
+    );
+    assert.match(
+      (await cli(['addons', 'info', 'sessions'], { env })).stdout,
+      /daily \(UTC\), keeping 3/,
+    );
+    const bad = await cli(['addons', 'schedule', 'sessions', 'sometimes'], { env });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /INVALID_INPUT: schedule 'sometimes' has 1 field/);
+    assert.equal((await cli(['addons', 'schedule', 'sessions', 'off'], { env })).code, 0);
+
     const unconfirmed = await cli(['addons', 'restore', 'sessions', backup.name], { env });
     assert.equal(unconfirmed.code, 2, 'no terminal to ask on: a usage error');
     assert.match(unconfirmed.stderr, /needs --confirm sessions/);

@@ -73,7 +73,7 @@ describe('berth down on the container runtime', () => {
     // sockets is the test run's private engine.
     delete process.env['DOCKER_HOST'];
     const stopped = await stopDataPlane(dataDir, 1000);
-    assert.deepEqual(stopped, { units: 1, router: true });
+    assert.deepEqual(stopped, { units: 1, addons: 0, router: true });
     assert.equal(await running(), 0, 'its container is stopped');
     await assert.rejects(fetch(routerUrl), 'the router is gone');
     assert.ok(testEngineSocket());

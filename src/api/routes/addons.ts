@@ -34,6 +34,15 @@ const AddonResponse = Type.Object({
   restarts: Type.Integer(),
   sizeBytes: Type.Optional(Type.Integer({ description: 'bytes its data takes' })),
   createdAt: Type.String({ format: 'date-time' }),
+  backupSchedule: Type.Union([
+    Type.Object({
+      expression: Type.String(),
+      retain: Type.Integer(),
+      since: Type.String({ format: 'date-time' }),
+      next: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    }),
+    Type.Null(),
+  ]),
   attachments: Type.Array(Attachment),
   url: Type.Optional(
     Type.String({ description: 'with its password: only with ?reveal=true and the write scope' }),
@@ -120,6 +129,10 @@ export function addonRoutes(services: {
       ? { sizeBytes: info.status.sizeBytes }
       : {}),
     createdAt: info.addon.createdAt,
+    backupSchedule: info.addon.backupSchedule && {
+      ...info.addon.backupSchedule,
+      next: (await addons.nextScheduledBackup(info.addon))?.toISOString() ?? null,
+    },
     attachments: await Promise.all(
       info.attachments.map(async (a) => ({
         app: (await apps.findById(a.appId))?.name ?? a.appId,
@@ -269,6 +282,32 @@ export function addonRoutes(services: {
       },
     );
 
+    api.put(
+      '/addons/:addon/backup-schedule',
+      {
+        config: { access: { scope: 'write', addon: 'manage' } },
+        schema: {
+          tags: ['addons'],
+          summary:
+            'Back the add-on up on a schedule (hourly, daily, weekly or cron fields, UTC), keeping `retain`; null turns it off',
+          params: AddonParams,
+          body: Type.Object(
+            {
+              schedule: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]),
+              retain: Type.Optional(Type.Integer({ description: 'succeeded backups kept (7)' })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: AddonResponse },
+        },
+      },
+      async (request) => {
+        const addon = addonOf(request);
+        await addons.setBackupSchedule(addon, request.body.schedule, request.body.retain);
+        return show(await addons.get(addon.name));
+      },
+    );
+
     api.get(
       '/addons/:addon/backups',
       {
@@ -291,20 +330,31 @@ export function addonRoutes(services: {
           tags: ['addons'],
           summary: 'Download a backup (streamed; its SHA-256 in the Berth-Sha256 header)',
           params: BackupParams,
+          response: {
+            200: {
+              description: 'the backup file: pg_dump custom format or a Redis RDB snapshot',
+              content: {
+                'application/octet-stream': { schema: Type.String({ format: 'binary' }) },
+              },
+            },
+          },
         },
       },
       async (request, reply) => {
         const { backup, file } = await addons.backupFile(addonOf(request), request.params.backup);
         const extension = backup.kind === 'postgres' ? 'dump' : 'rdb';
-        return reply
-          .header('content-type', 'application/octet-stream')
-          .header('content-length', String(backup.sizeBytes ?? 0))
-          .header('berth-sha256', backup.sha256 ?? '')
-          .header(
-            'content-disposition',
-            `attachment; filename="${addonOf(request).name}-${backup.name}.${extension}"`,
-          )
-          .send(createReadStream(file));
+        return (
+          reply
+            .header('content-type', 'application/octet-stream')
+            .header('content-length', String(backup.sizeBytes ?? 0))
+            .header('berth-sha256', backup.sha256 ?? '')
+            .header(
+              'content-disposition',
+              `attachment; filename="${addonOf(request).name}-${backup.name}.${extension}"`,
+            )
+            // A stream is sent as is; the schema above only describes it.
+            .send(createReadStream(file) as unknown as string)
+        );
       },
     );
 

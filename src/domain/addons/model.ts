@@ -14,7 +14,16 @@ export interface Addon {
   readonly uid: number;
   /** The port its server listens on, chosen once; 0 while it is being created. */
   readonly port: number;
+  /** Backups by schedule, or null. */
+  readonly backupSchedule: AddonBackupSchedule | null;
   readonly createdAt: string;
+}
+
+/** An add-on's scheduled backups: when, how many succeeded ones to keep, since when. */
+export interface AddonBackupSchedule {
+  readonly expression: string;
+  readonly retain: number;
+  readonly since: string;
 }
 
 /** An add-on attached to an app: the app's releases hold `<alias>_URL`. */

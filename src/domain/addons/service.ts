@@ -4,6 +4,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { changeTopic, type ChangeTopic } from '../../changes/index.js';
 import {
+  BerthError,
   ConflictError,
   ErrorCodes,
   InputError,
@@ -26,8 +27,10 @@ import {
   type Addon,
   type AddonAttachment,
   type AddonBackup,
+  type AddonBackupSchedule,
   type AddonKind,
 } from './model.js';
+import { parseBackupSchedule, validateRetain } from './backup-schedule.js';
 import { DEFAULT_ALIASES, validateAddonName, validateAlias, validateKind } from './rules.js';
 import { addonsState } from './state.js';
 
@@ -53,6 +56,8 @@ export interface AddonsState {
   ): Promise<void>;
   /** The add-on's backups, newest first. */
   backups(addonId: string): Promise<AddonBackup[]>;
+  setBackupSchedule(id: string, schedule: AddonBackupSchedule | null): Promise<void>;
+  deleteBackup(id: string): Promise<void>;
   /** Marks every running backup failed: a controller starts, so none of them runs any more. */
   failRunningBackups(reason: string, now: string): Promise<void>;
   /** Deletes the add-on unless it is attached (checked in the same transaction). */
@@ -107,6 +112,11 @@ const BACKUP_EXTENSIONS: Readonly<Record<AddonKind, string>> = Object.freeze({
   postgres: 'dump',
   redis: 'rdb',
 });
+
+/** `2026-12-03T12:20:00.123Z` → `20261203T122000123Z`: a name part that sorts by time. */
+function compactTime(at: Date): string {
+  return at.toISOString().replace(/[-:.]/g, '');
+}
 
 /** A file's size and SHA-256, read as a stream. */
 async function digest(file: string): Promise<{ size: number; sha256: string }> {
@@ -264,6 +274,7 @@ export class AddonsService {
         version: '',
         uid: randomInt(APP_UIDS.from, APP_UIDS.to),
         port: 0,
+        backupSchedule: null,
         createdAt: this.#clock().toISOString(),
       };
       try {
@@ -601,14 +612,16 @@ export class AddonsService {
    * redis-check-rdb) and summed before it counts. One that fails is recorded as failed, logged,
    * and rejected with BACKUP_FAILED: never reported as a success.
    */
-  async backup(addon: Addon): Promise<AddonBackup> {
+  async backup(addon: Addon, slot?: Date): Promise<AddonBackup> {
     const servers = await this.#serversFor(addon.kind);
     return this.#exclusive(addon, async () => {
       const now = this.#clock();
+      // A scheduled backup is named by its slot, so that of two controllers only one makes it.
+      const name = slot ? `s-${compactTime(slot)}` : `b-${compactTime(now)}`;
       const backup: AddonBackup = {
         id: randomUUID(),
         addonId: addon.id,
-        name: `b-${now.toISOString().replace(/[-:.]/g, '')}`,
+        name,
         kind: addon.kind,
         status: 'running',
         sizeBytes: null,
@@ -617,7 +630,12 @@ export class AddonsService {
         createdAt: now.toISOString(),
         finishedAt: null,
       };
-      await this.#state.insertBackup(backup);
+      try {
+        await this.#state.insertBackup(backup);
+      } catch (error) {
+        if (slot && isUniqueViolation(error)) return backup;
+        throw error;
+      }
       const file = this.#backupFile(addon, backup);
       const partial = `${file}.partial`;
       try {
@@ -724,6 +742,97 @@ export class AddonsService {
       'backup restored',
     );
     return backup;
+  }
+
+  /**
+   * Backs the add-on up by itself on `expression` (UTC), keeping the newest `retain`
+   * succeeded backups; null turns it off. InputError for a schedule or count it cannot use.
+   */
+  async setBackupSchedule(
+    addon: Addon,
+    expression: string | null,
+    retain: number | undefined,
+  ): Promise<AddonBackupSchedule | null> {
+    if (expression === null) {
+      await this.#state.setBackupSchedule(addon.id, null);
+      return null;
+    }
+    parseBackupSchedule(expression).next(this.#clock());
+    const schedule = {
+      expression,
+      retain: validateRetain(retain ?? 7),
+      since: this.#clock().toISOString(),
+    };
+    await this.#state.setBackupSchedule(addon.id, schedule);
+    return schedule;
+  }
+
+  /** When the add-on's next scheduled backup is due, or undefined without a schedule. */
+  async nextScheduledBackup(addon: Addon): Promise<Date | undefined> {
+    const schedule = addon.backupSchedule;
+    if (!schedule) return undefined;
+    return parseBackupSchedule(schedule.expression).next(await this.#lastSlot(addon, schedule));
+  }
+
+  /** The newest scheduled backup's slot, or when the schedule was set. */
+  async #lastSlot(addon: Addon, schedule: AddonBackupSchedule): Promise<Date> {
+    const newest = (await this.#state.backups(addon.id)).find((b) => b.name.startsWith('s-'));
+    const since = new Date(schedule.since);
+    if (!newest) return since;
+    const slot = new Date(
+      newest.name
+        .slice(2)
+        .replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/, '$1-$2-$3T$4:$5:$6.$7Z'),
+    );
+    return Number.isNaN(slot.getTime()) || slot < since ? since : slot;
+  }
+
+  /**
+   * The scheduled-backups worker's pass: each add-on whose next slot has come is backed up
+   * once for the latest slot due (missed slots are not made up one by one), then its backups
+   * beyond the schedule's `retain` are removed. Resolves with the earliest slot still ahead.
+   * A backup that fails is recorded and logged by `backup`, and the pass goes on.
+   */
+  async runScheduledBackups(): Promise<Date | undefined> {
+    let earliest: Date | undefined;
+    for (const addon of await this.#state.list()) {
+      const schedule = addon.backupSchedule;
+      if (!schedule || addon.port === 0) continue;
+      const parsed = parseBackupSchedule(schedule.expression);
+      const now = this.#clock();
+      let due = parsed.next(await this.#lastSlot(addon, schedule));
+      if (due <= now) {
+        for (let next = parsed.next(due); next <= now; next = parsed.next(due)) due = next;
+        try {
+          await this.backup(addon, due);
+        } catch (error) {
+          if (!(error instanceof BerthError)) throw error;
+          // Recorded and logged as failed (or another backup of it runs): the next slot tries.
+        }
+        await this.#prune(addon, schedule.retain);
+        due = parsed.next(due);
+      }
+      if (earliest === undefined || due < earliest) earliest = due;
+    }
+    return earliest;
+  }
+
+  /** Keeps the newest `retain` succeeded backups and the failed ones since the oldest kept. */
+  async #prune(addon: Addon, retain: number): Promise<void> {
+    const backups = await this.#state.backups(addon.id);
+    const succeeded = backups.filter((b) => b.status === 'succeeded');
+    const oldestKept = succeeded[Math.min(retain, succeeded.length) - 1];
+    for (const backup of backups) {
+      if (backup.status === 'running') continue;
+      const keep =
+        backup.status === 'succeeded'
+          ? succeeded.indexOf(backup) < retain
+          : oldestKept === undefined || backup.createdAt >= oldestKept.createdAt;
+      if (keep) continue;
+      await rm(this.#backupFile(addon, backup), { force: true });
+      await this.#state.deleteBackup(backup.id);
+      this.#logger.info({ addon: addon.name, backup: backup.name }, 'old backup removed');
+    }
   }
 
   /**

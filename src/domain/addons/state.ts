@@ -27,6 +27,14 @@ function toAddon(row: Selectable<AddonTable>): Addon {
     ownerId: row.owner_id,
     uid: Number(row.uid),
     port: Number(row.port),
+    backupSchedule:
+      row.backup_schedule === null
+        ? null
+        : {
+            expression: row.backup_schedule,
+            retain: Number(row.backup_retain ?? 1),
+            since: row.backup_schedule_since ?? row.created_at,
+          },
     createdAt: row.created_at,
   };
 }
@@ -75,6 +83,9 @@ export function addonsState(store: Store): AddonsState {
             uid: addon.uid,
             port: addon.port,
             credentials,
+            backup_schedule: null,
+            backup_retain: null,
+            backup_schedule_since: null,
             created_at: addon.createdAt,
           })
           .execute();
@@ -89,6 +100,22 @@ export function addonsState(store: Store): AddonsState {
       await store.transact((tx) =>
         tx.updateTable('addons').set({ port, version }).where('id', '=', id).execute(),
       );
+    },
+    async setBackupSchedule(id, schedule) {
+      await store.transact((tx) =>
+        tx
+          .updateTable('addons')
+          .set({
+            backup_schedule: schedule?.expression ?? null,
+            backup_retain: schedule?.retain ?? null,
+            backup_schedule_since: schedule?.since ?? null,
+          })
+          .where('id', '=', id)
+          .execute(),
+      );
+    },
+    async deleteBackup(id) {
+      await store.transact((tx) => tx.deleteFrom('addon_backups').where('id', '=', id).execute());
     },
     async findByName(name) {
       const row = await store.db

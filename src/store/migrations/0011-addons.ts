@@ -20,6 +20,11 @@ export const addonsMigration: Migration = {
         .addColumn('uid', 'integer', (c) => c.notNull())
         .addColumn('port', 'integer', (c) => c.notNull())
         .addColumn('credentials', 'text', (c) => c.notNull())
+        // Backups by schedule: a cron expression (UTC), how many succeeded ones to keep, and
+        // since when it holds (its first slot comes after that).
+        .addColumn('backup_schedule', 'text')
+        .addColumn('backup_retain', 'integer')
+        .addColumn('backup_schedule_since', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull()),
     ),
     // Which apps an add-on is attached to, and as what: `<alias>_URL` in the app's releases.

@@ -13,6 +13,11 @@ interface AddonJson {
   readonly restarts: number;
   readonly sizeBytes?: number;
   readonly createdAt: string;
+  readonly backupSchedule: {
+    readonly expression: string;
+    readonly retain: number;
+    readonly next: string | null;
+  } | null;
   readonly attachments: readonly { app: string; alias: string; variable: string }[];
   readonly url?: string;
 }
@@ -144,6 +149,12 @@ export function registerAddons(program: Command, context: CliContext): void {
           ['size', size(addon.sizeBytes)],
           ['created', addon.createdAt],
           ['attached to', attached(addon)],
+          [
+            'backups',
+            addon.backupSchedule
+              ? `${addon.backupSchedule.expression} (UTC), keeping ${addon.backupSchedule.retain}; next ${addon.backupSchedule.next ?? '-'}`
+              : 'by hand only',
+          ],
           ...(addon.url === undefined ? [] : ([['url', addon.url]] as const)),
         ]);
       }),
@@ -197,6 +208,42 @@ export function registerAddons(program: Command, context: CliContext): void {
         );
       }),
     'berth addons backup shop-postgres',
+  );
+
+  withExamples(
+    addons
+      .command('schedule')
+      .description(
+        'back an add-on up on a schedule (UTC), keeping the newest --retain; off stops it',
+      )
+      .argument('<name>', 'the add-on')
+      .argument('<schedule>', 'hourly, daily (03:00), weekly, "<cron fields>", or off')
+      .option('--retain <n>', 'succeeded backups kept (default 7)')
+      .action(async (name: string, schedule: string, options: { retain?: string }) => {
+        const retain = options.retain === undefined ? undefined : Number(options.retain);
+        if (retain !== undefined && !Number.isInteger(retain)) {
+          throw new UsageError(`--retain takes a whole number; got '${options.retain ?? ''}'`);
+        }
+        const client = await context.client();
+        const { body } = await client.request<AddonJson>(
+          'PUT',
+          `${addonPath(name)}/backup-schedule`,
+          {
+            body: {
+              schedule: schedule === 'off' ? null : schedule,
+              ...(retain === undefined ? {} : { retain }),
+            },
+          },
+        );
+        const set = body.backupSchedule;
+        line(
+          set
+            ? `${name} is backed up on ${set.expression} (UTC), keeping ${set.retain}; next at ${set.next ?? '-'}`
+            : `${name} is backed up by hand only`,
+        );
+      }),
+    'berth addons schedule shop-postgres daily --retain 14',
+    'berth addons schedule cache "0 */6 * * *"',
   );
 
   addons
