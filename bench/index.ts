@@ -1,6 +1,7 @@
 // Benchmarks: `npm run bench -- [name…] [--json]` runs the named ones (default: all) and prints
 // their figures. They measure and print, never assert on timing: a slow machine fails nothing.
 import { parseArgs } from 'node:util';
+import { runAddonsBench } from './addons.js';
 import { runApiBench } from './api.js';
 import { runChangesBench } from './changes.js';
 import { runContainerBench } from './container.js';
@@ -42,6 +43,11 @@ const benchmarks: Readonly<Record<string, Benchmark>> = Object.freeze({
     description:
       'a process started as an app user (launcher, cgroups) against spawned directly (root only)',
     run: runIsolationBench,
+  },
+  addons: {
+    description:
+      'addons create → accepting connections (postgres, redis) against the server made directly',
+    run: runAddonsBench,
   },
   container: {
     description:

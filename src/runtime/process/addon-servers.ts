@@ -48,6 +48,8 @@ const ADDON_RESTART_POLICY: RestartPolicy = Object.freeze({
 
 /** How long a server may take to accept connections after it was started. */
 const READY_TIMEOUT_MS = 60_000;
+/** How often it is asked meanwhile: a refused connection costs next to nothing. */
+const READY_POLL_MS = 10;
 /** The grace a server gets to shut down before it is killed (PostgreSQL then recovers). */
 const STOP_GRACE_MS = 10_000;
 const HOST = '127.0.0.1';
@@ -626,7 +628,7 @@ export class ProcessAddonServers implements AddonServers {
           `the ${spec.kind} server of add-on '${spec.name}' did not accept connections on port ${port} within ${READY_TIMEOUT_MS / 1000} s`,
         );
       }
-      await sleep(100);
+      await sleep(READY_POLL_MS);
     }
   }
 }

@@ -1,0 +1,248 @@
+// `npm run bench -- addons`: how long `addons create` takes until the server accepts
+// connections, for PostgreSQL and Redis on the process runtime, side by side with its floor in
+// the same run: the same server made directly (initdb + postgres, or redis-server, as the same
+// unprivileged user, until it accepts the same credentials). The container runtime does not run
+// add-ons yet, so it has no row.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { startBerthServer } from '../test/support/berth-server.js';
+import { BerthApiClient } from './berth-api-client.js';
+import { compiledBerthEnv } from './compiled-berth.js';
+import { freePort } from './deploy-probes.js';
+import { round, tableLines, verdict } from './figures.js';
+
+const ROUNDS = 5;
+const TARGET_RATIO = 1.3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? Number.NaN;
+}
+
+async function postgresBin(): Promise<string | undefined> {
+  const versions = await readdir('/usr/lib/postgresql').catch(() => [] as string[]);
+  const newest = versions.filter((v) => /^\d+$/.test(v)).sort((a, b) => +b - +a)[0];
+  return newest && path.join('/usr/lib/postgresql', newest, 'bin');
+}
+
+/** The uid of Debian's postgres user, which Berth's PostgreSQL add-ons run as (root only). */
+async function postgresUid(): Promise<number | undefined> {
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const line = passwd.split('\n').find((l) => l.startsWith('postgres:'));
+  const uid = line?.split(':')[2];
+  return uid === undefined ? undefined : Number(uid);
+}
+
+/** argv run as `uid` (setpriv) when the bench is root, as it is otherwise. */
+function asUser(uid: number | undefined, argv: string[]): string[] {
+  if (uid === undefined || process.getuid?.() !== 0) return argv;
+  return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...argv];
+}
+
+async function postgresAccepts(port: number, password: string): Promise<boolean> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: 'bench',
+    password,
+    database: 'postgres',
+    connectionTimeoutMillis: 1000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function redisAccepts(port: number, password: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.once('error', () => resolve(false));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+      if (reply.includes('+PONG')) {
+        socket.destroy();
+        resolve(true);
+      } else if (reply.includes('-')) {
+        socket.destroy();
+        resolve(false);
+      }
+    });
+    socket.once('connect', () => socket.write(`AUTH ${password}\r\nPING\r\n`));
+  });
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('the server did not accept connections in 60 s');
+    await sleep(20);
+  }
+}
+
+async function stopped(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGINT');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+/** initdb + postgres as the postgres user until it takes the password: the PostgreSQL floor. */
+async function postgresFloor(dir: string, bin: string, uid: number | undefined): Promise<number> {
+  const data = path.join(dir, `pg-${randomBytes(3).toString('hex')}`);
+  await mkdir(data, { mode: 0o700 });
+  const password = randomBytes(24).toString('base64url');
+  const passwordFile = path.join(dir, `pw-${randomBytes(3).toString('hex')}`);
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (uid !== undefined && process.getuid?.() === 0) {
+    await chown(data, uid, uid);
+    await chown(passwordFile, uid, uid);
+  }
+  const port = await freePort();
+  const started = performance.now();
+  const init = asUser(uid, [
+    path.join(bin, 'initdb'),
+    '--pgdata',
+    data,
+    '--username',
+    'bench',
+    `--pwfile=${passwordFile}`,
+    '--auth=scram-sha-256',
+    '--encoding=UTF8',
+    '--locale=C.UTF-8',
+    '--no-instructions',
+  ]);
+  const result = spawnSync(init[0] ?? '', init.slice(1), { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`initdb exited with ${String(result.status)}`);
+  const server = asUser(uid, [
+    path.join(bin, 'postgres'),
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+  ]);
+  const child = spawn(server[0] ?? '', server.slice(1), { stdio: 'ignore' });
+  try {
+    await until(() => postgresAccepts(port, password));
+    return performance.now() - started;
+  } finally {
+    await stopped(child);
+    await rm(data, { recursive: true, force: true });
+    await rm(passwordFile, { force: true });
+  }
+}
+
+/** redis-server with a password until it answers PING: the Redis floor. */
+async function redisFloor(dir: string): Promise<number> {
+  const data = path.join(dir, `redis-${randomBytes(3).toString('hex')}`);
+  await mkdir(data, { mode: 0o700 });
+  const password = randomBytes(24).toString('base64url');
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      data,
+      '--appendonly',
+      'yes',
+      '--requirepass',
+      password,
+    ],
+    { stdio: 'ignore' },
+  );
+  try {
+    await until(() => redisAccepts(port, password));
+    return performance.now() - started;
+  } finally {
+    await stopped(child);
+    await rm(data, { recursive: true, force: true });
+  }
+}
+
+export async function runAddonsBench(print: (line: string) => void): Promise<object> {
+  const bin = await postgresBin();
+  const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+  if (!bin || !hasRedis) {
+    const reason =
+      'needs Debian postgresql and redis-server (apt-get install postgresql redis-server)';
+    print(`skipped: ${reason}`);
+    return { skipped: reason };
+  }
+  const uid = await postgresUid();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-addons-'));
+  await chmod(dir, 0o711);
+  const server = await startBerthServer({
+    dataDir: path.join(dir, 'data'),
+    env: { BERTH_UNIT_PORTS: '46000-46999', ...compiledBerthEnv() },
+  });
+  const figures: Record<string, { berthMs: number; floorMs: number; ratio: number }> = {};
+  try {
+    const token = (await readFile(path.join(dir, 'data', 'initial-admin-token'), 'utf8')).trim();
+    const api = new BerthApiClient(server.url, token);
+    for (const kind of ['postgres', 'redis'] as const) {
+      const berth: number[] = [];
+      const floor: number[] = [];
+      // A first round of each, not counted: both sides start warm (page cache, binaries).
+      for (let i = 0; i <= ROUNDS; i++) {
+        const floorMs =
+          kind === 'postgres' ? await postgresFloor(dir, bin, uid) : await redisFloor(dir);
+        const name = `bench-${kind}-${i}`;
+        const started = performance.now();
+        await api.expect(201, 'POST', '/addons', { kind, name });
+        const berthMs = performance.now() - started;
+        await api.expect(204, 'DELETE', `/addons/${name}?confirm=${name}`);
+        if (i === 0) continue;
+        floor.push(floorMs);
+        berth.push(berthMs);
+      }
+      const berthMs = median(berth);
+      const floorMs = median(floor);
+      figures[kind] = {
+        berthMs: round(berthMs, 1),
+        floorMs: round(floorMs, 1),
+        ratio: round(berthMs / floorMs, 2),
+      };
+    }
+  } finally {
+    await server.down();
+    await rm(dir, { recursive: true, force: true });
+  }
+  print(
+    `addons create → accepting connections, process runtime, median of ${ROUNDS} (target ≤ ${TARGET_RATIO}x the floor)`,
+  );
+  for (const line of tableLines(
+    ['kind', 'berth', 'floor', 'ratio', 'target'],
+    Object.entries(figures).map(([kind, f]) => [
+      kind,
+      `${f.berthMs.toFixed(1)} ms`,
+      `${f.floorMs.toFixed(1)} ms`,
+      `${f.ratio.toFixed(2)}x`,
+      verdict(f.ratio <= TARGET_RATIO),
+    ]),
+  )) {
+    print(`  ${line}`);
+  }
+  print('  container runtime: no add-ons yet');
+  return figures;
+}
