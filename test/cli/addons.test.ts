@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../support/api.js';
+import { WebSocket } from 'ws';
+import { createUserAndLogin, startTestServer, type TestServer } from '../support/api.js';
 import { cli } from '../support/cli.js';
 
 describe('berth addons', () => {
@@ -124,6 +125,61 @@ describe('berth addons', () => {
     });
     assert.equal(copy.code, 0, copy.stderr);
     assert.match((await cli(['addons'], { env })).stdout, /sessions-2\s+redis/);
+  });
+
+  it('runs psql and redis-cli through a tunnel of the API, and only for who may', async () => {
+    assert.equal((await cli(['addons', 'create', 'postgres', 'notes'], { env })).code, 0);
+    assert.equal((await cli(['addons', 'create', 'redis', 'counter'], { env })).code, 0);
+    const made = await cli(
+      [
+        'addons',
+        'psql',
+        'notes',
+        '--',
+        '-At',
+        '-c',
+        "CREATE TABLE n (t text); INSERT INTO n VALUES ('via tunnel'); SELECT t FROM n",
+      ],
+      { env },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /via tunnel/);
+    const failing = await cli(['addons', 'psql', 'notes', '--', '-c', 'SELECT * FROM missing'], {
+      env,
+    });
+    assert.notEqual(failing.code, 0, "psql's own exit code comes through");
+    assert.match(failing.stderr, /relation "missing" does not exist/);
+
+    const counted = await cli(['addons', 'redis-cli', 'counter', '--', 'INCRBY', 'hits', '41'], {
+      env,
+    });
+    assert.equal(counted.code, 0, counted.stderr);
+    assert.match(counted.stdout, /41/);
+    const wrongKind = await cli(['addons', 'psql', 'counter'], { env });
+    assert.equal(wrongKind.code, 2);
+    assert.match(wrongKind.stderr, /counter is a redis add-on: use berth addons redis-cli/);
+
+    // The tunnel itself: another user and no token are refused before any byte reaches it.
+    const stranger = await createUserAndLogin(server, 'stranger');
+    for (const [authorization, status] of [
+      [`Bearer ${stranger}`, 403],
+      [undefined, 401],
+    ] as const) {
+      const refused = await new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(
+          `${server.url.replace(/^http/, 'ws')}/api/v1/addons/notes/tunnel`,
+          {
+            headers: authorization ? { authorization } : {},
+          },
+        );
+        socket.once('unexpected-response', (_request, response) =>
+          resolve(response.statusCode ?? 0),
+        );
+        socket.once('open', () => reject(new Error('the tunnel opened')));
+        socket.once('error', () => undefined);
+      });
+      assert.equal(refused, status);
+    }
   });
 
   it('refuses an unknown kind and --as without --app, before anything is made', async () => {

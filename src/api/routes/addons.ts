@@ -10,6 +10,11 @@ import {
 import type { AppsService } from '../../domain/apps/index.js';
 import { addonOf, appOf, principalOf } from '../access-hook.js';
 import { createReadStream } from 'node:fs';
+import net from 'node:net';
+import { createWebSocketStream } from 'ws';
+
+/** The close code of a tunnel whose add-on server does not answer (the 4000s are Berth's). */
+const TUNNEL_UNREACHABLE = 4502;
 
 const AddonParams = Type.Object({ addon: Type.String({ maxLength: 256 }) });
 const AttachmentParams = Type.Object({
@@ -383,6 +388,31 @@ export function addonRoutes(services: {
             access.authorizeAddon(principal, { scope: 'write', addon: name, level: 'manage' }),
         });
         return { addon: await show(target), backup: backupJson(backup) };
+      },
+    );
+
+    // A byte tunnel to the add-on's server for `berth addons psql|redis-cli`: the server's port
+    // stays on loopback, and the caller is authorized like any route (manage, write) before the
+    // upgrade. Hidden from the OpenAPI document, as WebSocket routes are; docs/api.md has it.
+    api.get(
+      '/addons/:addon/tunnel',
+      {
+        websocket: true,
+        config: { access: { scope: 'write', addon: 'manage' } },
+        schema: { tags: ['addons'], summary: "A byte tunnel to the add-on's server" },
+      },
+      (socket, request) => {
+        const addon = addonOf(request);
+        const server = net.connect({ host: '127.0.0.1', port: addon.port });
+        const stream = createWebSocketStream(socket);
+        const end = () => {
+          server.destroy();
+          stream.destroy();
+        };
+        server.once('error', () => socket.close(TUNNEL_UNREACHABLE, 'the add-on does not answer'));
+        stream.once('error', end);
+        server.once('close', end);
+        stream.pipe(server).pipe(stream);
       },
     );
 

@@ -1,5 +1,9 @@
 // `berth addons`: create, list, show, attach, detach and destroy add-on databases.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import type { Command } from 'commander';
+import { createWebSocketStream, WebSocket } from 'ws';
+import type { ApiClient } from '../api-client.js';
 import { withExamples, type CliContext } from '../context.js';
 import { ApiError, UsageError } from '../errors.js';
 import { line, printFields, printJson, printTable } from '../output.js';
@@ -43,6 +47,57 @@ async function confirmation(
     throw new UsageError(`${what} '${name}' needs --confirm ${name} when there is no terminal`);
   }
   return (await ask(`${what} '${name}' cannot be undone; type its name to go on: `)).trim();
+}
+
+/**
+ * Runs a database client against the add-on through a tunnel of the API's (the server's port
+ * stays on the controller's loopback): a listener on this machine's loopback whose every
+ * connection is carried over a WebSocket to the add-on. Resolves with the client's exit code.
+ */
+async function throughTunnel(
+  client: ApiClient,
+  name: string,
+  run: (port: number) => { file: string; args: string[]; env: Record<string, string> },
+): Promise<number> {
+  const tunnelUrl = `${client.server.replace(/^http/, 'ws')}/api/v1${addonPath(name)}/tunnel`;
+  const listener = net.createServer((local) => {
+    const socket = new WebSocket(tunnelUrl, {
+      headers: { authorization: `Bearer ${client.token ?? ''}` },
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      process.stderr.write(
+        `error: the tunnel to ${name} was refused (HTTP ${response.statusCode})\n`,
+      );
+      local.destroy();
+    });
+    socket.once('error', () => local.destroy());
+    socket.once('open', () => {
+      const remote = createWebSocketStream(socket);
+      remote.once('error', () => local.destroy());
+      local.once('error', () => remote.destroy());
+      local.pipe(remote).pipe(local);
+    });
+  });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as net.AddressInfo;
+  try {
+    const { file, args, env } = run(port);
+    const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'ENOENT'
+            ? new UsageError(
+                `${file} is not installed here (apt-get install ${file === 'psql' ? 'postgresql-client' : 'redis-tools'})`,
+              )
+            : error,
+        ),
+      );
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
+  } finally {
+    listener.close();
+  }
 }
 
 function addonPath(name: string): string {
@@ -336,6 +391,62 @@ export function registerAddons(program: Command, context: CliContext): void {
       ),
     'berth addons restore shop-postgres b-20261203T122000123Z --confirm shop-postgres',
   );
+
+  for (const [command, kind] of [
+    ['psql', 'postgres'],
+    ['redis-cli', 'redis'],
+  ] as const) {
+    withExamples(
+      addons
+        .command(command)
+        .description(`an interactive ${command} on a ${kind} add-on, through Berth (needs write)`)
+        .argument('<name>', 'the add-on')
+        .argument('[args...]', `more arguments for ${command}, after --`)
+        .action(async (name: string, args: string[]) => {
+          const client = await context.client();
+          const addon = await client.get<AddonJson>(addonPath(name), { reveal: 'true' });
+          if (addon.kind !== kind || !addon.url) {
+            throw new UsageError(
+              `${name} is a ${addon.kind} add-on: use berth addons ${addon.kind === 'redis' ? 'redis-cli' : 'psql'}`,
+            );
+          }
+          const url = new URL(addon.url);
+          const password = decodeURIComponent(url.password);
+          // The password goes in the environment, never on a command line others can read.
+          const code = await throughTunnel(client, name, (port) =>
+            kind === 'postgres'
+              ? {
+                  file: 'psql',
+                  args,
+                  env: {
+                    PGHOST: '127.0.0.1',
+                    PGPORT: String(port),
+                    PGUSER: decodeURIComponent(url.username),
+                    PGPASSWORD: password,
+                    PGDATABASE: decodeURIComponent(url.pathname.slice(1)),
+                  },
+                }
+              : {
+                  file: 'redis-cli',
+                  args: [
+                    '-h',
+                    '127.0.0.1',
+                    '-p',
+                    String(port),
+                    '--user',
+                    'default',
+                    '--no-auth-warning',
+                    ...args,
+                  ],
+                  env: { REDISCLI_AUTH: password },
+                },
+          );
+          process.exitCode = code;
+        }),
+      `berth addons ${command} ${kind === 'postgres' ? 'shop-postgres' : 'cache'}`,
+      `berth addons ${command} ${kind === 'postgres' ? "shop-postgres -- -c 'SELECT 1'" : 'cache -- PING'}`,
+    );
+  }
 
   withExamples(
     addons
