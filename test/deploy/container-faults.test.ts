@@ -125,6 +125,15 @@ describe('container runtime faults: the engine stops and comes back', () => {
     assert.equal(after.length, before.length, 'no task was queued');
   });
 
+  it('refuses add-ons clearly, as this runtime does not run them yet, and makes nothing', async () => {
+    const reply = await server.request('POST', '/addons', { token, body: { kind: 'redis' } });
+    assert.equal(reply.status, 409);
+    const error = (reply.body as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'ADDONS_UNAVAILABLE');
+    assert.match(error.message, /the container runtime does not run add-ons yet/);
+    assert.deepEqual((await server.request('GET', '/addons', { token })).body, []);
+  });
+
   // Last: it stops the controller and the router; after() starts the engine again and stops
   // the containers the failed down could not reach.
   it('berth down with the engine gone still stops the router, then names that engine', async () => {

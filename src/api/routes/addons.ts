@@ -156,7 +156,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'read' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'The add-ons you may use (an admin sees all)',
           response: { 200: Type.Array(AddonResponse) },
         },
@@ -172,7 +172,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'write' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'Create an add-on (and attach it to an app); it is created once and kept',
           body: CreateBody,
           response: { 201: Type.Object({ addon: AddonResponse, release: ReleaseNote }) },
@@ -199,7 +199,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'read', addon: 'use' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'An add-on: status, size, attachments; its URL with ?reveal=true',
           params: AddonParams,
           querystring: Type.Object(
@@ -227,7 +227,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'write', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'Attach the add-on to an app: its releases get <alias>_URL (a release rolls)',
           params: AddonParams,
           body: AttachBody,
@@ -260,7 +260,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'write', app: true, addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: "Detach the add-on from an app: its variable leaves the app's next release",
           params: AttachmentParams,
           response: { 200: Type.Object({ release: ReleaseNote }) },
@@ -274,7 +274,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'write', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'Back the add-on up now; a backup that is not readable fails, loudly',
           params: AddonParams,
           response: { 201: Backup },
@@ -292,7 +292,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'write', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary:
             'Back the add-on up on a schedule (hourly, daily, weekly or cron fields, UTC), keeping `retain`; null turns it off',
           params: AddonParams,
@@ -318,7 +318,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'read', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: "The add-on's backups, newest first, failed ones too",
           params: AddonParams,
           response: { 200: Type.Array(Backup) },
@@ -332,7 +332,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'read', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'Download a backup (streamed; its SHA-256 in the Berth-Sha256 header)',
           params: BackupParams,
           response: {
@@ -368,7 +368,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'write', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary:
             'Restore a backup of the add-on into it (confirm: its name) or into another (into)',
           params: AddonParams,
@@ -399,7 +399,7 @@ export function addonRoutes(services: {
       {
         websocket: true,
         config: { access: { scope: 'write', addon: 'manage' } },
-        schema: { tags: ['addons'], summary: "A byte tunnel to the add-on's server" },
+        schema: { tags: ['add-ons'], summary: "A byte tunnel to the add-on's server" },
       },
       (socket, request) => {
         const addon = addonOf(request);
@@ -421,7 +421,7 @@ export function addonRoutes(services: {
       {
         config: { access: { scope: 'delete', addon: 'manage' } },
         schema: {
-          tags: ['addons'],
+          tags: ['add-ons'],
           summary: 'Destroy an add-on and its data, for good: ?confirm=<name>; it must be detached',
           params: AddonParams,
           querystring: Type.Object(

@@ -81,6 +81,8 @@ export async function openContainerProfile(
       what: 'images',
       remove: (appName) => removeAppImages(engine, appName),
     },
+    addonsUnavailable:
+      'the container runtime does not run add-ons yet; the process runtime does (docs/addons.md)',
     close: () => driver.destroy(),
   };
 }
