@@ -118,7 +118,12 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const identity = new IdentityService({ store });
     const keys = new KeysService({ state: keysState(store) });
     const apps = new AppsService({ state: appsState(store), tenancy: profile.tenancy });
-    const config = new ConfigService({ store, secrets });
+    const config: ConfigService = new ConfigService({
+      store,
+      secrets,
+      // An attached add-on's URL is not shadowed by a config var of its name.
+      keysTaken: (appId) => addons.variablesOf(appId),
+    });
     const audit = new AuditService({ store });
     const deployments = new DeploymentsService({ state: deploymentsState(store) });
     const addons: AddonsService = new AddonsService({

@@ -18,7 +18,11 @@ interface AddonJson {
 
 const withAddons = (version: string, addons: unknown) => ({
   ...withVersion(nodeHelloApp, version),
-  'berth.json': JSON.stringify({ addons }),
+  // The app needs DATABASE_URL: the add-on's URL is what meets it.
+  'berth.json': JSON.stringify({
+    addons,
+    env: { DATABASE_URL: { description: 'the database', required: true } },
+  }),
 });
 
 for (const backend of backends) {
@@ -83,6 +87,21 @@ for (const backend of backends) {
       ).body as { events: { kind: string; text?: string }[] };
       const lines = page.events.map((e) => e.text ?? '').join('\n');
       assert.match(lines, /add-on shop-postgres \(postgres\) is attached as DATABASE_URL: kept/);
+    });
+
+    it('refuses a config var that would shadow an attached add-on’s URL', async () => {
+      const clash = await server.request('PATCH', '/apps/shop/config', {
+        token,
+        body: { GREETING: 'hi', DATABASE_URL: 'postgres://elsewhere.example/db' },
+      });
+      assert.equal(clash.status, 409);
+      assert.equal(errorCode(clash), 'ADDON_ALIAS_TAKEN');
+      assert.match(
+        (clash.body as { error: { message: string } }).error.message,
+        /DATABASE_URL is the URL of add-on 'shop-postgres', attached to this app/,
+      );
+      const config = (await server.request('GET', '/apps/shop/config', { token })).body;
+      assert.deepEqual(config, {}, 'nothing of the patch was written');
     });
 
     it('leaves a config var of the same name alone', async () => {

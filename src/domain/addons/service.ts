@@ -374,6 +374,12 @@ export class AddonsService {
     return JSON.parse(this.#secrets.open(sealed, associatedData(addon.id))) as AddonCredentials;
   }
 
+  /** The variables the app's attachments give it, each with the add-on that gives it. */
+  async variablesOf(appId: string): Promise<ReadonlyMap<string, string>> {
+    const attached = await this.#state.attachments({ appId });
+    return new Map(attached.map((a) => [attachmentVariable(a.alias), a.addonName]));
+  }
+
   /** The variables the app's attachments give its releases: `<ALIAS>_URL` → URL. */
   async environmentOf(appId: string): Promise<Record<string, string>> {
     const env: Record<string, string> = {};

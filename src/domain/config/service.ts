@@ -1,5 +1,5 @@
 import { changeTopic, type ChangeTopic } from '../../changes/index.js';
-import { ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
+import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Store } from '../../store/index.js';
 import { byKey, ConfigLimits, validatePatch, type ConfigPatch, type KeyPolicy } from './rules.js';
@@ -41,6 +41,11 @@ export interface ConfigServiceOptions {
   readonly store: Store;
   readonly secrets: SecretBox;
   readonly clock?: () => Date;
+  /**
+   * Keys something else gives the app's releases (an attached add-on's `DATABASE_URL`), each
+   * with what gives it: a config var of that name is refused rather than shadowed.
+   */
+  readonly keysTaken?: (appId: string) => Promise<ReadonlyMap<string, string>>;
 }
 
 /** What a patch did. Keys are sorted; `changed` says whether anything was written. */
@@ -69,11 +74,13 @@ export class ConfigService {
   readonly #state: ConfigState;
   readonly #secrets: SecretBox;
   readonly #clock: () => Date;
+  readonly #keysTaken: ConfigServiceOptions['keysTaken'];
 
   constructor(options: ConfigServiceOptions) {
     this.#state = configState(options.store);
     this.#secrets = options.secrets;
     this.#clock = options.clock ?? (() => new Date());
+    this.#keysTaken = options.keysTaken;
   }
 
   /** Changes to the config vars of the app `appId` (never their values). */
@@ -118,6 +125,16 @@ export class ConfigService {
     policy: KeyPolicy = { allowRuntimeKeys: false },
   ): Promise<ConfigPatchResult> {
     const { sets, unsets } = validatePatch(changes, policy);
+    if (this.#keysTaken && sets.length > 0) {
+      const taken = await this.#keysTaken(appId);
+      const clash = sets.find(([key]) => taken.has(key));
+      if (clash) {
+        throw new ConflictError(
+          `${clash[0]} is the URL of add-on '${taken.get(clash[0]) ?? '?'}', attached to this app; detach it first, or name the var otherwise`,
+          ErrorCodes.ADDON_ALIAS_TAKEN,
+        );
+      }
+    }
     // Sealed before the transaction: it is pure, and the transaction (SQLite's write lock)
     // stays short. A retried transaction reuses these envelopes.
     const sealed = sets.map(([key, value]) => ({

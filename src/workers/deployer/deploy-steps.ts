@@ -45,6 +45,8 @@ export interface DeployStepServices {
       declared: readonly Addon[],
       log: (line: string) => void,
     ): Promise<void>;
+    /** The variables the app's add-ons give it (AddonsService.variablesOf). */
+    variablesOf(appId: string): Promise<ReadonlyMap<string, string>>;
   };
 }
 
@@ -112,7 +114,23 @@ export function validateStep(services: DeployStepServices): DeployStep {
         );
       }
 
-      const current = await services.config.get(app.id, { reveal: false });
+      // Before the release is made, so that its variables include the add-ons' URLs; and
+      // before the required vars are checked, as an add-on's URL is one of them.
+      if (project.addons.length > 0) {
+        if (!services.addons)
+          throw new StepFailure('berth.json asks for add-ons, and this server runs none');
+        try {
+          await services.addons.ensureDeclared(app, project.addons, (line) => context.log(line));
+        } catch (error) {
+          if (error instanceof BerthError) throw new StepFailure(`add-ons: ${error.message}`);
+          throw error;
+        }
+      }
+      // What the app's releases will have: its config vars and its add-ons' URLs.
+      const current = new Set([
+        ...Object.keys(await services.config.get(app.id, { reveal: false })),
+        ...((await services.addons?.variablesOf(app.id))?.keys() ?? []),
+      ]);
       let offered: Record<string, string> = {};
       try {
         // Checked at the door too; a task queued before the rule existed meets it here.
@@ -124,7 +142,7 @@ export function validateStep(services: DeployStepServices): DeployStep {
       const applied: [string, string][] = [];
       const missing: string[] = [];
       for (const [key, spec] of Object.entries(project.env)) {
-        if (Object.hasOwn(current, key)) continue;
+        if (current.has(key)) continue;
         const sample = Object.hasOwn(offered, key) ? offered[key] : undefined;
         if (sample !== undefined) applied.push([key, sample]);
         else if (spec.required) missing.push(key);
@@ -139,17 +157,6 @@ export function validateStep(services: DeployStepServices): DeployStep {
       if (Object.keys(samples).length > 0) {
         await services.config.patch(app.id, samples);
         context.log(`autoconfigure: set ${Object.keys(samples).sort().join(', ')} from berth.json`);
-      }
-      // Before the release is made, so that its variables include the add-ons' URLs.
-      if (project.addons.length > 0) {
-        if (!services.addons)
-          throw new StepFailure('berth.json asks for add-ons, and this server runs none');
-        try {
-          await services.addons.ensureDeclared(app, project.addons, (line) => context.log(line));
-        } catch (error) {
-          if (error instanceof BerthError) throw new StepFailure(`add-ons: ${error.message}`);
-          throw error;
-        }
       }
       state.sourceDir = sourceDir;
       state.stack = project.stack;
