@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
 import {
-  access,
   chmod,
   lchown,
   lstat,
@@ -28,7 +26,7 @@ import type {
 import type { AppAccount, RestartPolicy, UnitSpec, UnitStatus } from '../driver.js';
 import type { PortClaims, PortRange } from '../ports/index.js';
 import { RuntimeDriver } from '../runtime-driver.js';
-import { AppSandboxes, type ProcessIsolation } from './app-sandbox.js';
+import { AppSandboxes, executable, type ProcessIsolation } from './app-sandbox.js';
 import { ProcessDriver } from './process-driver.js';
 
 const run = promisify(execFile);
@@ -93,15 +91,6 @@ async function findRedis(): Promise<string | undefined> {
     if (await executable(file)) return file;
   }
   return undefined;
-}
-
-async function executable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function exists(file: string): Promise<boolean> {

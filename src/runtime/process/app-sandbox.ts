@@ -34,7 +34,8 @@ export const DEFAULT_PROCESS_CAPS: ProcessCaps = Object.freeze({
 
 const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
 
-async function executable(file: string): Promise<boolean> {
+/** Whether `file` exists and may be executed. */
+export async function executable(file: string): Promise<boolean> {
   try {
     await access(file, constants.X_OK);
     return true;

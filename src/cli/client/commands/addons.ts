@@ -455,20 +455,10 @@ export function registerAddons(program: Command, context: CliContext): void {
       .argument('<name>', 'the add-on')
       .option('--confirm <name>', 'the add-on name again, to destroy without a question')
       .action(async (name: string, options: { confirm?: string }) => {
-        let confirmation = options.confirm;
-        if (confirmation === undefined) {
-          if (!canPrompt()) {
-            throw new UsageError(
-              `destroying '${name}' needs --confirm ${name} when there is no terminal`,
-            );
-          }
-          confirmation = (
-            await ask(`this destroys add-on '${name}' and all its data; type its name to go on: `)
-          ).trim();
-        }
+        const confirm = await confirmation(name, options.confirm, 'destroying');
         const client = await context.client();
         // The server checks the confirmation too: a mismatch is refused there, with nothing lost.
-        await client.request('DELETE', addonPath(name), { query: { confirm: confirmation } });
+        await client.request('DELETE', addonPath(name), { query: { confirm } });
         line(`destroyed add-on ${name} and its data`);
       }),
     'berth addons destroy cache --confirm cache',
