@@ -11,11 +11,11 @@ import {
   writeFile,
   copyFile,
 } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ConflictError, ErrorCodes } from '../../errors/index.js';
+import { postgresAccepts, redisAccepts, redisCommand } from '../addon-clients.js';
 import type {
   AddonEndpoint,
   AddonKind,
@@ -117,65 +117,6 @@ async function treeSize(dir: string): Promise<number> {
     else if (entry.isFile()) total += (await lstat(full).catch(() => ({ size: 0 }))).size;
   }
   return total;
-}
-
-/**
- * Answers a Redis command over RESP: sends AUTH and PING, resolves with the replies' first
- * lines. Used to see that a server accepts connections with its password.
- */
-function redisPing(port: number, password: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port });
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(2000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('utf8');
-      if (reply.includes('+PONG')) done(reply.startsWith('+OK'));
-      else if (reply.startsWith('-')) done(false);
-    });
-    socket.once('connect', () => {
-      const auth = `*3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n`;
-      socket.write(`${auth}*1\r\n$4\r\nPING\r\n`);
-    });
-  });
-}
-
-/** Whether PostgreSQL accepts the add-on's role; creates its database the first time. */
-async function postgresReady(
-  port: number,
-  spec: AddonServerSpec,
-  createDatabase: boolean,
-): Promise<boolean> {
-  // Loaded here: a server without PostgreSQL add-ons or a PostgreSQL store never loads pg.
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({
-    host: HOST,
-    port,
-    user: spec.credentials.user,
-    password: spec.credentials.password,
-    database: createDatabase ? 'postgres' : spec.credentials.database,
-    connectionTimeoutMillis: 2000,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch {
-    return false;
-  }
-  try {
-    if (createDatabase) {
-      // Names are the add-on's, made of [a-z0-9_]; quoted all the same.
-      await client.query(`CREATE DATABASE "${spec.credentials.database.replace(/"/g, '""')}"`);
-    }
-    return true;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 export interface ProcessAddonServersOptions {
@@ -430,10 +371,18 @@ export class ProcessAddonServers implements AddonServers {
       await copyFile(file, path.join(data, 'dump.rdb'));
       await this.#give(path.join(data, 'dump.rdb'), spec);
       await restart(false);
-      await redisCommand(port, spec.credentials.password, ['CONFIG', 'SET', 'appendonly', 'yes']);
+      await redisCommand({ host: HOST, port }, spec.credentials.password, [
+        'CONFIG',
+        'SET',
+        'appendonly',
+        'yes',
+      ]);
       const deadline = Date.now() + READY_TIMEOUT_MS;
       for (;;) {
-        const info = await redisCommand(port, spec.credentials.password, ['INFO', 'persistence']);
+        const info = await redisCommand({ host: HOST, port }, spec.credentials.password, [
+          'INFO',
+          'persistence',
+        ]);
         if (
           /aof_enabled:1/.test(info) &&
           /aof_rewrite_in_progress:0/.test(info) &&
@@ -603,8 +552,10 @@ export class ProcessAddonServers implements AddonServers {
     for (;;) {
       const ready =
         spec.kind === 'redis'
-          ? await redisPing(port, spec.credentials.password)
-          : await postgresReady(port, spec, !created).catch(() => false);
+          ? await redisAccepts({ host: HOST, port }, spec.credentials.password)
+          : await postgresAccepts({ host: HOST, port }, spec.credentials, !created).catch(
+              () => false,
+            );
       if (ready) {
         if (spec.kind === 'postgres' && !created) {
           created = true;
@@ -657,50 +608,6 @@ async function tool(
     const detail = (failed.stderr ?? '').trim().split('\n').slice(-5).join('\n');
     throw new Error(`${what} failed: ${detail || failed.message}`);
   }
-}
-
-/** One Redis command after AUTH, over RESP; resolves with its reply (a bulk string's text). */
-function redisCommand(port: number, password: string, command: readonly string[]): Promise<string> {
-  const encode = (args: readonly string[]) =>
-    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: HOST, port });
-    let buffer = Buffer.alloc(0);
-    const replies: string[] = [];
-    socket.setTimeout(10_000, () => {
-      socket.destroy();
-      reject(new Error(`Redis did not answer ${command[0] ?? ''}`));
-    });
-    socket.once('error', reject);
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      for (;;) {
-        const end = buffer.indexOf('\r\n');
-        if (end === -1) return;
-        const head = buffer.subarray(0, end).toString('utf8');
-        if (head.startsWith('$')) {
-          const length = Number(head.slice(1));
-          if (buffer.length < end + 2 + length + 2) return;
-          replies.push(buffer.subarray(end + 2, end + 2 + length).toString('utf8'));
-          buffer = buffer.subarray(end + 2 + length + 2);
-        } else {
-          replies.push(head);
-          buffer = buffer.subarray(end + 2);
-        }
-        if (replies.length === 2) {
-          socket.end();
-          const [auth, reply = ''] = replies;
-          if (!auth?.startsWith('+OK')) reject(new Error('Redis refused the password'));
-          else if (reply.startsWith('-')) reject(new Error(`Redis: ${reply.slice(1)}`));
-          else resolve(reply);
-          return;
-        }
-      }
-    });
-    socket.once('connect', () =>
-      socket.write(encode(['AUTH', 'default', password]) + encode(command)),
-    );
-  });
 }
 
 /** redis-server's version, major.minor (e.g. '7.0'). */

@@ -1,0 +1,110 @@
+// The few client calls Berth makes to the database servers it runs for add-ons, on every
+// runtime: "does it accept these credentials yet", and one Redis command. Client tools
+// (pg_dump, redis-cli) are each runtime's business; these speak the protocols directly.
+import net from 'node:net';
+import type { AddonCredentials } from './addons.js';
+
+/** Where a server listens, as the controller reaches it. */
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+function encodeRedisCommand(args: readonly string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+/** Whether Redis answers AUTH with the password and then PING: it accepts connections. */
+export function redisAccepts(address: ServerAddress, password: string): Promise<boolean> {
+  return redisCommand(address, password, ['PING'], 2000).then(
+    (reply) => reply === '+PONG',
+    () => false,
+  );
+}
+
+/**
+ * One Redis command after AUTH, over RESP; resolves with its reply (a bulk string's text, or
+ * a simple reply's line with its `+`). Rejects on a refused password, an error reply, or no
+ * answer within `timeoutMs`.
+ */
+export function redisCommand(
+  address: ServerAddress,
+  password: string,
+  command: readonly string[],
+  timeoutMs = 10_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(address);
+    let buffer = Buffer.alloc(0);
+    const replies: string[] = [];
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error(`Redis did not answer ${command[0] ?? ''}`));
+    });
+    socket.once('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const end = buffer.indexOf('\r\n');
+        if (end === -1) return;
+        const head = buffer.subarray(0, end).toString('utf8');
+        if (head.startsWith('$')) {
+          const length = Number(head.slice(1));
+          if (buffer.length < end + 2 + length + 2) return;
+          replies.push(buffer.subarray(end + 2, end + 2 + length).toString('utf8'));
+          buffer = buffer.subarray(end + 2 + length + 2);
+        } else {
+          replies.push(head);
+          buffer = buffer.subarray(end + 2);
+        }
+        if (replies.length === 2) {
+          socket.destroy();
+          const [auth, reply = ''] = replies;
+          if (!auth?.startsWith('+OK')) reject(new Error('Redis refused the password'));
+          else if (reply.startsWith('-')) reject(new Error(`Redis: ${reply.slice(1)}`));
+          else resolve(reply);
+          return;
+        }
+      }
+    });
+    socket.once('connect', () =>
+      socket.write(encodeRedisCommand(['AUTH', 'default', password]) + encodeRedisCommand(command)),
+    );
+  });
+}
+
+/**
+ * Whether PostgreSQL accepts the add-on's role on its database. With `createDatabase` it
+ * connects to `postgres` instead and creates the add-on's database (the first time only).
+ */
+export async function postgresAccepts(
+  address: ServerAddress,
+  credentials: AddonCredentials,
+  createDatabase: boolean,
+): Promise<boolean> {
+  // Loaded here: a server without PostgreSQL add-ons or a PostgreSQL store never loads pg.
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({
+    host: address.host,
+    port: address.port,
+    user: credentials.user,
+    password: credentials.password,
+    database: createDatabase ? 'postgres' : credentials.database,
+    connectionTimeoutMillis: 2000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch {
+    return false;
+  }
+  try {
+    if (createDatabase) {
+      // Names are the add-on's, made of [a-z0-9_]; quoted all the same.
+      await client.query(`CREATE DATABASE "${credentials.database.replace(/"/g, '""')}"`);
+    }
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
