@@ -14,6 +14,9 @@ export { deploymentsState, MAX_LOG_CHARS } from './state.js';
 export type { BundleSubmission, DeploymentIntake } from './intake.js';
 export {
   DeploymentTask,
+  TaskAborted,
+  TaskAbortReasons,
+  type TaskAbortReason,
   type DeploymentTaskLimits,
   type DeploymentTaskOptions,
   type TaskWriteStatus,

@@ -9,15 +9,38 @@ export interface TaskWriteStatus {
   readonly cancelRequested: boolean;
 }
 
+/** Why a task's signal aborted. */
+export const TaskAbortReasons = Object.freeze({
+  /** A user asked for it (POST …/cancel); the task ends cancelled. */
+  cancelled: 'cancelled',
+  /** Another controller owns the task now; this holder writes nothing more. */
+  leaseLost: 'lease-lost',
+  /** This controller is stopping; the task ends failed. */
+  stopping: 'stopping',
+} as const);
+export type TaskAbortReason = (typeof TaskAbortReasons)[keyof typeof TaskAbortReasons];
+
+/** The reason a task handle's signal carries, so a step that rethrows it is recognised. */
+export class TaskAborted extends Error {
+  override readonly name = 'TaskAborted';
+  readonly reason: TaskAbortReason;
+
+  constructor(reason: TaskAbortReason) {
+    super(`the deployment task was aborted: ${reason}`);
+    this.reason = reason;
+  }
+}
+
 /** How a task handle writes; compiled by the service from its own options. */
 export interface DeploymentTaskOptions {
   /** The steps of the task's pipeline, in order. */
   readonly steps: readonly string[];
   /**
-   * Called after every write and heartbeat with what it found: the holder aborts on a lost
-   * lease or a cancel. A lease that could not be renewed for `leaseMs` counts as lost.
+   * Told after every write and heartbeat what it found. The handle acts on it itself: a lost
+   * lease or a cancel aborts its signal. A lease that could not be renewed for `leaseMs`
+   * counts as lost.
    */
-  readonly onStatus: (status: TaskWriteStatus) => void;
+  readonly onStatus?: (status: TaskWriteStatus) => void;
   /** How long the lease lasts unrenewed; the handle renews it every third of that. */
   readonly leaseMs: number;
   /** Told when one renewal failed (the lease may still hold). */
@@ -36,10 +59,12 @@ export interface DeploymentTaskLimits {
 
 /**
  * A claimed task, as its holder drives it (Backstage's TaskAgent): start a step, log lines,
- * finish a step, report what it found, finish the task, and the lease's heartbeat meanwhile.
- * Every write checks the lease in the same transaction. Lines are buffered and written in batches (at most `flushMs` late), one
- * write at a time, so events keep their order; past `maxEventBytes` the oldest lines are
- * trimmed, leaving a marker that says how many went.
+ * finish a step, report what it found, finish the task, the lease's heartbeat meanwhile, and
+ * abort. Every write and heartbeat checks the lease in the same transaction; a lost lease, a
+ * cancel request or the holder's `abort` aborts `signal`, which the steps run under.
+ * Lines are buffered and written in batches (at most `flushMs` late), one write at a time, so
+ * events keep their order; past `maxEventBytes` the oldest lines are trimmed, leaving a marker
+ * that says how many went.
  */
 export class DeploymentTask {
   readonly id: string;
@@ -59,6 +84,7 @@ export class DeploymentTask {
   #closed = false;
   readonly #heartbeat: NodeJS.Timeout;
   #lastRenewal = Date.now();
+  readonly #abort = new AbortController();
 
   constructor(init: {
     id: string;
@@ -90,15 +116,42 @@ export class DeploymentTask {
       (status) => {
         if (this.#closed) return;
         if (status.held) this.#lastRenewal = Date.now();
-        this.#options.onStatus(status);
+        this.#observe(status);
       },
       (error: unknown) => {
         if (this.#closed) return;
         this.#options.onRenewalError?.(error);
         if (Date.now() - this.#lastRenewal > leaseMs)
-          this.#options.onStatus({ held: false, cancelRequested: false });
+          this.#observe({ held: false, cancelRequested: false });
       },
     );
+  }
+
+  /** Passes what a write or heartbeat found on, and aborts on a lost lease or a cancel. */
+  #observe(status: TaskWriteStatus): void {
+    this.#options.onStatus?.(status);
+    if (!status.held) this.abort(TaskAbortReasons.leaseLost);
+    else if (status.cancelRequested) this.abort(TaskAbortReasons.cancelled);
+  }
+
+  /** Aborted (with a TaskAborted) when the task must stop: run every step under it. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Why `signal` aborted; undefined while the task may go on. */
+  get abortReason(): TaskAbortReason | undefined {
+    const reason: unknown = this.#abort.signal.reason;
+    return reason instanceof TaskAborted ? reason.reason : undefined;
+  }
+
+  /**
+   * Aborts the task's signal; the first reason stays. A lost lease also stops the handle's
+   * writes and heartbeats at once: the task is another controller's now.
+   */
+  abort(reason: TaskAbortReason): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(new TaskAborted(reason));
+    if (reason === TaskAbortReasons.leaseLost) this.close();
   }
 
   /** The step records as the handle has them. */
@@ -178,8 +231,31 @@ export class DeploymentTask {
   }
 
   /**
-   * Stops heartbeats and writes: called by finish, or by the holder when it lost the lease
-   * or stops working on the task; buffered lines are dropped.
+   * Ends a task whose signal aborted, saying why: the running step ends cancelled (or failed),
+   * and the finished event says `cancelled during <step>` or `controller stopped during <step>`.
+   * After a lost lease it writes nothing (the controller that finds the lease expired finishes
+   * the task) and answers false, as `finish` does.
+   */
+  async finishAborted(release: { releaseVersion?: number | null } = {}): Promise<boolean> {
+    const reason = this.abortReason;
+    if (reason === undefined) throw new Error(`task ${this.id} was not aborted`);
+    if (reason === TaskAbortReasons.leaseLost) {
+      this.close();
+      return false;
+    }
+    const where = this.#current ?? 'startup';
+    const cancelled = reason === TaskAbortReasons.cancelled;
+    if (this.#current) this.finishStep(this.#current, cancelled ? 'cancelled' : 'failed');
+    return this.finish(
+      cancelled
+        ? { status: 'cancelled', error: `cancelled during ${where}`, ...release }
+        : { status: 'failed', error: `controller stopped during ${where}`, ...release },
+    );
+  }
+
+  /**
+   * Stops heartbeats and writes: called by finish, or by the holder when it stops working on
+   * the task; buffered lines are dropped.
    */
   close(): void {
     this.#closed = true;
@@ -222,8 +298,8 @@ export class DeploymentTask {
         this.#pending = [...events, ...this.#pending];
         throw error;
       }
-      this.#options.onStatus(status);
-      if (!status.held) return this.close();
+      this.#observe(status);
+      if (!status.held) return;
       for (const event of events) this.#storedBytes += payloadBytes(event);
       await this.#trim();
     });

@@ -3,10 +3,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WatcherHub } from '../../changes/index.js';
 import type { AppsService } from '../../domain/apps/index.js';
-import type {
-  Deployment,
-  DeploymentsService,
-  TaskWriteStatus,
+import {
+  TaskAbortReasons,
+  type Deployment,
+  type DeploymentsService,
+  type DeploymentTask,
 } from '../../domain/deployments/index.js';
 import type { LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
@@ -39,16 +40,6 @@ export interface DeployerOptions {
   readonly retry: StepRetryPolicy;
 }
 
-type AbortReason = 'cancelled' | 'lease-lost' | 'stopping';
-
-class TaskAbort extends Error {
-  readonly reason: AbortReason;
-  constructor(reason: AbortReason) {
-    super(reason);
-    this.reason = reason;
-  }
-}
-
 /**
  * The deployer: a worker driven by a watcher on the deployment tasks (not by a fixed poll).
  * On every change it claims queued tasks (compare-and-set, so with several controllers each
@@ -61,7 +52,7 @@ export class Deployer {
   readonly #worker: CoalescingWorker;
   readonly #running = new Map<
     string,
-    { appId: string; abort: AbortController; done: Promise<void> }
+    { appId: string; handle: DeploymentTask; done: Promise<void> }
   >();
 
   constructor(options: DeployerOptions) {
@@ -93,7 +84,7 @@ export class Deployer {
   /** Stops claiming, aborts running tasks (they end failed), waits up to the grace period. */
   async stop(): Promise<void> {
     await this.#worker.stop(async () => {
-      for (const task of this.#running.values()) task.abort.abort(new TaskAbort('stopping'));
+      for (const task of this.#running.values()) task.handle.abort(TaskAbortReasons.stopping);
       const all = Promise.allSettled([...this.#running.values()].map((t) => t.done));
       await Promise.race([all, sleep(this.#options.taskDrainMs)]);
     });
@@ -125,12 +116,12 @@ export class Deployer {
       if (!(await deployments.claim(task.id, controllerId, leaseMs, firstStep?.name ?? null)))
         continue;
       busyApps.add(task.appId);
-      const abort = new AbortController();
-      const done = this.#runTask(task, abort).finally(() => {
+      const handle = this.#openTask(task);
+      const done = this.#runTask(task, handle).finally(() => {
         this.#running.delete(task.id);
         this.#worker.poke();
       });
-      this.#running.set(task.id, { appId: task.appId, abort, done });
+      this.#running.set(task.id, { appId: task.appId, handle, done });
     }
   }
 
@@ -173,103 +164,116 @@ export class Deployer {
     }
   }
 
-  async #runTask(task: Deployment, abort: AbortController): Promise<void> {
-    const { deployments, controllerId, leaseMs, pipelines } = this.#options;
+  #pipelineOf(task: Deployment): readonly DeployStep[] {
+    const { pipelines } = this.#options;
+    return task.kind === 'undeploy' ? pipelines.undeploy : pipelines.deploy;
+  }
+
+  /**
+   * The claimed task's handle: it renews the lease, and aborts its signal when the lease is
+   * lost, a cancel is asked or `stop` aborts it; every step runs under that signal.
+   */
+  #openTask(task: Deployment): DeploymentTask {
+    const { deployments, controllerId, leaseMs } = this.#options;
+    return deployments.openTask(task.id, controllerId, {
+      steps: this.#pipelineOf(task).map((s) => s.name),
+      leaseMs,
+      onRenewalError: (error) =>
+        this.#logger.warn({ err: error, deployment: task.id }, 'could not renew the lease'),
+    });
+  }
+
+  async #runTask(task: Deployment, handle: DeploymentTask): Promise<void> {
+    const { controllerId } = this.#options;
     const log = this.#logger.child({ deployment: task.id });
     log.info({ kind: task.kind }, 'claimed a deployment task');
-    const pipeline = task.kind === 'undeploy' ? pipelines.undeploy : pipelines.deploy;
-    const onStatus = ({ held, cancelRequested }: TaskWriteStatus) => {
-      if (!held) abort.abort(new TaskAbort('lease-lost'));
-      else if (cancelRequested) abort.abort(new TaskAbort('cancelled'));
-    };
-    const handle = deployments.openTask(task.id, controllerId, {
-      steps: pipeline.map((s) => s.name),
-      onStatus,
-      leaseMs,
-      onRenewalError: (error) => log.warn({ err: error }, 'could not renew the lease'),
-    });
+    const pipeline = this.#pipelineOf(task);
+    const { signal } = handle;
     handle.log(`claimed by controller ${controllerId}`);
     const state: PipelineState = {};
     const workDir = path.join(this.#options.workRoot, task.id);
 
     let outcome: {
-      status: 'succeeded' | 'failed' | 'cancelled';
+      status: 'succeeded' | 'failed';
       error: string | null;
       processErrors?: Record<string, string | null>;
     } = {
       status: 'succeeded',
       error: null,
     };
-    let current: string | undefined;
+    // Whether the pipeline ended because the handle's signal aborted: then the handle says why.
+    let aborted = false;
     try {
       const app = await this.#options.apps.findById(task.appId);
       if (!app) throw new StepFailure('the app was destroyed');
       await mkdir(workDir, { recursive: true, mode: 0o700 });
       for (const step of pipeline) {
-        abort.signal.throwIfAborted();
-        current = step.name;
+        signal.throwIfAborted();
         await handle.startStep(step.name);
         if (this.#options.stepDelayMs > 0)
-          await sleep(this.#options.stepDelayMs, undefined, { signal: abort.signal });
+          await sleep(this.#options.stepDelayMs, undefined, { signal });
         await this.#runStep(step, handle, {
           deployment: task,
           app,
           workDir,
-          signal: abort.signal,
+          signal,
           state,
           log: (line) => handle.log(line),
           report: (details) => handle.report(details),
         });
-        abort.signal.throwIfAborted();
+        signal.throwIfAborted();
         handle.finishStep(step.name, 'succeeded');
-        current = undefined;
       }
     } catch (error) {
-      const reason =
-        abort.signal.aborted && abort.signal.reason instanceof TaskAbort
-          ? abort.signal.reason.reason
-          : undefined;
-      if (reason === 'lease-lost') {
-        log.warn('lost the lease; another controller owns the task now');
-        handle.close();
-        await rm(workDir, { recursive: true, force: true });
-        return;
-      }
-      const where = current ?? 'startup';
-      if (current) handle.finishStep(current, reason === 'cancelled' ? 'cancelled' : 'failed');
-      if (reason === 'cancelled')
-        outcome = { status: 'cancelled', error: `cancelled during ${where}` };
-      else if (reason === 'stopping')
-        outcome = { status: 'failed', error: `controller stopped during ${where}` };
-      else if (error instanceof StepFailure) {
-        outcome = {
-          status: 'failed',
-          error: error.message,
-          ...(error.processErrors ? { processErrors: { ...error.processErrors } } : {}),
-        };
-      } else {
-        log.error({ err: error }, 'a deployment step failed unexpectedly');
-        outcome = {
-          status: 'failed',
-          error: `${where} failed: internal error (see the controller log)`,
-        };
-      }
+      aborted = signal.aborted;
+      if (!aborted) outcome = failureOf(error, handle, log);
     }
     try {
-      const finished = await handle.finish({
-        ...outcome,
-        ...(state.releaseVersion === undefined ? {} : { releaseVersion: state.releaseVersion }),
-      });
-      if (!finished) log.warn('lost the lease before recording the outcome');
+      const release =
+        state.releaseVersion === undefined ? {} : { releaseVersion: state.releaseVersion };
+      const finished = aborted
+        ? await handle.finishAborted(release)
+        : await handle.finish({ ...outcome, ...release });
+      if (!finished && aborted && handle.abortReason === TaskAbortReasons.leaseLost)
+        log.warn('lost the lease; another controller owns the task now');
+      else if (!finished) log.warn('lost the lease before recording the outcome');
       else
         log.info(
-          { status: outcome.status, release: state.releaseVersion },
+          {
+            status: aborted ? `aborted: ${handle.abortReason}` : outcome.status,
+            release: state.releaseVersion,
+          },
           'deployment task finished',
         );
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The outcome of a pipeline that threw for another reason than the task's signal: the running
+ * step ends failed, with a StepFailure's message, or an internal error the log explains.
+ */
+function failureOf(
+  error: unknown,
+  handle: DeploymentTask,
+  log: Logger,
+): { status: 'failed'; error: string; processErrors?: Record<string, string | null> } {
+  const current = handle.currentStep;
+  if (current) handle.finishStep(current, 'failed');
+  if (error instanceof StepFailure) {
+    return {
+      status: 'failed',
+      error: error.message,
+      ...(error.processErrors ? { processErrors: { ...error.processErrors } } : {}),
+    };
+  }
+  log.error({ err: error }, 'a deployment step failed unexpectedly');
+  return {
+    status: 'failed',
+    error: `${current ?? 'startup'} failed: internal error (see the controller log)`,
+  };
 }
 
 /** A failure's first line: a build failure's message goes on with the build's last lines. */
