@@ -35,6 +35,11 @@ export interface ServerOptions {
   readonly containerReadOnly: boolean;
   /** How many releases' images an app keeps; older ones are removed (BERTH_IMAGE_KEEP, default 5). */
   readonly imageKeep: number;
+  /**
+   * The container runtime's add-on server images (BERTH_POSTGRES_IMAGE, BERTH_REDIS_IMAGE);
+   * unset: the official image if the engine has it, else Berth's own from `berth stacks build`.
+   */
+  readonly addonImages: { readonly postgres?: string; readonly redis?: string };
   /** How long a deployment claim lasts without a heartbeat (BERTH_DEPLOY_LEASE_MS). */
   readonly deployLeaseMs: number;
   /** How many tasks of different apps one controller runs at once (BERTH_DEPLOY_CONCURRENCY). */
@@ -45,6 +50,11 @@ export interface ServerOptions {
   readonly deployRetryBaseMs: number;
   /** Fault injection for tests: a pause at every deployment step (BERTH_TEST_DEPLOY_STEP_DELAY_MS). */
   readonly deployStepDelayMs: number;
+  /**
+   * The payload bytes of events each deployment keeps; past it the oldest lines are dropped,
+   * leaving a marker (--deploy-log-limit, default 4 MiB).
+   */
+  readonly deployLogLimitBytes: number;
   /** The largest bundle a deploy accepts, in bytes (BERTH_BUNDLE_LIMIT_BYTES, default 256 MiB). */
   readonly bundleLimit: number;
   /** The bound of one build (BERTH_BUILD_TIMEOUT_MS, default 10 minutes). */
@@ -89,6 +99,7 @@ export const serverFlags = [
   'database-url',
   'engine-socket',
   'build-env-file',
+  'deploy-log-limit',
 ] as const;
 export type ServerFlag = (typeof serverFlags)[number];
 
@@ -201,11 +212,19 @@ export function compileServerOptions(
     ),
     containerReadOnly: envFlag(env, 'BERTH_CONTAINER_READ_ONLY'),
     imageKeep: envInteger(env, 'BERTH_IMAGE_KEEP', 5, 1, 1000),
+    addonImages: Object.freeze({
+      ...imageOption(env, 'BERTH_POSTGRES_IMAGE', 'postgres'),
+      ...imageOption(env, 'BERTH_REDIS_IMAGE', 'redis'),
+    }),
     deployLeaseMs: envMilliseconds(env, 'BERTH_DEPLOY_LEASE_MS', 15_000, 200),
     deployRetryAttempts: envInteger(env, 'BERTH_DEPLOY_RETRY_ATTEMPTS', 3, 1, 10),
     deployRetryBaseMs: envMilliseconds(env, 'BERTH_DEPLOY_RETRY_BASE_MS', 1000, 0),
     deployStepDelayMs: envMilliseconds(env, 'BERTH_TEST_DEPLOY_STEP_DELAY_MS', 0, 0),
     deployConcurrency: envInteger(env, 'BERTH_DEPLOY_CONCURRENCY', 2, 1, 64),
+    deployLogLimitBytes: parseSize('deploy-log-limit', get('deploy-log-limit', '4MiB'), {
+      min: 16 * 1024,
+      max: 1024 ** 3,
+    }),
     buildTimeoutMs: envMilliseconds(env, 'BERTH_BUILD_TIMEOUT_MS', 600_000, 1000),
     unitPorts: parsePortRange(env['BERTH_UNIT_PORTS'] || '20000-29999', 'BERTH_UNIT_PORTS'),
     unitStopGraceMs: envMilliseconds(env, 'BERTH_STOP_GRACE_MS', 10_000, 0),
@@ -241,6 +260,39 @@ function envHostId(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+/** The units a size may be written in, largest first. */
+const SIZE_UNITS = [
+  ['GiB', 1024 ** 3],
+  ['MiB', 1024 ** 2],
+  ['KiB', 1024],
+  ['B', 1],
+] as const;
+
+/** A size in bytes: `4194304`, `512KiB`, `4MiB`, `1GiB` (any case), within the bounds. */
+function parseSize(
+  flag: ServerFlag,
+  value: string,
+  bounds: { readonly min: number; readonly max: number },
+): number {
+  const match = /^(\d+) ?([a-z]*)$/i.exec(value.trim());
+  const suffix = (match?.[2] || 'B').toLowerCase();
+  const unit = SIZE_UNITS.find(([name]) => name.toLowerCase() === suffix)?.[1];
+  const bytes = unit === undefined ? NaN : Number(match?.[1]) * unit;
+  if (!Number.isSafeInteger(bytes) || bytes < bounds.min || bytes > bounds.max) {
+    throw new OptionsError(
+      `--${flag} must be a size from ${formatSize(bounds.min)} to ${formatSize(bounds.max)} ` +
+        `(bytes, or a number with KiB, MiB or GiB), got '${value}'`,
+    );
+  }
+  return bytes;
+}
+
+/** Bytes in the largest unit that divides them: `16KiB`, `1GiB`. */
+function formatSize(bytes: number): string {
+  const [name, unit] = SIZE_UNITS.find(([, size]) => bytes % size === 0) ?? ['B', 1];
+  return name === 'B' ? String(bytes) : `${bytes / unit}${name}`;
+}
+
 /** An absolute path, or undefined for an empty value. */
 function optionalPath(value: string): string | undefined {
   return value === '' ? undefined : path.resolve(value);
@@ -265,6 +317,20 @@ function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
   if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
   if (raw === '1' || raw === 'true' || raw === 'yes') return true;
   throw new OptionsError(`${name} must be 1 or 0 (true/false, yes/no), got '${env[name]}'`);
+}
+
+/** An image reference from the environment, as `{[key]: ref}`, or nothing when unset. */
+function imageOption(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  key: 'postgres' | 'redis',
+): { postgres?: string; redis?: string } {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return {};
+  if (!/^[a-z0-9][a-z0-9._/:@-]{0,254}$/i.test(raw)) {
+    throw new OptionsError(`${name} must be an image reference such as postgres:16, got '${raw}'`);
+  }
+  return { [key]: raw };
 }
 
 /** A whole number from the environment (tuning knobs without a flag). */

@@ -125,7 +125,10 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       keysTaken: (appId) => addons.variablesOf(appId),
     });
     const audit = new AuditService({ store });
-    const deployments = new DeploymentsService({ state: deploymentsState(store) });
+    const deployments = new DeploymentsService({
+      state: deploymentsState(store),
+      maxEventBytes: options.deployLogLimitBytes,
+    });
     const addons: AddonsService = new AddonsService({
       store,
       secrets,

@@ -24,6 +24,7 @@ import { watchedTables, type Store } from '../../src/store/index.js';
 import { staysQuiet, streamFor, valueWithin } from '../support/changes.js';
 import { backends } from '../support/databases.js';
 import { openTestStore, TEST_USER_ID } from '../support/stores.js';
+import { compiledDefaults } from '../support/compiled-defaults.js';
 
 const secrets = new SecretBox(masterKeyFromBytes(randomBytes(32)));
 
@@ -47,7 +48,10 @@ function servicesOf(store: Store) {
     formation,
     rollouts: new RolloutsService({ state: rolloutsState(store) }),
     routes: new RoutesService({ state: routesState(store) }),
-    deployments: new DeploymentsService({ state: deploymentsState(store) }),
+    deployments: new DeploymentsService({
+      state: deploymentsState(store),
+      maxEventBytes: compiledDefaults.deployLogLimitBytes,
+    }),
   };
 }
 

@@ -39,4 +39,30 @@ describe('server options', () => {
       refusal(/^--ssh-listen must be HOST:PORT/),
     );
   });
+
+  it('takes the bytes of events a deployment keeps from --deploy-log-limit or BERTH_DEPLOY_LOG_LIMIT', () => {
+    assert.equal(compileServerOptions({}, {}).deployLogLimitBytes, 4 * 1024 * 1024);
+    assert.equal(
+      compileServerOptions({ 'deploy-log-limit': '512KiB' }, {}).deployLogLimitBytes,
+      512 * 1024,
+    );
+    assert.equal(
+      compileServerOptions({}, { BERTH_DEPLOY_LOG_LIMIT: '16mib' }).deployLogLimitBytes,
+      16 * 1024 * 1024,
+    );
+    assert.equal(
+      compileServerOptions({ 'deploy-log-limit': '65536' }, { BERTH_DEPLOY_LOG_LIMIT: '1GiB' })
+        .deployLogLimitBytes,
+      65_536,
+      'the flag wins',
+    );
+    for (const value of ['4MB', '1KiB', '2GiB', '-1', '1.5MiB', 'lots'])
+      assert.throws(
+        () => compileServerOptions({ 'deploy-log-limit': value }, {}),
+        refusal(
+          /^--deploy-log-limit must be a size from 16KiB to 1GiB \(bytes, or a number with KiB, MiB or GiB\), got '/,
+        ),
+        value,
+      );
+  });
 });

@@ -3,7 +3,7 @@
 // task's progress as an append-only event log read by cursor.
 export {
   DeploymentsService,
-  DEFAULT_TASK_LIMITS,
+  DEFAULT_TASK_FLUSH,
   DEPLOY_STEPS,
   MAX_EVENTS_PAGE,
   UNDEPLOY_STEPS,

@@ -97,13 +97,14 @@ export interface DeploymentsState {
 export interface DeploymentsServiceOptions {
   readonly state: DeploymentsState;
   readonly clock?: () => Date;
-  /** How task handles write events; tests shrink the byte limit to see trimming. */
-  readonly taskLimits?: Partial<DeploymentTaskLimits>;
+  /** The payload bytes of events each task keeps (compiled: --deploy-log-limit). */
+  readonly maxEventBytes: number;
+  /** How often task handles write events; tests change it to see batching. */
+  readonly flush?: Partial<Omit<DeploymentTaskLimits, 'maxEventBytes'>>;
 }
 
-/** What a task keeps and how often its handle writes, unless told otherwise. */
-export const DEFAULT_TASK_LIMITS: DeploymentTaskLimits = Object.freeze({
-  maxEventBytes: 4 * 1024 * 1024,
+/** How often a task's handle writes, unless told otherwise: not an operator's setting. */
+export const DEFAULT_TASK_FLUSH: Omit<DeploymentTaskLimits, 'maxEventBytes'> = Object.freeze({
   flushMs: 100,
   flushLines: 500,
 });
@@ -127,7 +128,11 @@ export class DeploymentsService {
   constructor(options: DeploymentsServiceOptions) {
     this.#state = options.state;
     this.#clock = options.clock ?? (() => new Date());
-    this.#taskLimits = Object.freeze({ ...DEFAULT_TASK_LIMITS, ...options.taskLimits });
+    this.#taskLimits = Object.freeze({
+      ...DEFAULT_TASK_FLUSH,
+      ...options.flush,
+      maxEventBytes: options.maxEventBytes,
+    });
   }
 
   #now(offsetMs = 0): string {

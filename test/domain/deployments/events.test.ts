@@ -9,6 +9,7 @@ import {
 import { backends, type Backend } from '../../support/databases.js';
 import { streamFor } from '../../support/changes.js';
 import { insertApp, openTestStore } from '../../support/stores.js';
+import { compiledDefaults } from '../../support/compiled-defaults.js';
 
 const OWNER = 'controller-a';
 
@@ -18,7 +19,12 @@ async function setUp(
   leaseMs = 60_000,
 ) {
   const { store } = await openTestStore(backend);
-  const deployments = new DeploymentsService({ state: deploymentsState(store), taskLimits });
+  const { maxEventBytes = compiledDefaults.deployLogLimitBytes, ...flush } = taskLimits;
+  const deployments = new DeploymentsService({
+    state: deploymentsState(store),
+    maxEventBytes,
+    flush,
+  });
   const appId = await insertApp(store, `app${Math.random().toString(36).slice(2, 8)}`);
   const task = await deployments.enqueue({
     appId,
@@ -211,6 +217,7 @@ for (const backend of backends) {
       await handle.startStep('build');
       const later = new DeploymentsService({
         state: deploymentsState(store),
+        maxEventBytes: compiledDefaults.deployLogLimitBytes,
         clock: () => new Date(Date.now() + 3_600_000),
       });
       assert.deepEqual(await later.failAbandoned(), [id]);

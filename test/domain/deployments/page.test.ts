@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { DeploymentsService, deploymentsState } from '../../../src/domain/deployments/index.js';
 import { backends } from '../../support/databases.js';
 import { insertApp, openTestStore, TEST_USER_ID } from '../../support/stores.js';
+import { compiledDefaults } from '../../support/compiled-defaults.js';
 
 for (const backend of backends) {
   describe(`every app's latest task (${backend})`, () => {
@@ -13,6 +14,7 @@ for (const backend of backends) {
       let now = Date.parse('2026-01-01T00:00:00Z');
       const deployments = new DeploymentsService({
         state: deploymentsState(store),
+        maxEventBytes: compiledDefaults.deployLogLimitBytes,
         clock: () => new Date((now += 1000)),
       });
       const enqueue = async (appId: string, appName: string) => {

@@ -11,12 +11,16 @@ import {
 } from '../../../src/domain/deployments/index.js';
 import { backends, type Backend } from '../../support/databases.js';
 import { insertApp, openTestStore } from '../../support/stores.js';
+import { compiledDefaults } from '../../support/compiled-defaults.js';
 
 const OWNER = 'controller-a';
 
 async function setUp(backend: Backend, leaseMs = 60_000) {
   const { store } = await openTestStore(backend);
-  const deployments = new DeploymentsService({ state: deploymentsState(store) });
+  const deployments = new DeploymentsService({
+    state: deploymentsState(store),
+    maxEventBytes: compiledDefaults.deployLogLimitBytes,
+  });
   const appId = await insertApp(store, `app${Math.random().toString(36).slice(2, 8)}`);
   const task = await deployments.enqueue({
     appId,
@@ -113,6 +117,7 @@ for (const backend of backends) {
       await handle.startStep('build');
       const later = new DeploymentsService({
         state: deploymentsState(store),
+        maxEventBytes: compiledDefaults.deployLogLimitBytes,
         clock: () => new Date(Date.now() + 3_600_000),
       });
       assert.deepEqual(await later.failAbandoned(), [id]);
