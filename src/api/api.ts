@@ -37,12 +37,7 @@ import {
   type RuntimeRouteServices,
 } from './routes/index.js';
 import { ErrorResponse } from './schemas.js';
-import {
-  WsCloseCodes,
-  WsSession,
-  defaultWsLimits,
-  type WsSessionLimits,
-} from './websocket/index.js';
+import { WsCloseCodes, WsSession, type WsSessionLimits } from './websocket/index.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -69,11 +64,12 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly destroyer?: AppDestroyer;
   /** Where uploaded bundles wait while they are checked. */
   readonly uploadDir: string;
-  /** Largest bundle accepted, in bytes (default 256 MiB). */
-  readonly bundleLimit?: number;
-  /** Largest JSON request body accepted, in bytes (default 1 MiB). */
-  readonly bodyLimit?: number;
-  readonly websocketLimits?: WsSessionLimits;
+  /** Largest bundle accepted, in bytes (ServerOptions.bundleLimit). */
+  readonly bundleLimit: number;
+  /** Largest JSON request body accepted, in bytes (ServerOptions.bodyLimit). */
+  readonly bodyLimit: number;
+  /** What one WebSocket connection may do (ServerOptions.websocketLimits). */
+  readonly websocketLimits: WsSessionLimits;
   readonly version?: string;
   /** Push to deploy over smart HTTP at /git/<app>.git (outside /api/v1); off without it. */
   readonly git?: { readonly repositories: GitRepositories; readonly pushes: GitPushDeploys };
@@ -109,7 +105,7 @@ export async function buildApi(options: ApiOptions) {
     // tsc needs this cast under exactOptionalPropertyTypes; the lint rule cannot see why.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
-    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    bodyLimit: options.bodyLimit,
     // One access-log line per request (below) instead of Fastify's two: ~20% more requests/s.
     disableRequestLogging: true,
     requestIdHeader: 'x-request-id',
@@ -183,7 +179,7 @@ export async function buildApi(options: ApiOptions) {
     },
   });
   await app.register(websocket, {
-    options: { maxPayload: 64 * 1024 },
+    options: { maxPayload: options.websocketLimits.maxMessageBytes },
     preClose(done) {
       for (const client of app.websocketServer.clients) {
         client.close(WsCloseCodes.goingAway, 'the server is shutting down');
@@ -244,7 +240,7 @@ export async function buildApi(options: ApiOptions) {
           schema: { tags: ['server'], summary: 'The WebSocket API (login with the first message)' },
         },
         (socket) => {
-          new WsSession(socket, options, options.websocketLimits ?? defaultWsLimits);
+          new WsSession(socket, options, options.websocketLimits);
         },
       );
       await api.register(identityRoutes(options));
@@ -255,9 +251,7 @@ export async function buildApi(options: ApiOptions) {
       await api.register(releaseRoutes(options));
       await api.register(runtimeRoutes(options));
       if (options.addons) await api.register(addonRoutes({ ...options, addons: options.addons }));
-      await api.register(
-        deploymentRoutes({ ...options, bundleLimit: options.bundleLimit ?? 256 * 1024 * 1024 }),
-      );
+      await api.register(deploymentRoutes(options));
     },
     { prefix: API_PREFIX },
   );

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { WsSessionLimits } from '../api/index.js';
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -75,6 +76,15 @@ export interface ServerOptions {
   readonly reconcileIntervalMs: number;
   /** How often scheduled backups look whether a slot has come (1 s: schedules name seconds). */
   readonly backupCheckIntervalMs: number;
+  /** How often router sync checks that the router still serves the latest table (3 s). */
+  readonly routerCheckIntervalMs: number;
+  /** The largest JSON request body the API accepts, in bytes (1 MiB); bundles have bundleLimit. */
+  readonly bodyLimit: number;
+  /**
+   * What one WebSocket API connection may do: 64 KiB per message, 32 subscriptions, 4 MiB
+   * left unsent before it is cut off, 10 s to log in; its token is checked again every 30 s.
+   */
+  readonly websocketLimits: WsSessionLimits;
   /**
    * Tries in all of a rollout the reconciler started that failed for another reason than its
    * release (the runtime did not answer), and the wait before the second (4× longer each
@@ -235,6 +245,15 @@ export function compileServerOptions(
     taskDrainMs: 10_000,
     reconcileIntervalMs: 2000,
     backupCheckIntervalMs: 1000,
+    routerCheckIntervalMs: 3000,
+    bodyLimit: 1024 * 1024,
+    websocketLimits: Object.freeze({
+      maxMessageBytes: 64 * 1024,
+      loginTimeoutMs: 10_000,
+      maxSubscriptions: 32,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      recheckTokenMs: 30_000,
+    }),
     rolloutRetry: Object.freeze({ attempts: 3, baseDelayMs: 2000 }),
     startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),
     hostId: envHostId(env),

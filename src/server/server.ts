@@ -180,6 +180,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       router: dataPlane.router,
       domain: options.domain,
       logger,
+      checkIntervalMs: options.routerCheckIntervalMs,
     });
     resources.defer('router sync', () => routerSync.stop());
     const runner = new ReleaseRunner({
@@ -309,6 +310,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           destroyer: teardown,
           uploadDir: path.join(options.dataDir, 'uploads'),
           bundleLimit: options.bundleLimit,
+          bodyLimit: options.bodyLimit,
+          websocketLimits: options.websocketLimits,
           version: berthVersion(),
           git: { repositories, pushes: gitPushes },
         }),

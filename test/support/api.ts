@@ -10,6 +10,7 @@ import {
   startServer,
   stopDataPlane,
   type RunningServer,
+  type ServerOptions,
 } from '../../src/server/index.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './databases.js';
 import { testEngineSocket } from './engine.js';
@@ -49,6 +50,8 @@ export interface TestServerOptions {
   readonly runtime?: 'process' | 'container';
   /** Another engine socket than the test run's (a test that stops its own engine). */
   readonly engineSocket?: string;
+  /** Compiled options set over those the flags and `env` give (values with no variable). */
+  readonly compiled?: Partial<ServerOptions>;
 }
 
 /**
@@ -92,7 +95,10 @@ export async function startTestServer(
       ...serverOptions.env,
     },
   );
-  const server = await startServer(options, createLogger({ level: 'info', destination: sink }));
+  const server = await startServer(
+    Object.freeze({ ...options, ...serverOptions.compiled }),
+    createLogger({ level: 'info', destination: sink }),
+  );
   const adminToken = readFileSync(
     path.join(location.dataDir, 'initial-admin-token'),
     'utf8',

@@ -10,6 +10,7 @@ import { RouterSync, type DataPlane } from '../../src/workers/index.js';
 import { startTestRouter, type TestRouter } from '../router/support/fixtures.js';
 import { backends } from '../support/databases.js';
 import { insertApp, openTestStore } from '../support/stores.js';
+import { compiledDefaults } from '../support/compiled-defaults.js';
 
 /**
  * The router's control client as router sync sees it, counting the tables it applies; the
@@ -45,6 +46,7 @@ for (const backend of backends) {
           router: plane,
           domain: 'localhost',
           logger: silentLogger(),
+          checkIntervalMs: compiledDefaults.routerCheckIntervalMs,
         });
         // The first sync reads the (empty) routes, then waits at the router.
         const first = sync.flush();

@@ -3,7 +3,6 @@
 export {
   WsSession,
   WsCloseCodes,
-  defaultWsLimits,
   type WsSessionLimits,
   type WsSessionServices,
 } from './session.js';

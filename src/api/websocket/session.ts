@@ -43,7 +43,11 @@ export interface WsSessionServices {
   readonly runtime: Pick<Driver, 'followLogs'>;
 }
 
+/** What one connection may do; compiled once by the composition root (ServerOptions). */
 export interface WsSessionLimits {
+  /** The largest message a client may send; the WebSocket server refuses a longer one. */
+  readonly maxMessageBytes: number;
+  /** How long a new connection has to send its login message. */
   readonly loginTimeoutMs: number;
   readonly maxSubscriptions: number;
   /** Unsent bytes a client may leave queued before it is cut off. */
@@ -51,13 +55,6 @@ export interface WsSessionLimits {
   /** How often the session re-checks that its token is still valid. */
   readonly recheckTokenMs: number;
 }
-
-export const defaultWsLimits: WsSessionLimits = Object.freeze({
-  loginTimeoutMs: 10_000,
-  maxSubscriptions: 32,
-  maxBufferedBytes: 4 * 1024 * 1024,
-  recheckTokenMs: 30_000,
-});
 
 interface Request {
   readonly id: string | number | null;
@@ -124,11 +121,7 @@ export class WsSession {
   /** Work a method starts only once its reply is sent, so pushes never precede the reply. */
   #afterReply: (() => void) | undefined;
 
-  constructor(
-    socket: WebSocket,
-    services: WsSessionServices,
-    limits: WsSessionLimits = defaultWsLimits,
-  ) {
+  constructor(socket: WebSocket, services: WsSessionServices, limits: WsSessionLimits) {
     this.#socket = socket;
     this.#services = services;
     this.#limits = limits;

@@ -23,8 +23,8 @@ export interface RouterSyncOptions {
   /** Apps answer at `<app>.<domain>`. */
   readonly domain: string;
   readonly logger: Logger;
-  /** How often to check that the router still serves the latest table. */
-  readonly checkIntervalMs?: number;
+  /** How often to check that the router still serves the latest table (ServerOptions). */
+  readonly checkIntervalMs: number;
 }
 
 const RETRY_DELAY_MS = 500;
@@ -50,7 +50,7 @@ export class RouterSync {
       // An app's destruction takes its route along, so it is a change of the route table too.
       topics: [options.routes.changes()],
       logger: this.#logger,
-      intervalMs: options.checkIntervalMs ?? 3000,
+      intervalMs: options.checkIntervalMs,
       run: () => this.#syncOnce(),
       onInterval: () => this.#check(),
       // A failed push is retried by the periodic check.
