@@ -31,7 +31,7 @@ const STACKS_OPTIONS = `berth stacks build options:
   --engine-socket PATH    the engine's socket (also BERTH_ENGINE_SOCKET, DOCKER_HOST;
                           default: Docker's or Podman's usual socket)
   --force                 rebuild images the engine already has (default: skip them)
-  --only node,python      build only these stacks
+  --only node,python      build only these (node, python, postgres, redis)
   --mirror URL            Debian mirror (default: the one in /etc/apt/sources.list.d)
 `;
 
@@ -43,8 +43,9 @@ Commands:
   router      run the builtin router (apps' HTTP traffic); the server starts it itself
   down        stop everything of a data dir: the controller, the router and every unit
   stacks build
-              build Berth's stack base images (node, python) from Debian packages and
-              import them into the container engine; needs root (debootstrap)
+              build Berth's stack base images (node, python) and add-on server images
+              (postgres, redis) from Debian packages and import them into the container
+              engine; needs root (debootstrap)
   version     print the version
 
 Client commands (talk to a server's API; 'berth <command> --help' for each, docs/cli.md):

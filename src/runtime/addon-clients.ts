@@ -48,7 +48,11 @@ export function redisCommand(
         const end = buffer.indexOf('\r\n');
         if (end === -1) return;
         const head = buffer.subarray(0, end).toString('utf8');
-        if (head.startsWith('$')) {
+        if (head === '$-1') {
+          // A nil bulk string (GET of a missing key): answered as ''.
+          replies.push('');
+          buffer = buffer.subarray(end + 2);
+        } else if (head.startsWith('$')) {
           const length = Number(head.slice(1));
           if (buffer.length < end + 2 + length + 2) return;
           replies.push(buffer.subarray(end + 2, end + 2 + length).toString('utf8'));

@@ -23,6 +23,8 @@ export interface AddonServerSpec {
   /** The unprivileged uid its server runs as, where the runtime runs servers as users. */
   readonly uid: number;
   readonly credentials: AddonCredentials;
+  /** The apps it is attached to, by name (the container runtime joins their networks). */
+  readonly apps?: readonly string[];
 }
 
 /** Where a running server accepts connections, and what it is. */
@@ -69,13 +71,25 @@ export interface AddonServers {
    * Redis RDB snapshot. Rejects when the server could not produce one.
    */
   backup(spec: AddonServerSpec, port: number, file: string): Promise<void>;
-  /** Why `file` is not a readable backup of `kind` (pg_restore --list, redis-check-rdb), or undefined. */
-  checkBackup(kind: AddonKind, file: string): Promise<string | undefined>;
+  /**
+   * Why `file` is not a readable backup for the server of `spec` (pg_restore --list,
+   * redis-check-rdb, run where that server's own tools are), or undefined.
+   */
+  checkBackup(spec: AddonServerSpec, file: string): Promise<string | undefined>;
   /**
    * Replaces the server's data with the backup in `file` (checked first by the caller). A
    * restore that fails leaves the data as it was and the server running.
    */
   restore(spec: AddonServerSpec, port: number, file: string): Promise<void>;
+  /**
+   * Where apps reach the server: the runtime's address for them (a loopback port, a name on
+   * the app's network). Absent: where the controller reaches it (host and port as created).
+   */
+  address?(name: string, kind: AddonKind, port: number): { host: string; port: number };
+  /** The add-on was attached to `app`: make it reachable from the app's units. */
+  attached?(name: string, app: string): Promise<void>;
+  /** The add-on was detached from `app` (or the app is going): undo `attached`. */
+  detached?(name: string, app: string): Promise<void>;
   /** Stops the server and keeps its data. */
   stop(name: string): Promise<void>;
   /** Stops the server and removes its data: only an explicit destroy calls it. */

@@ -9,7 +9,7 @@ import {
   ensureRouterProcess,
   stopRouterProcess,
 } from '../router/index.js';
-import { connectEngine, EngineUnavailableError } from '../engine/index.js';
+import { connectEngine, EngineUnavailableError, type Engine } from '../engine/index.js';
 import {
   ContainerDriver,
   containersRoot,
@@ -18,6 +18,7 @@ import {
   processRuntimeRoot,
   processSandboxes,
   stopAddonServers,
+  stopContainerAddons,
   recordedEngine,
   RuntimeDriver,
   type RuntimeProfile,
@@ -149,11 +150,12 @@ export async function stopDataPlane(
     ),
   ];
   let engineProblem: Error | undefined;
+  let engine: Engine | undefined;
   if (existsSync(containersRoot(dataDir))) {
     const recorded = await recordedEngine(containersRoot(dataDir));
     const socket = engineSocket ?? recorded?.socket;
     try {
-      const { engine } = await connectEngine({ socket });
+      ({ engine } = await connectEngine({ socket }));
       runtimes.push(
         new RuntimeDriver(new ContainerDriver({ engine, root: containersRoot(dataDir) })),
       );
@@ -169,7 +171,8 @@ export async function stopDataPlane(
       await Promise.all(listed.map((unit) => runtime.stop(unit.id, { graceMs })));
       units += listed.length;
     }
-    const addons = await stopAddonServers(dataDir, isolation, graceMs);
+    let addons = await stopAddonServers(dataDir, isolation, graceMs);
+    if (engine) addons += await stopContainerAddons(engine, containersRoot(dataDir));
     const router = await stopRouterProcess(routerDir(dataDir), { graceMs });
     if (engineProblem) {
       throw new EngineUnavailableError(

@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/index.js';
 import {
+  containerAddonsRoot,
   containersRoot,
   detectIsolation,
   openContainerProfile,
@@ -29,7 +30,13 @@ export async function openRuntimeProfile(
         containerPorts: options.containerPorts,
         readOnlyRootFilesystem: options.containerReadOnly,
         imageKeep: options.imageKeep,
-        ...(portClaims ? { portClaims: portClaims(containersRoot(options.dataDir)) } : {}),
+        addonImages: options.addonImages,
+        ...(portClaims
+          ? {
+              portClaims: portClaims(containersRoot(options.dataDir)),
+              addonPortClaims: portClaims(containerAddonsRoot(options.dataDir)),
+            }
+          : {}),
       });
       const { connection } = profile;
       logger.info(

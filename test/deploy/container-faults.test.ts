@@ -125,12 +125,17 @@ describe('container runtime faults: the engine stops and comes back', () => {
     assert.equal(after.length, before.length, 'no task was queued');
   });
 
-  it('refuses add-ons clearly, as this runtime does not run them yet, and makes nothing', async () => {
+  it('refuses an add-on clearly when the engine has no image for it, and makes nothing', async () => {
+    // This engine's storage is the test's own: it holds no server image.
     const reply = await server.request('POST', '/addons', { token, body: { kind: 'redis' } });
     assert.equal(reply.status, 409);
     const error = (reply.body as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'ADDONS_UNAVAILABLE');
-    assert.match(error.message, /the container runtime does not run add-ons yet/);
+    assert.match(
+      error.message,
+      /the engine has no docker\.io\/library\/redis:7 or .*redis.* image/,
+    );
+    assert.match(error.message, /berth stacks build --only redis/);
     assert.deepEqual((await server.request('GET', '/addons', { token })).body, []);
   });
 

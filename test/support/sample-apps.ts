@@ -3,7 +3,7 @@
 import type { BundleFiles } from './bundles.js';
 
 /** A package.json of a dependency-free app: `npm start` runs `start`. */
-function packageJson(name: string, scripts: Readonly<Record<string, string>>): string {
+export function packageJson(name: string, scripts: Readonly<Record<string, string>>): string {
   return `${JSON.stringify({ name, version: '1.0.0', private: true, scripts }, null, 2)}\n`;
 }
 

@@ -8,6 +8,7 @@ import { findNodeRuntime, installNodeRuntime, type NodeRuntime } from './node-ru
 import { makeScratchDir } from './scratch-dir.js';
 import { StackBuildError, StackBuildFailureReasons } from './stack-build-error.js';
 import {
+  ADDON_IMAGE_LAYOUT,
   DEBIAN_SUITE,
   STACK_IMAGES,
   STACK_NAMES,
@@ -72,6 +73,33 @@ async function dropPackageCache(root: string): Promise<void> {
   );
 }
 
+/**
+ * A database server's root, laid out as the official image's: Debian's package made a cluster
+ * of its own (postgresql-common) that an image must not carry; the data directory is empty and
+ * belongs to the server's user, so that a new volume mounted there starts out so too.
+ */
+async function prepareServerRoot(
+  root: string,
+  stack: 'postgres' | 'redis',
+  image: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const layout = ADDON_IMAGE_LAYOUT[stack];
+  if (stack === 'postgres') {
+    await rm(path.join(root, 'var', 'lib', 'postgresql', '15'), { recursive: true, force: true });
+    await rm(path.join(root, 'etc', 'postgresql', '15'), { recursive: true, force: true });
+    await runInRoot(root, [`${layout.path}/postgres`, '--version'], image, signal);
+  } else {
+    await runInRoot(root, ['redis-server', '--version'], image, signal);
+  }
+  await runInRoot(
+    root,
+    ['install', '-d', '-m', '0700', '-o', layout.user, '-g', layout.user, layout.dataDir],
+    image,
+    signal,
+  );
+}
+
 interface BuildOne {
   readonly stack: StackName;
   readonly image: string;
@@ -110,11 +138,18 @@ async function buildOne({ stack, image, mirror, node, options }: BuildOne): Prom
     } else if (stack === 'python') {
       await runInRoot(root, ['python3', '-c', 'import venv, ensurepip'], image, options.signal);
     }
+    let searchPath = STACK_PATH;
+    if (stack === 'postgres' || stack === 'redis') {
+      const layout = ADDON_IMAGE_LAYOUT[stack];
+      await prepareServerRoot(root, stack, image, options.signal);
+      if (layout.path) searchPath = `${layout.path}:${STACK_PATH}`;
+      labels.push(`USER ${layout.user}`, `EXPOSE ${layout.port}`);
+    }
     return await importRootfs({
       engine: options.engine,
       root,
       image,
-      changes: [`ENV PATH=${STACK_PATH}`, ...labels],
+      changes: [`ENV PATH=${searchPath}`, ...labels],
     });
   } finally {
     await scratch.remove();

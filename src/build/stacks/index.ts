@@ -1,5 +1,6 @@
-// Berth's own stack base images (node, python), built from Debian packages with debootstrap and
-// imported into the container engine, for machines where no registry can be pulled from.
+// Berth's own images: stack base images (node, python) and add-on servers (postgres, redis),
+// built from Debian packages with debootstrap and imported into the container engine, for
+// machines where no registry can be pulled from.
 export {
   buildStackImages,
   type BuildStackImagesOptions,
@@ -13,6 +14,7 @@ export {
   type StackBuildFailureReason,
 } from './stack-build-error.js';
 export {
+  ADDON_IMAGE_LAYOUT,
   DEBIAN_SUITE,
   isStackName,
   STACK_IMAGES,

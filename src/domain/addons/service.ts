@@ -362,10 +362,13 @@ export class AddonsService {
   /** The URL apps get, with its password: for `info --reveal` and the app's releases. */
   async urlOf(addon: Addon): Promise<string> {
     const credentials = await this.#credentialsOf(addon);
-    const host = '127.0.0.1';
+    const { host, port } = this.#servers?.address?.(addon.name, addon.kind, addon.port) ?? {
+      host: '127.0.0.1',
+      port: addon.port,
+    };
     const password = encodeURIComponent(credentials.password);
-    if (addon.kind === 'redis') return `redis://default:${password}@${host}:${addon.port}/0`;
-    return `postgres://${encodeURIComponent(credentials.user)}:${password}@${host}:${addon.port}/${encodeURIComponent(credentials.database)}`;
+    if (addon.kind === 'redis') return `redis://default:${password}@${host}:${port}/0`;
+    return `postgres://${encodeURIComponent(credentials.user)}:${password}@${host}:${port}/${encodeURIComponent(credentials.database)}`;
   }
 
   async #credentialsOf(addon: Addon): Promise<AddonCredentials> {
@@ -430,6 +433,7 @@ export class AddonsService {
         ErrorCodes.ADDON_ATTACHED,
       );
     }
+    await this.#connect(addon, app);
     const release = await this.#rollRelease(app.id);
     return {
       attachment: { ...attachment, addonName: addon.name },
@@ -495,6 +499,7 @@ export class AddonsService {
       alias,
       createdAt: this.#clock().toISOString(),
     });
+    await this.#connect(addon, app);
   }
 
   /** Detaches the add-on from the app and rolls the app a release without its variable. */
@@ -506,6 +511,8 @@ export class AddonsService {
       );
     }
     const release = await this.#rollRelease(app.id);
+    // After the release without its variable is out: no unit of the new release needs it.
+    await this.#disconnect(addon, app.name);
     return release === undefined ? {} : { release };
   }
 
@@ -573,6 +580,7 @@ export class AddonsService {
       const addon = await this.#state.findByName(attachment.addonName);
       await this.#state.detach(attachment.addonId, app.id);
       if (!addon) continue;
+      await this.#disconnect(addon, app.name);
       if ((await this.#state.attachments({ addonId: addon.id })).length === 0) {
         await this.#destroy(addon);
       }
@@ -588,12 +596,32 @@ export class AddonsService {
   }
 
   async #spec(addon: Addon): Promise<AddonServerSpec> {
+    const attached = await this.#state.attachments({ addonId: addon.id });
+    const apps = await Promise.all(attached.map((a) => this.#apps.findById(a.appId)));
     return {
       name: addon.name,
       kind: addon.kind,
       uid: addon.uid,
       credentials: await this.#credentialsOf(addon),
+      apps: apps.flatMap((app) => (app ? [app.name] : [])),
     };
+  }
+
+  /** Makes the attached add-on reachable from the app's units; undoes the row if it cannot. */
+  async #connect(addon: Addon, app: App): Promise<void> {
+    try {
+      await this.#servers?.attached?.(addon.name, app.name);
+    } catch (error) {
+      await this.#state.detach(addon.id, app.id);
+      throw error;
+    }
+  }
+
+  /** The runtime's side of a detach; a failure is logged, the row is gone already. */
+  async #disconnect(addon: Addon, appName: string): Promise<void> {
+    await this.#servers?.detached?.(addon.name, appName).catch((error: unknown) => {
+      this.#logger.warn({ err: error, addon: addon.name, app: appName }, 'could not detach');
+    });
   }
 
   /** Runs `work` unless a backup or a restore of the add-on runs here already. */
@@ -646,8 +674,9 @@ export class AddonsService {
       const partial = `${file}.partial`;
       try {
         await mkdir(this.#backupDir(addon), { recursive: true, mode: 0o700 });
-        await servers.backup(await this.#spec(addon), addon.port, partial);
-        const problem = await servers.checkBackup(addon.kind, partial);
+        const spec = await this.#spec(addon);
+        await servers.backup(spec, addon.port, partial);
+        const problem = await servers.checkBackup(spec, partial);
         if (problem !== undefined) throw new Error(`the backup is not readable: ${problem}`);
         const { size, sha256 } = await digest(partial);
         await rename(partial, file);
@@ -721,7 +750,8 @@ export class AddonsService {
         ErrorCodes.BACKUP_CORRUPT,
       );
     }
-    const problem = await servers.checkBackup(backup.kind, file);
+    const targetSpec = await this.#spec(target);
+    const problem = await servers.checkBackup(targetSpec, file);
     if (problem !== undefined) {
       throw new InputError(
         `backup ${backup.name} cannot be read (${problem}): nothing was restored`,
@@ -730,7 +760,7 @@ export class AddonsService {
     }
     await this.#exclusive(target, async () => {
       try {
-        await servers.restore(await this.#spec(target), target.port, file);
+        await servers.restore(targetSpec, target.port, file);
       } catch (error) {
         this.#logger.error(
           { addon: target.name, backup: backup.name, reason: (error as Error).message },

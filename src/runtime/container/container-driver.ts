@@ -68,6 +68,9 @@ export interface ContainerDriverOptions {
 /** Generous for a web app (Node holds about a dozen threads, a worker pool some dozens). */
 export const DEFAULT_PIDS_LIMIT = 512;
 
+/** The loopback ports units (and add-on servers) are published on unless configured. */
+export const DEFAULT_CONTAINER_PORTS = Object.freeze({ from: 30_000, to: 39_999 });
+
 /** How long to wait before following the engine's events again after the stream broke. */
 const EVENTS_RETRY_MS = 1000;
 const POLL_MS = 25;
@@ -175,7 +178,7 @@ export class ContainerDriver implements Driver {
     this.#engine = options.engine;
     this.#layout = new ContainerLayout(options.root);
     this.#host = options.host ?? '127.0.0.1';
-    this.#ports = new PortAllocator(options.portRange ?? { from: 30_000, to: 39_999 }, {
+    this.#ports = new PortAllocator(options.portRange ?? DEFAULT_CONTAINER_PORTS, {
       host: this.#host,
       claims: options.portClaims,
     });

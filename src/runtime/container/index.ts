@@ -1,16 +1,25 @@
 // The container runtime: units as containers on a Docker or Podman engine through the Docker
-// Engine API, labelled so a restarted controller adopts them, restarted by the driver itself.
+// Engine API, labelled so a restarted controller adopts them, restarted by the driver itself;
+// add-on servers as containers with a volume each.
 export {
   ContainerDriver,
   DEFAULT_PIDS_LIMIT,
   type ContainerDriverOptions,
 } from './container-driver.js';
 export {
+  containerAddonsRoot,
   containersRoot,
   openContainerProfile,
   type ContainerProfile,
   type ContainerProfileOptions,
 } from './profile.js';
+export {
+  addonContainerName,
+  ContainerAddonServers,
+  DEFAULT_ADDON_IMAGES,
+  stopContainerAddons,
+  type ContainerAddonServersOptions,
+} from './addon-servers.js';
 export { imageArtifacts, imageBuilder } from './release-artifacts.js';
 export {
   ENGINE_RECORD_FILE,

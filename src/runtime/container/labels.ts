@@ -9,7 +9,7 @@ import type { UnitSpec } from '../driver.js';
 export const Labels = Object.freeze({
   /** Which runtime root (data dir) made the container: several Berths may share an engine. */
   root: 'berth.root',
-  /** 'unit' or 'one-off'. */
+  /** 'unit', 'one-off', or 'addon' (an add-on's server). */
   kind: 'berth.kind',
   unit: 'berth.unit',
   app: 'berth.app',
@@ -26,6 +26,9 @@ export const Labels = Object.freeze({
   memory: 'berth.memory',
   /** The CPU limit, in CPUs. */
   cpus: 'berth.cpus',
+  /** An add-on server's container (kind 'addon'): the add-on's name and kind. */
+  addon: 'berth.addon',
+  addonKind: 'berth.addon-kind',
 } as const);
 
 /** The value of the root label: a short digest of the runtime root's path. */

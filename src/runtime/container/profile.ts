@@ -4,7 +4,9 @@ import { connectEngine, isEngineUnreachable, type EngineConnection } from '../..
 import type { PortClaims, PortRange } from '../ports/index.js';
 import type { RuntimeProfile } from '../profile.js';
 import { RuntimeDriver } from '../runtime-driver.js';
-import { ContainerDriver } from './container-driver.js';
+import type { AddonKind } from '../addons.js';
+import { ContainerAddonServers } from './addon-servers.js';
+import { ContainerDriver, DEFAULT_CONTAINER_PORTS } from './container-driver.js';
 import { recordEngine } from './engine-record.js';
 import { imageArtifacts, imageBuilder } from './release-artifacts.js';
 
@@ -29,6 +31,15 @@ export interface ContainerProfileOptions {
   readonly readOnlyRootFilesystem?: boolean;
   /** How many releases' images each app keeps (BERTH_IMAGE_KEEP). */
   readonly imageKeep?: number;
+  /** The store's port claims for the add-ons' servers (a root of their own). */
+  readonly addonPortClaims?: PortClaims;
+  /** The add-on server images (BERTH_POSTGRES_IMAGE, BERTH_REDIS_IMAGE); else the defaults. */
+  readonly addonImages?: Partial<Readonly<Record<AddonKind, string>>>;
+}
+
+/** Where the port claims of the container runtime's add-on servers are rooted. */
+export function containerAddonsRoot(dataDir: string): string {
+  return path.join(containersRoot(dataDir), 'addons');
 }
 
 /** The container runtime's profile, with the engine it connected to (for the start-up line). */
@@ -81,8 +92,13 @@ export async function openContainerProfile(
       what: 'images',
       remove: (appName) => removeAppImages(engine, appName),
     },
-    addonsUnavailable:
-      'the container runtime does not run add-ons yet; the process runtime does (docs/addons.md)',
+    addons: new ContainerAddonServers({
+      engine,
+      root,
+      ports: options.containerPorts ?? DEFAULT_CONTAINER_PORTS,
+      ...(options.addonPortClaims ? { portClaims: options.addonPortClaims } : {}),
+      ...(options.addonImages ? { images: options.addonImages } : {}),
+    }),
     close: () => driver.destroy(),
   };
 }

@@ -294,7 +294,7 @@ export class ProcessAddonServers implements AddonServers {
     );
   }
 
-  async checkBackup(kind: AddonKind, file: string): Promise<string | undefined> {
+  async checkBackup({ kind }: AddonServerSpec, file: string): Promise<string | undefined> {
     const info = await lstat(file).catch(() => undefined);
     if (!info?.isFile()) return 'the backup file is missing';
     if (info.size === 0) return 'the backup file is empty';
