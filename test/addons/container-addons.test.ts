@@ -297,6 +297,32 @@ describe('add-ons on the container runtime', () => {
     assert.match(info, /aof_enabled:1/, 'the append-only file is on again');
   });
 
+  it('the engine restarts a server that crashes, with its data', async () => {
+    const container = engine.getContainer('berth-addon-cache1');
+    const before = (await container.inspect()).RestartCount;
+    // The server is the child of the container's init: killed as a crash would.
+    const exec = await container.exec({
+      Cmd: ['/bin/sh', '-c', 'kill -9 $(cat /proc/1/task/1/children)'],
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    (await exec.start({ hijack: true, stdin: false })).resume();
+    await eventually('the server was restarted', async () => {
+      const info = await container.inspect();
+      return info.RestartCount > before && info.State.Running;
+    });
+    await eventually('it answers again', async () =>
+      redisGet('cache1', 'from-app').then(
+        (value) => value === 'yes',
+        () => false,
+      ),
+    );
+    const shown = (await server.request('GET', '/addons/cache1', { token })).body as AddonJson & {
+      restarts?: number;
+    };
+    assert.equal(shown.status, 'running');
+  });
+
   it('detaches from the app network, and destroy removes container and volume', async () => {
     const detached = await server.request('DELETE', '/addons/cache1/attachments/probe1', {
       token,
