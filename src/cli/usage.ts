@@ -14,6 +14,8 @@ const SERVER_OPTIONS = `berth server options (each also read from BERTH_<FLAG>, 
   --router NAME           builtin (the default and, in this version, the only one)
   --database-url URL      PostgreSQL store (default: SQLite in the data dir)
   --build-env-file PATH   KEY=VALUE proxies, CA files and npm_config_*/PIP_* settings for builds
+  --deploy-log-limit SIZE the events each deployment keeps; older lines are dropped, counted
+                          (default 4MiB; bytes, KiB, MiB or GiB, 16KiB to 1GiB)
 `;
 
 const ROUTER_OPTIONS = `berth router options (also BERTH_DATA_DIR, BERTH_ROUTER_LISTEN):
