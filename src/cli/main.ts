@@ -201,8 +201,8 @@ function mebibytes(bytes: number): string {
 }
 
 /**
- * `berth stacks build [--engine-socket PATH] [--force] [--only node,python] [--mirror URL]`:
- * builds the stack base images in parallel and prints one line per image.
+ * `berth stacks build [--engine-socket PATH] [--force] [--only STACKS] [--mirror URL]`: builds
+ * the stack base images and add-on server images in parallel, one line per image.
  */
 async function runStacks(args: string[]): Promise<number> {
   const [subcommand, ...rest] = args;
