@@ -38,7 +38,10 @@ export const DEFAULT_ADDON_MEMORY_BYTES: Readonly<Record<AddonKind, number>> = O
 });
 
 const READY_TIMEOUT_MS = 120_000;
-const READY_POLL_MS = 25;
+/** How often a starting server is asked whether it accepts connections. */
+export const READY_POLL_MS = 25;
+/** Every how many refused tries the engine is asked whether the container is still there. */
+const GONE_CHECK_EVERY = 40;
 /** The seconds a server gets to shut down before the engine kills it (PostgreSQL recovers). */
 const STOP_GRACE_S = 10;
 /** Processes a server may hold: PostgreSQL forks one per connection (100 by default). */
@@ -99,6 +102,12 @@ if [ -d before-restore ]; then
   for f in before-restore/* ; do if [ -e "$f" ]; then mv "$f" .; fi; done
   rmdir before-restore
 fi`;
+
+/** The entrypoint of each kind's server container (`/bin/sh -c <script>`). */
+export const ADDON_ENTRYPOINTS: Readonly<Record<AddonKind, string>> = Object.freeze({
+  postgres: POSTGRES_ENTRYPOINT,
+  redis: REDIS_ENTRYPOINT,
+});
 
 /** What ran in a container: its exit code and the last of its stderr. */
 interface ExecResult {
@@ -428,11 +437,7 @@ export class ContainerAddonServers implements AddonServers {
       name: addonContainerName(spec.name),
       Image: image,
       User: layout.user,
-      Entrypoint: [
-        '/bin/sh',
-        '-c',
-        spec.kind === 'postgres' ? POSTGRES_ENTRYPOINT : REDIS_ENTRYPOINT,
-      ],
+      Entrypoint: ['/bin/sh', '-c', ADDON_ENTRYPOINTS[spec.kind]],
       Cmd: [],
       Env: envList(env),
       Labels: { ...this.#labels(spec), [Labels.port]: String(port) },
@@ -620,6 +625,7 @@ export class ContainerAddonServers implements AddonServers {
     const address = { host: HOST, port };
     const deadline = Date.now() + READY_TIMEOUT_MS;
     let created = !first;
+    let asked = 0;
     for (;;) {
       const ready =
         spec.kind === 'redis'
@@ -632,8 +638,14 @@ export class ContainerAddonServers implements AddonServers {
         }
         return { host: HOST, port, version: await this.#version(spec, address) };
       }
-      const info = await this.#inspect(addonContainerName(spec.name));
-      if (!info) throw new Error(`the container of add-on '${spec.name}' is gone`);
+      // The engine is asked now and then only: an inspect costs the engine more than a
+      // refused connection costs the server, and it competes with the server's start.
+      if (
+        ++asked % GONE_CHECK_EVERY === 0 &&
+        !(await this.#inspect(addonContainerName(spec.name)))
+      ) {
+        throw new Error(`the container of add-on '${spec.name}' is gone`);
+      }
       if (Date.now() > deadline) {
         throw new Error(
           `the ${spec.kind} server of add-on '${spec.name}' did not accept connections within ${READY_TIMEOUT_MS / 1000} s`,
