@@ -50,6 +50,17 @@ export const BundleErrorReasons = Object.freeze({
    * (LD_PRELOAD, …) from a sample with autoconfigure; the rule is refusedKeyRule's.
    */
   BERTH_JSON_ENV_REFUSED: 'BERTH_JSON_ENV_REFUSED',
+  /** app.json is larger than its limit (128 KiB). */
+  APP_JSON_TOO_LARGE: 'APP_JSON_TOO_LARGE',
+  /** app.json is not valid JSON (the message names the position), or not a regular file. */
+  APP_JSON_INVALID: 'APP_JSON_INVALID',
+  /**
+   * app.json is valid JSON but a field Berth applies has a wrong type or value (the message
+   * names its JSON path), or the file nests or declares more than Berth reads.
+   */
+  APP_JSON_SCHEMA: 'APP_JSON_SCHEMA',
+  /** app.json's `env` names a key Berth owns (PORT, BERTH_*) or gives a runtime key a value. */
+  APP_JSON_ENV_REFUSED: 'APP_JSON_ENV_REFUSED',
   /** The Procfile is too large, or has a line that is not `type: command`. */
   PROCFILE_INVALID: 'PROCFILE_INVALID',
   /** The Procfile declares no process. */

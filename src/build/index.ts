@@ -1,5 +1,5 @@
 // The build side of a deployment, independent of the store: bundle intake (zip-bomb and path
-// checks), project reading (berth.json, Procfile, stack), artifacts, slugs and container images.
+// checks), project reading (berth.json, app.json, Procfile, stack), artifacts, slugs and container images.
 export { BundleError, BundleErrorReasons, type BundleErrorReason } from './bundle-error.js';
 export { formatBytes } from './format-bytes.js';
 export {
@@ -12,10 +12,13 @@ export {
 } from './intake/index.js';
 export {
   ADDONS,
+  APP_JSON_MAX_BYTES,
   autoconfigureSamples,
   BERTH_JSON_MAX_BYTES,
   ENV_KEY_PATTERN,
   HEALTHCHECK_DEFAULTS,
+  HEROKU_ADDON_KINDS,
+  HEROKU_SIZES,
   MAX_COMMAND_LENGTH,
   PROCESS_TYPE_PATTERN,
   PROCFILE_MAX_BYTES,

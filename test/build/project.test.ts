@@ -70,6 +70,8 @@ describe('readProject: stack detection and default processes', () => {
       env: {},
       addons: [],
       formation: {},
+      sizes: {},
+      warnings: [],
     });
   });
 
@@ -214,6 +216,8 @@ describe('readProject: berth.json', () => {
         { kind: 'postgres', as: 'ANALYTICS' },
       ],
       formation: { web: 1, worker: 3, clock: 0 },
+      sizes: {},
+      warnings: [],
     });
     assert.deepEqual(Object.keys(p.processes), ['web', 'worker', 'clock']);
   });

@@ -46,6 +46,19 @@ export interface DeploymentRouteServices {
   readonly bundleLimit: number;
 }
 
+/** What berth.json and app.json say of the project (docs/manifest.md); null before validate. */
+export const ProjectMetadataRecord = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    author: Type.Optional(Type.String()),
+    version: Type.Optional(Type.String()),
+    keywords: Type.Optional(Type.Array(Type.String())),
+    repository: Type.Optional(Type.String()),
+  },
+  { description: 'berth.json and app.json metadata; berth.json wins where both name a field' },
+);
+
 export const DeploymentRecord = Type.Object({
   id: Type.String(),
   app: Type.String(),
@@ -61,7 +74,7 @@ export const DeploymentRecord = Type.Object({
     sha: Type.Union([Type.String(), Type.Null()]),
   }),
   details: Type.Object({
-    projectMetadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    projectMetadata: Type.Union([ProjectMetadataRecord, Type.Null()]),
     error: Type.Union([Type.String(), Type.Null()]),
     processErrors: Type.Union([
       Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])),

@@ -49,13 +49,19 @@ export interface BerthJson {
   readonly metadata: ProjectMetadata;
   /** [type, command] in file order, present when berth.json declares `processes`. */
   readonly processes?: readonly (readonly [string, string])[];
-  readonly env: Readonly<Record<string, EnvVarSpec>>;
+  /** `required` is absent where berth.json leaves it out, so app.json's can apply. */
+  readonly env: Readonly<Record<string, BerthJsonEnvVar>>;
   readonly healthcheck?: Healthcheck;
   readonly addons: readonly Addon[];
   readonly formation: readonly (readonly [string, number])[];
   /** The folder a static site publishes (`static.root`), relative to the bundle's root. */
   readonly staticRoot?: string;
 }
+
+/** One berth.json `env` entry as written. */
+export type BerthJsonEnvVar = Omit<EnvVarSpec, 'required' | 'default' | 'generator'> & {
+  readonly required?: boolean;
+};
 
 type JsonObject = Record<string, unknown>;
 
@@ -250,7 +256,7 @@ function parseProcesses(value: unknown): [string, string][] {
   });
 }
 
-function parseEnv(value: unknown): Record<string, EnvVarSpec> {
+function parseEnv(value: unknown): Record<string, BerthJsonEnvVar> {
   const object = expectObject(value, 'env');
   const entries = Object.entries(object);
   if (entries.length > LIMITS.env) {
@@ -258,7 +264,7 @@ function parseEnv(value: unknown): Record<string, EnvVarSpec> {
       `'env' may declare at most ${LIMITS.env} variables; it declares ${entries.length}`,
     );
   }
-  const specs: [string, EnvVarSpec][] = entries.map(([key, raw]) => {
+  const specs: [string, BerthJsonEnvVar][] = entries.map(([key, raw]) => {
     if (!ENV_KEY_PATTERN.test(key)) {
       throw schemaError(
         `env variable ${quote(key)} is not a valid name: a name starts with a letter or '_', ` +
@@ -286,8 +292,8 @@ function parseEnv(value: unknown): Record<string, EnvVarSpec> {
         );
       }
     }
-    const required = spec['required'] ?? false;
-    if (typeof required !== 'boolean') {
+    const required = spec['required'];
+    if (required !== undefined && typeof required !== 'boolean') {
       throw schemaError(
         `${quote(`${field}.required`)} must be true or false; got ${describe(required)}`,
       );
@@ -297,7 +303,7 @@ function parseEnv(value: unknown): Record<string, EnvVarSpec> {
       {
         ...(description !== undefined ? { description } : {}),
         ...(sample !== undefined ? { value: sample } : {}),
-        required,
+        ...(required !== undefined ? { required } : {}),
       },
     ];
   });

@@ -41,19 +41,32 @@ export type ProcessSource = 'berth.json' | 'Procfile' | 'stack';
 /** Process type names (`web`, `worker`, `clock-2`): the process-configs domain's rule. */
 export const PROCESS_TYPE_PATTERN = PROCESS_TYPE_RULE;
 
-/** berth.json's descriptive fields (a type, not an interface, so it is a plain record too). */
+/**
+ * The descriptive fields of berth.json and app.json (`keywords` and `repository` are
+ * app.json's), kept as the deployment's project metadata. A type, not an interface, so it is a
+ * plain record too.
+ */
 export type ProjectMetadata = {
   readonly name?: string;
   readonly description?: string;
   readonly author?: string;
   readonly version?: string;
+  readonly keywords?: readonly string[];
+  readonly repository?: string;
 };
 
-/** A config var the app expects (berth.json `env`). `value` is a sample, not a secret. */
+/**
+ * A config var the app expects (berth.json or app.json `env`). `value` is berth.json's sample,
+ * set only with autoconfigure; `default` is app.json's value, set whenever the app has no such
+ * config var (as Heroku sets it when an app is created); neither is a secret.
+ */
 export interface EnvVarSpec {
   readonly description?: string;
   readonly value?: string;
+  readonly default?: string;
   readonly required: boolean;
+  /** app.json `generator: "secret"`: a random value made once, when the app has none. */
+  readonly generator?: 'secret';
 }
 
 export interface Healthcheck {
@@ -82,4 +95,8 @@ export interface Project {
   readonly formation: Readonly<Record<string, number>>;
   /** The folder a static site publishes, when berth.json names one (`static.root`). */
   readonly staticRoot?: string;
+  /** Process type → memory limit per unit in bytes, for the types app.json sizes. */
+  readonly sizes: Readonly<Record<string, number>>;
+  /** Lines for the deploy's events: what the manifests hold that Berth does not apply. */
+  readonly warnings: readonly string[];
 }

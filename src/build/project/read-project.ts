@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { shellCommand, type ProcessCommand } from '../../domain/releases/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
+import { APP_JSON_MAX_BYTES, parseAppJson, type AppJson } from './app-json.js';
 import { BERTH_JSON_MAX_BYTES, parseBerthJson, type BerthJson } from './berth-json.js';
+import { mergeManifests } from './merge-manifests.js';
 import type { ProcessSource, Project } from './model.js';
 import { checkProcesses } from './process-rules.js';
 import { PROCFILE_MAX_BYTES, parseProcfile } from './procfile.js';
@@ -11,12 +13,15 @@ import { readProjectFile } from './project-files.js';
 import { defaultProcesses, detectStack } from './stack.js';
 
 /**
- * Reads an extracted bundle: berth.json, the Procfile, the stack. Structural problems (bad
- * JSON, unknown fields, a malformed Procfile line, a node app without a start script) throw
- * BundleError; problems of single processes land in `processErrors` instead.
+ * Reads an extracted bundle: berth.json, Heroku's app.json, the Procfile, the stack.
+ * Structural problems (bad JSON, unknown berth.json fields, a wrong type in app.json, a
+ * malformed Procfile line, a node app without a start script) throw BundleError; problems of
+ * single processes land in `processErrors` instead. berth.json wins over app.json field by
+ * field (mergeManifests).
  */
 export async function readProject(dir: string): Promise<Project> {
   const berth = await readBerthJson(dir);
+  const appJson = await readAppJson(dir);
   if (berth?.staticRoot !== undefined) await assertFolder(dir, berth.staticRoot);
   const stack = await detectStack(dir, berth?.staticRoot);
 
@@ -34,18 +39,21 @@ export async function readProject(dir: string): Promise<Project> {
     processSource = 'stack';
   }
 
-  const { processes, processErrors, formation } = checkProcesses(declared, berth?.formation ?? []);
+  const merged = mergeManifests(berth, appJson, new Set(declared.map(([type]) => type)));
+  const { processes, processErrors, formation } = checkProcesses(declared, merged.counts);
   return {
-    metadata: berth?.metadata ?? {},
+    metadata: merged.metadata,
     stack,
     processes,
     processSource,
     processErrors,
-    env: berth?.env ?? {},
+    env: merged.env,
     ...(berth?.healthcheck ? { healthcheck: berth.healthcheck } : {}),
-    addons: berth?.addons ?? [],
+    addons: merged.addons,
     formation,
     ...(berth?.staticRoot === undefined ? {} : { staticRoot: berth.staticRoot }),
+    sizes: Object.fromEntries(merged.sizes),
+    warnings: merged.warnings,
   };
 }
 
@@ -77,6 +85,23 @@ async function readBerthJson(dir: string): Promise<BerthJson | undefined> {
       );
     case 'text':
       return parseBerthJson(file.text);
+  }
+}
+
+async function readAppJson(dir: string): Promise<AppJson | undefined> {
+  const file = await readProjectFile(dir, 'app.json', APP_JSON_MAX_BYTES);
+  switch (file.kind) {
+    case 'missing':
+      return undefined;
+    case 'not-a-file':
+      throw new BundleError(BundleErrorReasons.APP_JSON_INVALID, 'app.json is not a regular file');
+    case 'too-large':
+      throw new BundleError(
+        BundleErrorReasons.APP_JSON_TOO_LARGE,
+        'app.json is larger than 128 KiB, the most it may hold',
+      );
+    case 'text':
+      return parseAppJson(file.text);
   }
 }
 

@@ -66,9 +66,10 @@ async function restoreSource(artifactDir: string, dir: string): Promise<string> 
 }
 
 /**
- * validate: extracts the bundle with every safety limit, reads berth.json / Procfile, detects
- * the stack, and checks each process and the required config vars. Any process error fails
- * the task, with the per-process errors in the record, and produces no release.
+ * validate: extracts the bundle with every safety limit, reads berth.json / app.json / Procfile
+ * (logging their warnings), detects the stack, and checks each process and the required config
+ * vars. Any process error fails the task, with the per-process errors in the record, and
+ * produces no release.
  */
 export function validateStep(services: DeployStepServices): DeployStep {
   return {
@@ -99,6 +100,8 @@ export function validateStep(services: DeployStepServices): DeployStep {
       context.log(
         `stack: ${project.stack}; processes: ${Object.keys(project.processes).join(', ') || '(none)'}`,
       );
+      // What the manifests hold that this deploy does not apply: the user is told, not refused.
+      for (const warning of project.warnings) context.log(`warning: ${warning}`);
       const failing = Object.entries(project.processErrors).filter(
         ([, message]) => message !== null,
       );
