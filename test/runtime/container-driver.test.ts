@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { removeImage } from '../../src/build/index.js';
 import type { Engine } from '../../src/engine/index.js';
@@ -322,6 +323,52 @@ next();`;
     await guard.release(subnet);
     assert.deepEqual(await rules(), []);
     await assert.rejects(guard.protect('10.0.0.0/8 -j ACCEPT'), TypeError);
+  });
+
+  it('does not start again a unit stopped while it waits out its backoff', async () => {
+    const app = newApp();
+    const slow = { maxRestarts: 5, backoffMs: 1500, maxBackoffMs: 1500, resetAfterMs: 10_000 };
+    const unit = await driver.start(
+      spec(app, { command: fixture.command('crash.mjs'), restart: slow }),
+    );
+    await eventually('the unit to wait out its backoff', async () =>
+      (await driver.list({ app }))[0]?.state === 'restarting' ? true : undefined,
+    );
+    await driver.stop(unit.id, { graceMs: 0 });
+    assert.deepEqual(await driver.list({ app }), []);
+    await sleep(2000);
+    assert.deepEqual(await driver.list({ app }), [], 'the backoff ended without a restart');
+    await assert.rejects(engine.getContainer(containerName(unit.id)).inspect(), {
+      statusCode: 404,
+    });
+    const errors = (await driver.readLogs({ app })).filter((line) => line.stream === 'stderr');
+    assert.equal(errors.length, 1, 'the first run only');
+  });
+
+  it('a new driver adopts a crashed unit as crashed, and does not restart it', async () => {
+    const app = newApp();
+    const never = { ...DEFAULT_RESTART_POLICY, maxRestarts: 0 };
+    const unit = await driver.start(
+      spec(app, { command: fixture.command('crash.mjs'), restart: never }),
+    );
+    await eventually('the unit to crash', async () =>
+      (await driver.list({ app }))[0]?.state === 'crashed' ? true : undefined,
+    );
+    const next = new RuntimeDriver(fixture.createDriver());
+    await next.init();
+    try {
+      await sleep(300);
+      const [adopted] = await next.list({ app });
+      assert.equal(adopted?.state, 'crashed');
+      assert.equal(adopted.restarts, 0);
+      assert.equal(adopted.lastExit?.code, 3);
+      const errors = (await next.readLogs({ app })).filter((line) => line.stream === 'stderr');
+      assert.equal(errors.length, 1, 'adoption started nothing');
+      await next.stop(unit.id, { graceMs: 0 });
+      assert.deepEqual(await next.list({ app }), []);
+    } finally {
+      await next.destroy();
+    }
   });
 
   it('refuses a unit whose container name another container holds, and leaves that one alone', async () => {

@@ -15,7 +15,6 @@ import {
   type UnitArtifact,
   type UnitExit,
   type UnitSpec,
-  type UnitState as UnitPhase,
   type UnitStatus,
 } from '../driver.js';
 import { PortAllocator, type PortClaims, type PortRange } from '../ports/index.js';
@@ -27,6 +26,13 @@ import { LogCapture, type CaptureTarget, type LogCursor } from './log-capture.js
 import { IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 import { runOneOffContainer } from './one-off.js';
 import { ContainerLayout, type UnitState } from './unit-state.js';
+import {
+  initialLifecycle,
+  listedPhase,
+  moveLifecycle,
+  startedPhase,
+  type UnitLifecycle,
+} from './unit-lifecycle.js';
 import { decideRestart } from '../restart-decision.js';
 import { berthVariables } from '../unit-variables.js';
 
@@ -86,13 +92,10 @@ interface TrackedUnit {
   readonly name: string;
   readonly policy: RestartPolicy;
   readonly memoryBytes: number | undefined;
+  /** What is saved of it (restarts, last exit, log cursor). */
   state: UnitState;
-  /** up: the container runs (or should) · restarting: waiting out a backoff · crashed. */
-  phase: 'up' | 'restarting' | 'crashed';
-  stopping: boolean;
-  /** An exit being handled: later events of the same exit wait for it. */
-  handling: Promise<void> | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** Where it is in its life; changed only by ContainerDriver's #move (see unit-lifecycle). */
+  lifecycle: UnitLifecycle;
   capture: LogCapture;
 }
 
@@ -280,7 +283,7 @@ export class ContainerDriver implements Driver {
       processType: spec.processType,
       index: spec.index,
     };
-    const tracked = this.#track(target, spec.restart, spec.limits?.memoryBytes, {
+    const tracked = this.#track(target, spec.restart, spec.limits?.memoryBytes, 'created', {
       restarts: 0,
       consecutive: 0,
       crashed: false,
@@ -296,6 +299,8 @@ export class ContainerDriver implements Driver {
         cause: error,
       });
     }
+    // Unless a stop, or an exit that came before the engine's answer, moved it on already.
+    if (tracked.lifecycle.kind === 'starting') this.#move(tracked, { kind: 'up' });
     tracked.capture.follow();
     // Built from what we know rather than asked of the engine: a start is on every deploy's
     // critical path, and list() tells the truth a moment later anyway.
@@ -305,7 +310,7 @@ export class ContainerDriver implements Driver {
       release: spec.release,
       processType: spec.processType,
       index: spec.index,
-      state: tracked.phase === 'up' ? 'running' : tracked.phase,
+      state: startedPhase(tracked.lifecycle.kind),
       address: { host: this.#host, port },
       startedAt,
       restarts: 0,
@@ -322,10 +327,7 @@ export class ContainerDriver implements Driver {
   async #stop(unitId: string, graceMs: number): Promise<void> {
     const name = containerName(unitId);
     const tracked = this.#units.get(unitId);
-    if (tracked) {
-      tracked.stopping = true;
-      clearTimeout(tracked.timer);
-    }
+    const exitHandled = tracked ? this.#beginStop(tracked) : undefined;
     const info = await this.#inspect(name);
     if (!info || info.Config.Labels?.[Labels.unit] !== unitId) {
       if (tracked) this.#forget(tracked);
@@ -341,7 +343,7 @@ export class ContainerDriver implements Driver {
       }
     }
     if (tracked) {
-      await tracked.handling?.catch(() => undefined);
+      await exitHandled;
       await tracked.capture.catchUp(true).catch(() => undefined);
       tracked.capture.system('stopped');
       this.#forget(tracked);
@@ -365,20 +367,13 @@ export class ContainerDriver implements Driver {
     const id = labels[Labels.unit] ?? '';
     const tracked = this.#units.get(id);
     const state = tracked?.state ?? this.#layout.readState(id);
-    let phase: UnitPhase;
-    if (tracked?.stopping) phase = 'stopping';
-    else if (tracked?.phase === 'crashed' || state.crashed) phase = 'crashed';
-    else if (tracked?.phase === 'restarting') phase = 'restarting';
-    else if (info.State === 'running') phase = 'running';
-    else if (info.State === 'created' || info.State === 'configured') phase = 'starting';
-    else phase = tracked ? 'restarting' : 'lost';
     return {
       id,
       app: labels[Labels.app] ?? '',
       release: Number(labels[Labels.release]),
       processType: labels[Labels.process] ?? '',
       index: Number(labels[Labels.index]),
-      state: phase,
+      state: listedPhase(tracked?.lifecycle.kind, state.crashed, info.State),
       address: { host: this.#host, port: Number(labels[Labels.port]) },
       startedAt: labels[Labels.startedAt] ?? new Date(info.Created * 1000).toISOString(),
       restarts: state.restarts,
@@ -483,7 +478,7 @@ export class ContainerDriver implements Driver {
     this.#follows.endAll();
     for (const run of this.#runs.keys()) run.abort();
     for (const tracked of this.#units.values()) {
-      clearTimeout(tracked.timer);
+      if (tracked.lifecycle.kind === 'restarting') clearTimeout(tracked.lifecycle.timer);
       this.#persist(tracked);
       tracked.capture.close();
     }
@@ -497,6 +492,7 @@ export class ContainerDriver implements Driver {
     target: CaptureTarget,
     policy: RestartPolicy,
     memoryBytes: number | undefined,
+    how: 'created' | 'adopted',
     state: UnitState,
   ): TrackedUnit {
     let cursorWritten = 0;
@@ -508,10 +504,7 @@ export class ContainerDriver implements Driver {
       policy,
       memoryBytes,
       state,
-      phase: state.crashed ? 'crashed' : 'up',
-      stopping: false,
-      handling: undefined,
-      timer: undefined,
+      lifecycle: initialLifecycle(how, state.crashed),
       capture: new LogCapture({
         engine: this.#engine,
         containerName: name,
@@ -534,14 +527,38 @@ export class ContainerDriver implements Driver {
     return tracked;
   }
 
+  /** Moves a unit to its next state; the table in unit-lifecycle says which moves exist. */
+  #move(tracked: TrackedUnit, next: UnitLifecycle): void {
+    tracked.lifecycle = moveLifecycle(tracked.lifecycle, next);
+  }
+
+  /**
+   * Takes a unit out of the restart loop: a backoff's timer is cleared, and an exit being
+   * handled is returned, for the stop to wait for (its last lines come before "stopped").
+   * A second stop of the same unit (removeApp beside a caller's stop) changes nothing.
+   */
+  #beginStop(tracked: TrackedUnit): Promise<void> | undefined {
+    const now = tracked.lifecycle;
+    if (now.kind === 'stopping' || now.kind === 'gone') return undefined;
+    if (now.kind === 'restarting') clearTimeout(now.timer);
+    this.#move(tracked, { kind: 'stopping' });
+    return now.kind === 'exited' ? now.handled : undefined;
+  }
+
   #forget(tracked: TrackedUnit): void {
-    clearTimeout(tracked.timer);
+    const now = tracked.lifecycle;
+    if (now.kind === 'gone') return;
+    if (now.kind === 'restarting') clearTimeout(now.timer);
     tracked.capture.close();
     this.#units.delete(tracked.id);
+    // Forgetting is a stop the driver makes itself: a start the engine refused, a stop's end.
+    if (now.kind !== 'starting' && now.kind !== 'stopping')
+      this.#move(tracked, { kind: 'stopping' });
+    this.#move(tracked, { kind: 'gone' });
   }
 
   #persist(tracked: TrackedUnit): void {
-    if (tracked.stopping && !this.#units.has(tracked.id)) return;
+    if (tracked.lifecycle.kind === 'gone') return;
     this.#layout.writeState(tracked.id, tracked.state);
   }
 
@@ -562,6 +579,7 @@ export class ContainerDriver implements Driver {
       },
       restartPolicyOf(labels[Labels.restart]),
       memory === undefined ? undefined : Number(memory),
+      'adopted',
       this.#layout.readState(id),
     );
   }
@@ -723,7 +741,7 @@ export class ContainerDriver implements Driver {
   async #rescan(): Promise<void> {
     for (const info of await this.#containers()) {
       const tracked = this.#adopt(info);
-      if (tracked.stopping) continue;
+      if (tracked.lifecycle.kind === 'stopping') continue;
       if (info.State === 'running') tracked.capture.follow();
       else if (info.State === 'exited' || info.State === 'stopped') this.#exited(tracked.id);
     }
@@ -732,18 +750,23 @@ export class ContainerDriver implements Driver {
   /** A unit's container exited: record how, then restart it after its backoff, or give up. */
   #exited(id: string): void {
     const tracked = this.#units.get(id);
-    if (!tracked || tracked.stopping || tracked.phase !== 'up' || tracked.handling) return;
-    tracked.handling = this.#handleExit(tracked)
-      .catch(() => undefined)
-      .finally(() => {
-        tracked.handling = undefined;
-      });
+    const now = tracked?.lifecycle.kind;
+    // Only a unit that runs (or is starting) can exit; any other state has seen this exit.
+    if (!tracked || (now !== 'up' && now !== 'starting')) return;
+    const handled = this.#handleExit(tracked).catch(() => {
+      // The engine did not answer: the next event or rescan looks again.
+      if (tracked.lifecycle.kind === 'exited') this.#move(tracked, { kind: 'up' });
+    });
+    this.#move(tracked, { kind: 'exited', handled });
   }
 
   async #handleExit(tracked: TrackedUnit): Promise<void> {
     const info = await this.#inspect(tracked.name);
-    if (!info || info.State.Running || tracked.stopping) return;
-    tracked.phase = 'restarting';
+    if (tracked.lifecycle.kind !== 'exited') return;
+    if (!info || info.State.Running) {
+      this.#move(tracked, { kind: 'up' });
+      return;
+    }
     await tracked.capture.catchUp(true).catch(() => undefined);
     const { code, signal } = exitOf(info.State.ExitCode);
     const oom = info.State.OOMKilled || (signal === 'SIGKILL' && tracked.memoryBytes !== undefined);
@@ -761,28 +784,32 @@ export class ContainerDriver implements Driver {
     );
     const decision = decideRestart(tracked.policy, tracked.state.consecutive, ran, { oom });
     const consecutive = decision.inRow;
+    // A stop that came meanwhile has the unit now: the exit is recorded, nothing more.
+    const stillOurs = tracked.lifecycle.kind === 'exited';
     if (decision.kind === 'give-up') {
-      tracked.phase = 'crashed';
       tracked.state = { ...tracked.state, consecutive, crashed: true, lastExit: exit };
       tracked.capture.system(decision.line);
       this.#persist(tracked);
+      if (stillOurs) this.#move(tracked, { kind: 'gave-up' });
       return;
     }
     tracked.state = { ...tracked.state, consecutive, lastExit: exit };
     this.#persist(tracked);
     tracked.capture.system(decision.line);
-    tracked.timer = setTimeout(() => void this.#restart(tracked), decision.delayMs);
+    if (!stillOurs) return;
+    const timer = setTimeout(() => void this.#restart(tracked), decision.delayMs);
+    this.#move(tracked, { kind: 'restarting', timer });
   }
 
   async #restart(tracked: TrackedUnit): Promise<void> {
-    if (tracked.stopping || this.#destroyed) return;
+    if (tracked.lifecycle.kind !== 'restarting' || this.#destroyed) return;
     try {
       await this.#engine.getContainer(tracked.name).start();
     } catch (error) {
-      tracked.phase = 'crashed';
       tracked.state = { ...tracked.state, crashed: true };
       tracked.capture.system(`could not restart: ${(error as Error).message}`);
       this.#persist(tracked);
+      if (tracked.lifecycle.kind === 'restarting') this.#move(tracked, { kind: 'gave-up' });
       return;
     }
     tracked.state = {
@@ -790,10 +817,11 @@ export class ContainerDriver implements Driver {
       restarts: tracked.state.restarts + 1,
       consecutive: tracked.state.consecutive + 1,
     };
-    tracked.phase = 'up';
     this.#persist(tracked);
+    if (tracked.lifecycle.kind !== 'restarting') return;
+    this.#move(tracked, { kind: 'up' });
     tracked.capture.follow();
-    // An exit while we restarted it may have come before phase was 'up' again.
+    // An exit while we restarted it came before the unit was up again, and was not handled.
     const info = await this.#inspect(tracked.name).catch(() => undefined);
     if (info && !info.State.Running) this.#exited(tracked.id);
   }

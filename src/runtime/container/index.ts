@@ -27,5 +27,12 @@ export {
   recordedEngine,
   type EngineRecord,
 } from './engine-record.js';
+export {
+  LifecycleMoves,
+  listedPhase,
+  moveLifecycle,
+  type LifecycleKind,
+  type UnitLifecycle,
+} from './unit-lifecycle.js';
 export { GUARD_CHAINS, IptablesNetworkGuard, type NetworkGuard } from './network-guard.js';
 export { appNetworkName, containerName, Labels as ContainerLabels } from './labels.js';
