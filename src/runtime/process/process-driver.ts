@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, ErrorCodes, InputError } from '../../errors/index.js';
 import type {
@@ -19,6 +18,7 @@ import { AppSandboxes, type ProcessJail } from './app-sandbox.js';
 import { RuntimeLayout } from './layout.js';
 import { LogFollows, readLogLines, RotatingLogFile } from '../unit-logs/index.js';
 import { runOneOff } from './one-off.js';
+import { SUPERVISOR_FILE, SupervisorSpares } from './spare-supervisors.js';
 import { PortAllocator, type PortClaims, type PortRange } from '../ports/index.js';
 import { groupAlive, processAlive, sendSignal, unitGroupAlive } from './proc-table.js';
 import { commandArgv, unitEnvironment } from './unit-env.js';
@@ -60,10 +60,13 @@ export interface ProcessDriverOptions {
    * that a driver used only to list or stop units starts no process).
    */
   readonly spareSupervisor?: boolean;
+  /**
+   * A spare supervisor lent by the owner of several short-lived drivers (the add-on servers'),
+   * which closes it; a start takes from it. Wins over `spareSupervisor`.
+   */
+  readonly spares?: SupervisorSpares;
 }
 
-/** The supervisor, next to this module in src/ and in dist/ alike. */
-const SUPERVISOR_FILE = fileURLToPath(new URL('./supervisor.js', import.meta.url));
 /** How long a new supervisor may take to record that it spawned the unit. */
 const START_TIMEOUT_MS = 10_000;
 /** What stop() gives a supervisor beyond the grace period before killing it itself. */
@@ -71,12 +74,6 @@ const STOP_MARGIN_MS = 2000;
 /** The grace period a supervisor uses when it is stopped by someone other than stop(). */
 const DEFAULT_GRACE_MS = 10_000;
 const POLL_MS = 20;
-/**
- * How long after a spare is taken its successor is started. A Node that boots takes a CPU for
- * tens of milliseconds: started at once, it would slow down the boot of the unit just handed
- * to the spare, which is what a deploy waits for.
- */
-const SPARE_RESTOCK_MS = 300;
 
 function directoryOf(artifact: UnitArtifact): string {
   if (artifact.kind !== 'directory') {
@@ -158,12 +155,10 @@ export class ProcessDriver implements Driver {
   /** Followers to end on destroy(). */
   readonly #follows = new LogFollows();
   readonly #sandboxes: AppSandboxes;
-  readonly #keepSpare: boolean;
-  /** A supervisor started ahead of need, waiting for its plan on stdin. */
-  #spare: ChildProcess | undefined;
-  /** The spare's successor, due SPARE_RESTOCK_MS after a spare was taken. */
-  #restock: NodeJS.Timeout | undefined;
-  #destroyed = false;
+  /** Where starts take a booted supervisor from, if anywhere. */
+  readonly #spares: SupervisorSpares | undefined;
+  /** Whether #spares is this driver's own, to start on init and close on destroy. */
+  readonly #ownsSpares: boolean;
 
   constructor(options: ProcessDriverOptions) {
     this.#layout = new RuntimeLayout(options.root);
@@ -174,7 +169,12 @@ export class ProcessDriver implements Driver {
     });
     this.#logFileLimitBytes = options.logFileLimitBytes ?? 5 * 1024 * 1024;
     this.#nodePath = options.nodePath ?? process.execPath;
-    this.#keepSpare = options.spareSupervisor === true;
+    this.#ownsSpares = options.spares === undefined && options.spareSupervisor === true;
+    this.#spares =
+      options.spares ??
+      (this.#ownsSpares
+        ? new SupervisorSpares({ nodePath: this.#nodePath, cwd: this.#layout.root })
+        : undefined);
     this.#sandboxes =
       options.sandboxes ??
       new AppSandboxes({
@@ -193,52 +193,7 @@ export class ProcessDriver implements Driver {
     await mkdir(this.#layout.unitsDir, { recursive: true, mode: 0o700 });
     await mkdir(this.#layout.logsDir, { recursive: true, mode: 0o700 });
     await this.#ports.adopt(portsOf(await this.#observeAll()));
-    if (this.#keepSpare) this.#spare = this.#startSpare();
-  }
-
-  /**
-   * A supervisor that boots now and waits on stdin for a unit (supervisor.js): a start hands
-   * it the plan instead of waiting for a Node to boot. Its own environment says only that it
-   * is a spare; when its stdin ends without a plan (destroy, or the controller died) it exits.
-   */
-  #startSpare(): ChildProcess {
-    const spare = spawn(this.#nodePath, [SUPERVISOR_FILE], {
-      cwd: this.#layout.root,
-      env: { BERTH_SUPERVISOR_SPARE: '1' },
-      detached: true,
-      // stdout: the supervisor says there when the unit has started (onStartReport).
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-    spare.on('error', () => undefined);
-    spare.stdin?.on('error', () => undefined);
-    spare.stdout?.on('error', () => undefined);
-    // Neither the child nor its pipes keep the controller's event loop alive.
-    spare.unref();
-    (spare.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    (spare.stdout as unknown as { unref?: () => void } | null)?.unref?.();
-    return spare;
-  }
-
-  /**
-   * The spare supervisor if it still waits, else none; either way a new spare follows after
-   * SPARE_RESTOCK_MS, once the unit that took this one is well into its boot.
-   */
-  #takeSpare(): ChildProcess | undefined {
-    const spare = this.#spare;
-    this.#spare = undefined;
-    if (this.#keepSpare && !this.#destroyed && this.#restock === undefined) {
-      this.#restock = setTimeout(() => {
-        this.#restock = undefined;
-        if (!this.#destroyed && this.#spare === undefined) this.#spare = this.#startSpare();
-      }, SPARE_RESTOCK_MS);
-      this.#restock.unref();
-    }
-    const waiting =
-      spare?.pid !== undefined &&
-      spare.exitCode === null &&
-      spare.signalCode === null &&
-      spare.stdin?.writable === true;
-    return waiting ? spare : undefined;
+    if (this.#ownsSpares) this.#spares?.start();
   }
 
   async start(spec: UnitSpec): Promise<UnitStatus> {
@@ -334,10 +289,10 @@ export class ProcessDriver implements Driver {
     if (env['PATH'] !== undefined) env['PATH'] = jail.reachablePath(env['PATH']);
     // Secrets reach the supervisor only through its stdin or its environment, never a file;
     // the supervisor's own environment holds nothing else.
-    const spare = this.#takeSpare();
-    if (spare?.pid !== undefined && spare.stdin) {
+    const spare = this.#spares?.take();
+    if (spare?.stdin) {
       spare.stdin.end(JSON.stringify({ plan, env }));
-      return spare as ChildProcess & { readonly pid: number };
+      return spare;
     }
     const supervisor = spawn(this.#nodePath, [SUPERVISOR_FILE], {
       cwd: this.#layout.root,
@@ -479,13 +434,8 @@ export class ProcessDriver implements Driver {
    * ended: the RuntimeDriver wrapper waits for them first.
    */
   destroy(): Promise<void> {
-    this.#destroyed = true;
-    clearTimeout(this.#restock);
-    this.#restock = undefined;
-    // Its stdin ends without a plan: the spare exits.
-    this.#spare?.stdin?.end();
-    this.#spare?.stdout?.destroy();
-    this.#spare = undefined;
+    // A lent spare is its owner's to close.
+    if (this.#ownsSpares) this.#spares?.close();
     this.#follows.endAll();
     return Promise.resolve();
   }
