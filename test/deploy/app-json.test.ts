@@ -1,6 +1,7 @@
 // Apps written for Heroku and Dokku, deployed unchanged through the API on the process
 // runtime: app.json's metadata in the deployment record and its warnings in the events; a
-// wrong type refused at upload with its JSON path and nothing queued.
+// wrong type refused at upload with its JSON path and nothing queued; env values set as
+// defaults, required keys failing the deploy, a generated secret kept and never logged.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -40,7 +41,7 @@ describe('app.json on the process runtime', () => {
   before(async () => {
     server = await startTestServer('sqlite');
     token = server.adminToken;
-    for (const name of ['meta', 'refused']) {
+    for (const name of ['meta', 'refused', 'envs']) {
       const created = await server.request('POST', '/apps', { token, body: { name } });
       assert.equal(created.status, 201);
     }
@@ -133,5 +134,56 @@ describe('app.json on the process runtime', () => {
       reason: 'APP_JSON_TOO_LARGE',
     });
     assert.equal(await taskCount('refused'), before, 'nothing was queued');
+  });
+
+  it('sets values as defaults, fails on a missing required key, keeps a generated secret', async () => {
+    const files = withAppJson(nodeHelloApp, {
+      env: {
+        GREETING: 'hello from app.json',
+        LOG_LEVEL: { value: 'info', required: false },
+        SECRET_KEY: { description: 'signs sessions', generator: 'secret' },
+        API_TOKEN: { description: 'the upstream token' },
+        OPTIONAL: { description: 'nobody sets this', required: false },
+      },
+    });
+    const first = await deploy(server, token, 'envs', withVersion(files, 'one'));
+    assert.equal(first.status, 'failed');
+    assert.equal(
+      first.details.error,
+      'required config vars are not set: API_TOKEN (set them with berth config set, then deploy again)',
+    );
+    const config = async () =>
+      (await server.request('GET', '/apps/envs/config', { token })).body as Record<string, string>;
+    assert.deepEqual(await config(), {}, 'a failed validate sets nothing');
+
+    const set = await server.request('PATCH', '/apps/envs/config', {
+      token,
+      body: { API_TOKEN: 't0k3n', GREETING: 'set by the owner' },
+    });
+    assert.equal(set.status, 200);
+    const second = await deploy(server, token, 'envs', withVersion(files, 'two'));
+    assert.equal(second.status, 'succeeded', second.details.error ?? '');
+    const secondLines = await linesOfLatest('envs');
+    assert.match(secondLines, /^app\.json: set LOG_LEVEL to the values app\.json gives$/m);
+    assert.match(
+      secondLines,
+      /^app\.json: generated a secret for SECRET_KEY \(kept from now on\)$/m,
+    );
+    const routerUrl = server.server.routerUrl;
+    const secret = (await viaRouter(routerUrl, 'envs', '/env/SECRET_KEY')).text;
+    assert.match(secret, /^[0-9a-f]{64}$/);
+    assert.equal((await viaRouter(routerUrl, 'envs', '/env/GREETING')).text, 'set by the owner');
+    assert.equal((await viaRouter(routerUrl, 'envs', '/env/LOG_LEVEL')).text, 'info');
+    assert.equal((await viaRouter(routerUrl, 'envs', '/env/OPTIONAL')).status, 404);
+
+    const third = await deploy(server, token, 'envs', withVersion(files, 'three'));
+    assert.equal(third.status, 'succeeded', third.details.error ?? '');
+    const thirdLines = await linesOfLatest('envs');
+    assert.doesNotMatch(thirdLines, /generated|app\.json: set/, 'nothing set again');
+    assert.equal((await viaRouter(routerUrl, 'envs', '/env/SECRET_KEY')).text, secret, 'kept');
+    assert.equal((await config())['SECRET_KEY'], secret, 'an ordinary config var of the app');
+    for (const text of [secondLines, thirdLines, server.logText()]) {
+      assert.ok(!text.includes(secret), 'the secret is in no log line');
+    }
   });
 });

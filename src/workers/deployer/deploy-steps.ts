@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, cp, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -11,6 +12,7 @@ import {
   type Addon,
   type ArtifactStore,
   type BuildNetwork,
+  type EnvVarSpec,
   type Stack,
 } from '../../build/index.js';
 import type { App } from '../../domain/apps/index.js';
@@ -142,30 +144,78 @@ export function validateStep(services: DeployStepServices): DeployStep {
         if (error instanceof BundleError) throw new StepFailure(`invalid bundle: ${error.message}`);
         throw error;
       }
-      const applied: [string, string][] = [];
-      const missing: string[] = [];
-      for (const [key, spec] of Object.entries(project.env)) {
-        if (current.has(key)) continue;
-        const sample = Object.hasOwn(offered, key) ? offered[key] : undefined;
-        if (sample !== undefined) applied.push([key, sample]);
-        else if (spec.required) missing.push(key);
-      }
-      const samples = Object.fromEntries(applied);
-      if (missing.length > 0) {
+      const settings = configDefaults(project.env, current, offered);
+      if (settings.missing.length > 0) {
+        const sampled = settings.missing.some((key) => project.env[key]?.value !== undefined);
         throw new StepFailure(
-          `required config vars are not set: ${missing.sort().join(', ')} (set them, or deploy with ` +
-            `?autoconfigure=true to use the sample values of berth.json)`,
+          `required config vars are not set: ${settings.missing.join(', ')} (set them` +
+            (sampled
+              ? ', or deploy with ?autoconfigure=true to use the sample values of berth.json)'
+              : ' with berth config set, then deploy again)'),
         );
       }
-      if (Object.keys(samples).length > 0) {
-        await services.config.patch(app.id, samples);
-        context.log(`autoconfigure: set ${Object.keys(samples).sort().join(', ')} from berth.json`);
+      const patch = { ...settings.samples, ...settings.defaults, ...settings.secrets };
+      if (Object.keys(patch).length > 0) {
+        await services.config.patch(app.id, patch);
+        const keys = (values: Record<string, string>) => Object.keys(values).sort().join(', ');
+        if (Object.keys(settings.samples).length > 0)
+          context.log(`autoconfigure: set ${keys(settings.samples)} from berth.json`);
+        if (Object.keys(settings.defaults).length > 0)
+          context.log(`app.json: set ${keys(settings.defaults)} to the values app.json gives`);
+        if (Object.keys(settings.secrets).length > 0)
+          context.log(
+            `app.json: generated a secret for ${keys(settings.secrets)} (kept from now on)`,
+          );
       }
       state.sourceDir = sourceDir;
       state.stack = project.stack;
       state.processes = project.processes;
       state.formation = project.formation;
     },
+  };
+}
+
+/** What the validate step sets of the app's declared env, and what it still lacks. */
+interface ConfigDefaults {
+  /** berth.json samples, with autoconfigure. */
+  readonly samples: Record<string, string>;
+  /** app.json values: set whenever the app has no such var, as Heroku sets them. */
+  readonly defaults: Record<string, string>;
+  /** app.json `generator: "secret"`: 32 random bytes in hex, as Heroku makes them. */
+  readonly secrets: Record<string, string>;
+  /** Required keys nothing gives, sorted. */
+  readonly missing: string[];
+}
+
+/**
+ * Decides, per declared key the app lacks (no config var, no add-on variable), what gives it a
+ * value: a sample offered by autoconfigure, else app.json's value, else a generated secret;
+ * a required key with none of them is missing. A key the app has is never touched, so a
+ * generated secret is made once and kept by every later deploy.
+ */
+function configDefaults(
+  env: Readonly<Record<string, EnvVarSpec>>,
+  current: ReadonlySet<string>,
+  offered: Readonly<Record<string, string>>,
+): ConfigDefaults {
+  const samples: [string, string][] = [];
+  const defaults: [string, string][] = [];
+  const secrets: [string, string][] = [];
+  const missing: string[] = [];
+  for (const [key, spec] of Object.entries(env)) {
+    if (current.has(key)) continue;
+    const sample = Object.hasOwn(offered, key) ? offered[key] : undefined;
+    if (sample !== undefined) samples.push([key, sample]);
+    else if (spec.default !== undefined) defaults.push([key, spec.default]);
+    else if (spec.generator === 'secret') secrets.push([key, randomBytes(32).toString('hex')]);
+    else if (spec.required) missing.push(key);
+  }
+  // fromEntries defines own properties, so a key like "__proto__" stays a plain key.
+  return {
+    samples: Object.fromEntries(samples),
+    defaults: Object.fromEntries(defaults),
+    secrets: Object.fromEntries(secrets),
+    missing: missing.sort(),
   };
 }
 
