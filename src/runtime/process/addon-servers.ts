@@ -28,6 +28,7 @@ import type { PortClaims, PortRange } from '../ports/index.js';
 import { RuntimeDriver } from '../runtime-driver.js';
 import { AppSandboxes, executable, type ProcessIsolation } from './app-sandbox.js';
 import { ProcessDriver } from './process-driver.js';
+import type { SupervisorSpares } from './spare-supervisors.js';
 
 const run = promisify(execFile);
 
@@ -126,6 +127,11 @@ export interface ProcessAddonServersOptions {
   readonly ports: PortRange | undefined;
   /** The host's port claims, bound to a runtime root. */
   readonly portClaims?: ((runtimeRoot: string) => PortClaims) | undefined;
+  /**
+   * Booted supervisors to hand a server to (the server's units' spare, shared), so that a
+   * start does not wait for a Node to boot; without, each start boots one.
+   */
+  readonly spares?: SupervisorSpares | undefined;
 }
 
 /**
@@ -140,6 +146,7 @@ export class ProcessAddonServers implements AddonServers {
   readonly #sandboxes: AppSandboxes;
   readonly #ports: PortRange | undefined;
   readonly #portClaims: ((runtimeRoot: string) => PortClaims) | undefined;
+  readonly #spares: SupervisorSpares | undefined;
 
   constructor(options: ProcessAddonServersOptions) {
     this.#root = processAddonsRoot(options.dataDir);
@@ -151,6 +158,7 @@ export class ProcessAddonServers implements AddonServers {
     });
     this.#ports = options.ports;
     this.#portClaims = options.portClaims;
+    this.#spares = options.spares;
   }
 
   async unavailable(kind: AddonKind): Promise<string | undefined> {
@@ -208,6 +216,7 @@ export class ProcessAddonServers implements AddonServers {
         sandboxes: this.#sandboxes,
         ...(range ? { portRange: range } : {}),
         ...(claims ? { portClaims: claims } : {}),
+        ...(this.#spares ? { spares: this.#spares } : {}),
       }),
     );
     try {

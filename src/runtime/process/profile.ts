@@ -7,6 +7,7 @@ import { ProcessAddonServers } from './addon-servers.js';
 import { AppSandboxes, type ProcessIsolation } from './app-sandbox.js';
 import { ProcessDriver } from './process-driver.js';
 import { directoryArtifacts, slugBuilder } from './release-artifacts.js';
+import { SupervisorSpares } from './spare-supervisors.js';
 
 /** Where the process runtime keeps its units' records and supervisors' files. */
 export function processRuntimeRoot(dataDir: string): string {
@@ -54,17 +55,21 @@ export interface ProcessProfile extends RuntimeProfile {
  */
 export async function openProcessProfile(options: ProcessProfileOptions): Promise<ProcessProfile> {
   const sandboxes = processSandboxes(options.dataDir, options.isolation);
+  const root = processRuntimeRoot(options.dataDir);
+  // A server starts units for deploys and add-on servers: a supervisor waits ready, so that
+  // no start waits for one. The units' driver and the add-ons' short-lived ones share it.
+  const spares = new SupervisorSpares({ nodePath: process.execPath, cwd: root });
   const driver = new RuntimeDriver(
     new ProcessDriver({
-      root: processRuntimeRoot(options.dataDir),
+      root,
       sandboxes,
-      // A server starts units for deploys: a supervisor waits ready, so no start waits for one.
-      spareSupervisor: true,
+      spares,
       ...(options.unitPorts ? { portRange: options.unitPorts } : {}),
       ...(options.portClaims ? { portClaims: options.portClaims } : {}),
     }),
   );
   await driver.init();
+  spares.start();
   const isolation = options.isolation;
   const capabilities: RuntimeCapabilities = {
     artifact: 'directory',
@@ -88,7 +93,11 @@ export async function openProcessProfile(options: ProcessProfileOptions): Promis
       isolation,
       ports: options.unitPorts,
       portClaims: options.portClaimsOf,
+      spares,
     }),
-    close: () => driver.destroy(),
+    close: async () => {
+      await driver.destroy();
+      spares.close();
+    },
   };
 }
