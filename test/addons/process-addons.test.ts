@@ -133,6 +133,14 @@ for (const backend of backends) {
       await withPostgres(revealed.url, async (client) => {
         await client.query('CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)');
         await client.query("INSERT INTO orders (item) VALUES ('kept')");
+        // initdb's `postgres` became the add-on's database: the cluster holds it alone.
+        const { rows } = await client.query<{ datname: string }>(
+          'SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY datname',
+        );
+        assert.deepEqual(
+          rows.map((row) => row.datname),
+          ['shop_postgres'],
+        );
       });
       const listed = (await server.request('GET', '/apps/shop/releases', { token })).body as {
         version: number;

@@ -26,6 +26,12 @@ import type {
 import type { AppAccount, RestartPolicy, UnitSpec, UnitStatus } from '../driver.js';
 import type { PortClaims, PortRange } from '../ports/index.js';
 import { RuntimeDriver } from '../runtime-driver.js';
+import {
+  claimPostgresDatabase,
+  READY_POLL_MS,
+  READY_TIMEOUT_MS,
+  untilAccepting,
+} from './addon-readiness.js';
 import { AppSandboxes, executable, type ProcessIsolation } from './app-sandbox.js';
 import { ProcessDriver } from './process-driver.js';
 import type { SupervisorSpares } from './spare-supervisors.js';
@@ -45,10 +51,6 @@ const ADDON_RESTART_POLICY: RestartPolicy = Object.freeze({
   resetAfterMs: 30_000,
 });
 
-/** How long a server may take to accept connections after it was started. */
-const READY_TIMEOUT_MS = 60_000;
-/** How often it is asked meanwhile: a refused connection costs next to nothing. */
-const READY_POLL_MS = 10;
 /** The grace a server gets to shut down before it is killed (PostgreSQL then recovers). */
 const STOP_GRACE_MS = 10_000;
 const HOST = '127.0.0.1';
@@ -147,6 +149,8 @@ export class ProcessAddonServers implements AddonServers {
   readonly #ports: PortRange | undefined;
   readonly #portClaims: ((runtimeRoot: string) => PortClaims) | undefined;
   readonly #spares: SupervisorSpares | undefined;
+  /** redis-server's version by the binary's identity: `--version` is a process of its own. */
+  readonly #redisVersions = new Map<string, Promise<string>>();
 
   constructor(options: ProcessAddonServersOptions) {
     this.#root = processAddonsRoot(options.dataDir);
@@ -427,12 +431,11 @@ export class ProcessAddonServers implements AddonServers {
     await rm(this.#dir(name), { recursive: true, force: true });
   }
 
-  /** The add-on's directory (passable), its home and tmp, and its data dir (its own, 0700). */
+  /** The add-on's directory (passable) and its data dir (its own, 0700). */
   async #prepare(spec: AddonServerSpec): Promise<void> {
-    const account = await this.#account(spec);
     await mkdir(this.#dir(spec.name), { recursive: true, mode: 0o711 });
     await chmod(this.#root, 0o711);
-    await this.#sandboxes.prepareApp(account);
+    // Home and tmp come with the first jail (initdb's, or the server's): it makes them.
     const data = this.#dataDir(spec.name);
     await mkdir(data, { mode: 0o700 });
     await this.#give(data, spec);
@@ -547,38 +550,51 @@ export class ProcessAddonServers implements AddonServers {
     };
   }
 
-  /** Resolves once the server accepts its credentials; rejects when it crashed or timed out. */
+  /**
+   * Resolves once the server accepts its credentials (on a new PostgreSQL cluster, once the
+   * add-on's database exists); rejects when it did not within READY_TIMEOUT_MS.
+   */
   async #awaitReady(
     spec: AddonServerSpec,
     unit: Pick<UnitStatus, 'address'>,
     first: boolean,
   ): Promise<AddonEndpoint> {
-    const port = unit.address.port;
-    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const address = { host: HOST, port: unit.address.port };
+    // Looked up while the server starts, not before the first try.
     const version =
-      spec.kind === 'postgres' ? ((await findPostgres())?.version ?? '') : await redisVersion();
-    let created = !first;
-    for (;;) {
-      const ready =
-        spec.kind === 'redis'
-          ? await redisAccepts({ host: HOST, port }, spec.credentials.password)
-          : await postgresAccepts({ host: HOST, port }, spec.credentials, !created).catch(
-              () => false,
-            );
-      if (ready) {
-        if (spec.kind === 'postgres' && !created) {
-          created = true;
-          continue;
-        }
-        return { host: HOST, port, version };
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `the ${spec.kind} server of add-on '${spec.name}' did not accept connections on port ${port} within ${READY_TIMEOUT_MS / 1000} s`,
-        );
-      }
-      await sleep(READY_POLL_MS);
+      spec.kind === 'postgres'
+        ? findPostgres().then((found) => found?.version ?? '')
+        : this.#redisVersion();
+    version.catch(() => undefined);
+    const accepts =
+      spec.kind === 'redis'
+        ? () => redisAccepts(address, spec.credentials.password)
+        : first
+          ? () => claimPostgresDatabase(address, spec.credentials)
+          : () => postgresAccepts(address, spec.credentials, false);
+    await untilAccepting(
+      accepts,
+      READY_POLL_MS[spec.kind],
+      () =>
+        `the ${spec.kind} server of add-on '${spec.name}' did not accept connections on port ${address.port}`,
+    );
+    return { ...address, version: await version };
+  }
+
+  /** redis-server's version, major.minor (e.g. '7.0'), probed once per installed binary. */
+  async #redisVersion(): Promise<string> {
+    const redis = await findRedis();
+    if (!redis) return '';
+    const info = await lstat(redis);
+    const key = `${redis}:${info.ino}:${info.mtimeMs}`;
+    let version = this.#redisVersions.get(key);
+    if (!version) {
+      version = redisVersion(redis);
+      this.#redisVersions.set(key, version);
+      // A failed probe is not remembered.
+      version.catch(() => this.#redisVersions.delete(key));
     }
+    return version;
   }
 }
 
@@ -619,10 +635,8 @@ async function tool(
   }
 }
 
-/** redis-server's version, major.minor (e.g. '7.0'). */
-async function redisVersion(): Promise<string> {
-  const redis = await findRedis();
-  if (!redis) return '';
+/** The version `redis --version` says, major.minor (e.g. '7.0'). */
+async function redisVersion(redis: string): Promise<string> {
   const { stdout } = await run(redis, ['--version']);
   return /v=(\d+\.\d+)/.exec(stdout)?.[1] ?? '';
 }
