@@ -1,8 +1,10 @@
 // `npm run bench -- addons`: how long `addons create` takes until the server accepts
 // connections, for PostgreSQL and Redis on the process runtime, side by side with its floor in
-// the same run: the same server made directly (initdb + postgres, or redis-server, as the same
-// unprivileged user, until it accepts the same credentials). The container runtime does not run
-// add-ons yet, so it has no row.
+// the same run: the same server made directly (initdb with the same flags + postgres with the
+// same settings, or redis-server with the same configuration file, each as an unprivileged
+// user), asked as often as Berth asks, until it accepts the same kind of credentials on a
+// database of the add-on's name. The container runtime does not run add-ons yet, so it has no
+// row.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +21,20 @@ import { round, tableLines, verdict } from './figures.js';
 
 const ROUNDS = 5;
 const TARGET_RATIO = 1.3;
+/**
+ * How often the floor asks a starting server: as often as Berth does
+ * (src/runtime/process/addon-readiness.ts), so that neither side loses more to the interval.
+ */
+const POLL_MS = { postgres: 5, redis: 2 } as const;
+/**
+ * The pause after each round. A Berth server boots its next spare supervisor 0.3 s after a
+ * start took one: that boot must not run beside the next round's floor (it would slow the
+ * floor down), and each creation is then measured as one that does not follow another within
+ * 0.4 s, as a server's usually does not.
+ */
+const SETTLE_MS = 600;
+/** The uid the Redis floor runs as: unprivileged, with no passwd entry, as an add-on's is. */
+const REDIS_FLOOR_UID = 61_999;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,19 +61,23 @@ function asUser(uid: number | undefined, argv: string[]): string[] {
   return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...argv];
 }
 
+/**
+ * The least a new cluster needs to accept the role on a database of its own name: initdb made
+ * `postgres`, and renaming it is a catalog update (CREATE DATABASE would copy template1).
+ */
 async function postgresAccepts(port: number, password: string): Promise<boolean> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
     user: 'bench',
     password,
-    database: 'postgres',
+    database: 'template1',
     connectionTimeoutMillis: 1000,
   });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    await client.query('ALTER DATABASE postgres RENAME TO bench');
     return true;
   } catch {
     return false;
@@ -85,11 +105,11 @@ function redisAccepts(port: number, password: string): Promise<boolean> {
   });
 }
 
-async function until(check: () => Promise<boolean>): Promise<void> {
+async function until(check: () => Promise<boolean>, pollMs: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('the server did not accept connections in 60 s');
-    await sleep(20);
+    await sleep(pollMs);
   }
 }
 
@@ -139,7 +159,7 @@ async function postgresFloor(dir: string, bin: string, uid: number | undefined):
   ]);
   const child = spawn(server[0] ?? '', server.slice(1), { stdio: 'ignore' });
   try {
-    await until(() => postgresAccepts(port, password));
+    await until(() => postgresAccepts(port, password), POLL_MS.postgres);
     return performance.now() - started;
   } finally {
     await stopped(child);
@@ -148,35 +168,43 @@ async function postgresFloor(dir: string, bin: string, uid: number | undefined):
   }
 }
 
-/** redis-server with a password until it answers PING: the Redis floor. */
+/**
+ * redis-server as an unprivileged user, with the configuration file Berth writes (the
+ * password in it, not on a command line), until it answers PING: the Redis floor.
+ */
 async function redisFloor(dir: string): Promise<number> {
-  const data = path.join(dir, `redis-${randomBytes(3).toString('hex')}`);
-  await mkdir(data, { mode: 0o700 });
+  const id = randomBytes(3).toString('hex');
+  const data = path.join(dir, `redis-${id}`);
+  const config = path.join(dir, `redis-${id}.conf`);
   const password = randomBytes(24).toString('base64url');
+  const lines = [
+    'bind 127.0.0.1',
+    'protected-mode yes',
+    `dir ${data}`,
+    'appendonly yes',
+    'appendfsync everysec',
+    'daemonize no',
+    'supervised no',
+    'logfile ""',
+    `requirepass ${password}`,
+  ];
+  await mkdir(data, { mode: 0o700 });
+  await writeFile(config, `${lines.join('\n')}\n`, { mode: 0o600 });
+  if (process.getuid?.() === 0) {
+    await chown(data, REDIS_FLOOR_UID, REDIS_FLOOR_UID);
+    await chown(config, REDIS_FLOOR_UID, REDIS_FLOOR_UID);
+  }
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      data,
-      '--appendonly',
-      'yes',
-      '--requirepass',
-      password,
-    ],
-    { stdio: 'ignore' },
-  );
+  const argv = asUser(REDIS_FLOOR_UID, ['redis-server', config, '--port', String(port)]);
+  const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
   try {
-    await until(() => redisAccepts(port, password));
+    await until(() => redisAccepts(port, password), POLL_MS.redis);
     return performance.now() - started;
   } finally {
     await stopped(child);
     await rm(data, { recursive: true, force: true });
+    await rm(config, { force: true });
   }
 }
 
@@ -212,6 +240,7 @@ export async function runAddonsBench(print: (line: string) => void): Promise<obj
         await api.expect(201, 'POST', '/addons', { kind, name });
         const berthMs = performance.now() - started;
         await api.expect(204, 'DELETE', `/addons/${name}?confirm=${name}`);
+        await sleep(SETTLE_MS);
         if (i === 0) continue;
         floor.push(floorMs);
         berth.push(berthMs);
