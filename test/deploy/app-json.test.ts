@@ -1,14 +1,15 @@
 // Apps written for Heroku and Dokku, deployed unchanged through the API on the process
 // runtime: app.json's metadata in the deployment record and its warnings in the events; a
 // wrong type refused at upload with its JSON path and nothing queued; env values set as
-// defaults, required keys failing the deploy, a generated secret kept and never logged.
+// defaults, required keys failing the deploy, a generated secret kept and never logged;
+// `web: 0` with a worker, and a worker-only app, running with no route; Procfile comments.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, startTestServer, type TestServer } from '../support/api.js';
 import { tarGzBundle, type BundleFiles } from '../support/bundles.js';
-import { deploy, viaRouter } from '../support/platform.js';
-import { nodeHelloApp, withVersion } from '../support/sample-apps.js';
+import { deploy, eventually, viaRouter } from '../support/platform.js';
+import { nodeHelloApp, nodeWorkerApp, withVersion } from '../support/sample-apps.js';
 
 interface EventsPage {
   events: { kind: string; step: string | null; text?: string }[];
@@ -41,7 +42,7 @@ describe('app.json on the process runtime', () => {
   before(async () => {
     server = await startTestServer('sqlite');
     token = server.adminToken;
-    for (const name of ['meta', 'refused', 'envs']) {
+    for (const name of ['meta', 'refused', 'envs', 'nowebs', 'workers']) {
       const created = await server.request('POST', '/apps', { token, body: { name } });
       assert.equal(created.status, 201);
     }
@@ -185,5 +186,65 @@ describe('app.json on the process runtime', () => {
     for (const text of [secondLines, thirdLines, server.logText()]) {
       assert.ok(!text.includes(secret), 'the secret is in no log line');
     }
+  });
+
+  const processes = async (app: string) =>
+    (
+      (await server.request('GET', `/apps/${app}/processes`, { token })).body as {
+        type: string;
+        index: number;
+        state: string;
+      }[]
+    )
+      .map((u) => `${u.type}.${u.index} ${u.state}`)
+      .sort();
+  const workerTicks = (app: string) =>
+    eventually(`${app}'s worker logs its ticks`, async () => {
+      const lines = (
+        await server.request('GET', `/apps/${app}/logs?tail=50&process=worker`, { token })
+      ).body as { text?: string; line?: string; message?: string }[];
+      return JSON.stringify(lines).includes('worker tick 2');
+    });
+
+  it('runs web: 0 as no web unit and no route, the worker running', async () => {
+    const record = await deploy(server, token, 'nowebs', {
+      ...withAppJson(nodeWorkerApp, {
+        formation: { web: { quantity: 0 }, worker: { quantity: 1 } },
+      }),
+      // Heroku's Procfile: comment lines and blank lines are skipped.
+      Procfile:
+        '# Written for Heroku\n\nweb: node server.js\n   # the worker does the work\n\nworker: node worker.js\n',
+    });
+    assert.equal(record.status, 'succeeded', record.details.error ?? '');
+    assert.deepEqual(await processes('nowebs'), ['worker.1 running']);
+    const routed = await viaRouter(server.server.routerUrl, 'nowebs', '/health');
+    assert.equal(routed.status, 404, 'no route');
+    assert.match(
+      await linesOfLatest('nowebs'),
+      /^web: 0 units in the formation: the app takes no traffic and has no route$/m,
+    );
+    await workerTicks('nowebs');
+    // Scaled up, it gets its unit and its route; scaled to 0 again, it loses the route.
+    const up = await server.request('PATCH', '/apps/nowebs/formation', { token, body: { web: 1 } });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    await eventually('web is routed', async () => {
+      return (await viaRouter(server.server.routerUrl, 'nowebs', '/health')).text === 'ok';
+    });
+    await server.request('PATCH', '/apps/nowebs/formation', { token, body: { web: 0 } });
+    await eventually('the route is gone', async () => {
+      return (await viaRouter(server.server.routerUrl, 'nowebs', '/health')).status === 404;
+    });
+  });
+
+  it('runs a worker-only app', async () => {
+    const { Procfile: _, ...rest } = nodeWorkerApp;
+    const record = await deploy(server, token, 'workers', {
+      ...withAppJson(rest, { formation: { worker: { quantity: 2 } } }),
+      Procfile: '# only a worker\nworker: node worker.js\n',
+    });
+    assert.equal(record.status, 'succeeded', record.details.error ?? '');
+    assert.deepEqual(await processes('workers'), ['worker.1 running', 'worker.2 running']);
+    assert.equal((await viaRouter(server.server.routerUrl, 'workers', '/')).status, 404);
+    await workerTicks('workers');
   });
 });

@@ -249,6 +249,9 @@ export class ReleaseRunner {
       if (web?.kind === 'static') {
         target = { kind: 'static', root: templates.slugDir };
         report.log('web: a static site, served by the router');
+      } else if (web !== undefined && templates.of(WEB).formation.count === 0) {
+        // Heroku's `web: 0`: no unit and no route, so the app's hosts answer 404.
+        report.log('web: 0 units in the formation: the app takes no traffic and has no route');
       } else if (web !== undefined) {
         const template = templates.of(WEB);
         const count = template.formation.count;
@@ -338,8 +341,9 @@ export class ReleaseRunner {
       }
       for (const index of range(1, want)) if (!held.has(index)) missing.push({ type, index });
     }
+    const webCount = templates.of(WEB).formation.count;
     if (stray.length === 0 && extra.length === 0 && missing.length === 0) {
-      await this.#syncWebRoute(app, release, templates.slugDir, current);
+      await this.#syncWebRoute(app, release, templates.slugDir, webCount, current);
       return;
     }
     log(
@@ -364,20 +368,24 @@ export class ReleaseRunner {
     }
     const leaving = new Set([...extra, ...stray].map((u) => u.id));
     const serving = [...current.filter((u) => !leaving.has(u.id)), ...started];
-    await this.#syncWebRoute(app, release, templates.slugDir, serving);
+    await this.#syncWebRoute(app, release, templates.slugDir, webCount, serving);
     await this.#retire([...extra, ...stray], log);
   }
 
-  /** Points the app's route at its serving web units (or its static root). */
+  /**
+   * Points the app's route at its serving web units (or its static root). An app without web,
+   * or scaled to 0 web units, has no route: its hosts answer 404, as for no app.
+   */
   async #syncWebRoute(
     app: RunnerApp,
     release: Release,
     slugDir: string,
+    webCount: number,
     units: readonly UnitStatus[],
   ): Promise<void> {
     const web = release.processes[WEB];
     let changed: boolean;
-    if (web === undefined) {
+    if (web === undefined || (web.kind !== 'static' && webCount === 0)) {
       changed = await this.#o.routes.remove(app.id);
     } else if (web.kind === 'static') {
       changed = await this.#o.routes.set(app.id, app.name, { kind: 'static', root: slugDir });
