@@ -2,7 +2,8 @@
 // runtime: app.json's metadata in the deployment record and its warnings in the events; a
 // wrong type refused at upload with its JSON path and nothing queued; env values set as
 // defaults, required keys failing the deploy, a generated secret kept and never logged;
-// `web: 0` with a worker, and a worker-only app, running with no route; Procfile comments.
+// `web: 0` with a worker, and a worker-only app, running with no route; Procfile comments;
+// Heroku sizes as memory limits, applied once.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -42,7 +43,7 @@ describe('app.json on the process runtime', () => {
   before(async () => {
     server = await startTestServer('sqlite');
     token = server.adminToken;
-    for (const name of ['meta', 'refused', 'envs', 'nowebs', 'workers']) {
+    for (const name of ['meta', 'refused', 'envs', 'nowebs', 'workers', 'sized']) {
       const created = await server.request('POST', '/apps', { token, body: { name } });
       assert.equal(created.status, 201);
     }
@@ -246,5 +247,37 @@ describe('app.json on the process runtime', () => {
     assert.deepEqual(await processes('workers'), ['worker.1 running', 'worker.2 running']);
     assert.equal((await viaRouter(server.server.routerUrl, 'workers', '/')).status, 404);
     await workerTicks('workers');
+  });
+
+  it('sizes process types by Heroku size, once, as a resize would', async () => {
+    const sized = (web: string) =>
+      withAppJson(nodeWorkerApp, {
+        formation: {
+          web: { quantity: 1, size: web },
+          worker: { quantity: 1, size: 'eco' },
+        },
+      });
+    const formation = async () =>
+      (await server.request('GET', '/apps/sized/formation', { token })).body as Record<
+        string,
+        { count: number; memory: string | null }
+      >;
+    const first = await deploy(server, token, 'sized', withVersion(sized('Standard-2X'), 'one'));
+    assert.equal(first.status, 'succeeded', first.details.error ?? '');
+    const now = await formation();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(now).map(([type, e]) => [type, [e.count, e.memory]])),
+      { web: [1, '1G'], worker: [1, '512M'] },
+    );
+    assert.match(
+      await linesOfLatest('sized'),
+      /^web: 1G of memory per unit, the size app.json gives$/m,
+    );
+    assert.equal((await viaRouter(server.server.routerUrl, 'sized', '/health')).text, 'ok');
+    // A later deploy keeps the formation the app has, as Heroku does.
+    const second = await deploy(server, token, 'sized', withVersion(sized('performance-m'), 'two'));
+    assert.equal(second.status, 'succeeded', second.details.error ?? '');
+    assert.equal((await formation())['web']?.memory, '1G');
+    assert.doesNotMatch(await linesOfLatest('sized'), /the size app\.json gives/);
   });
 });

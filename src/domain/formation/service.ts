@@ -120,6 +120,37 @@ export class FormationService {
   }
 
   /**
+   * Sizes the process types of `release` that the app has never scaled or sized (app.json's
+   * `size`, as memory bytes), as a resize would: each gets a row with the count the release
+   * declares, so from then on the type keeps its formation like a scaled one (Heroku applies
+   * app.json's formation once, too). Types with a row are left alone. Returns the types sized.
+   */
+  async declareSizes(
+    appId: string,
+    release: {
+      readonly processes: Readonly<Record<string, unknown>>;
+      readonly formation: Readonly<Record<string, number>>;
+    },
+    sizes: Readonly<Record<string, number>>,
+  ): Promise<string[]> {
+    const rows = await this.#state.list(appId);
+    if (!rows) throw new NotFoundError(`no app has the id '${appId}'`, ErrorCodes.APP_NOT_FOUND);
+    const known = new Set(rows.map((row) => row.processType));
+    const added: StoredFormation[] = [];
+    for (const [type, bytes] of Object.entries(sizes)) {
+      if (known.has(type) || !Object.hasOwn(release.processes, type)) continue;
+      added.push({
+        processType: type,
+        count: release.formation[type] ?? 1,
+        memoryBytes: parseMemory(bytes, type),
+        cpuMillis: null,
+      });
+    }
+    if (added.length > 0) await this.#state.upsert(appId, added, this.#clock().toISOString());
+    return added.map((row) => row.processType);
+  }
+
+  /**
    * Scales or sizes process types of the app's newest release. InputError (FORMATION_INVALID)
    * for an unknown type or a bad value; ConflictError (NOT_DEPLOYED) before the first release.
    * Returns the whole formation after the change.

@@ -5,9 +5,14 @@ import {
   HEALTHCHECK_DEFAULTS,
   readProject,
   type Healthcheck,
+  type Project,
   type SlugStore,
 } from '../../build/index.js';
-import type { FormationEntry, FormationService } from '../../domain/formation/index.js';
+import {
+  formatMemory,
+  type FormationEntry,
+  type FormationService,
+} from '../../domain/formation/index.js';
 import type { ProcessConfigService } from '../../domain/process-configs/index.js';
 import { runsUnits, type Release, type ReleasesService } from '../../domain/releases/index.js';
 import type { RolloutsService } from '../../domain/rollouts/index.js';
@@ -236,9 +241,12 @@ export class ReleaseRunner {
     const started: UnitStatus[] = [];
     const old = await this.#o.runtime.list({ app: app.name });
     try {
-      const templates = await this.#templates(app, release);
-      // Read while the units boot: it is needed only once they listen.
-      const healthcheck = this.#healthcheckOf(templates.slugDir);
+      let templates = await this.#templates(app, release);
+      const project = await this.#projectOf(templates.slugDir);
+      if (await this.#applyDeclaredSizes(app, release, project, report)) {
+        templates = await this.#templates(app, release);
+      }
+      const healthcheck = Promise.resolve(healthcheckOf(project));
       const types = Object.keys(release.processes).sort((a, b) =>
         a === WEB ? -1 : b === WEB ? 1 : a < b ? -1 : 1,
       );
@@ -536,12 +544,35 @@ export class ReleaseRunner {
 
   /** The release's health check (berth.json); never rejects: an unreadable one is none. */
   async #healthcheckOf(slugDir: string): Promise<Healthcheck | undefined> {
+    return healthcheckOf(await this.#projectOf(slugDir));
+  }
+
+  /** What the release's build declares (berth.json, app.json); undefined when unreadable. */
+  async #projectOf(slugDir: string): Promise<Project | undefined> {
     try {
-      const project = await readProject(slugDir);
-      return project.healthcheck ? { ...HEALTHCHECK_DEFAULTS, ...project.healthcheck } : undefined;
+      return await readProject(slugDir);
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Sizes the types app.json sizes that the app never scaled or sized (the first deploy, a
+   * new type): FormationService.declareSizes. Says whether it sized any.
+   */
+  async #applyDeclaredSizes(
+    app: RunnerApp,
+    release: Release,
+    project: Project | undefined,
+    report: RolloutReport,
+  ): Promise<boolean> {
+    if (!project || Object.keys(project.sizes).length === 0) return false;
+    const sized = await this.#o.formation.declareSizes(app.id, release, project.sizes);
+    for (const type of sized) {
+      const bytes = project.sizes[type] ?? 0;
+      report.log(`${type}: ${formatMemory(bytes)} of memory per unit, the size app.json gives`);
+    }
+    return sized.length > 0;
   }
 
   /** The per-type templates of a release: its slug, config and formation. */
@@ -614,6 +645,11 @@ const MAX_FAILURE_CHARS = 2000;
 function failureText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.length > MAX_FAILURE_CHARS ? `${text.slice(0, MAX_FAILURE_CHARS)}…` : text;
+}
+
+/** A project's health check with its defaults filled in. */
+function healthcheckOf(project: Project | undefined): Healthcheck | undefined {
+  return project?.healthcheck ? { ...HEALTHCHECK_DEFAULTS, ...project.healthcheck } : undefined;
 }
 
 /** Whether a unit runs with the formation's limits (always, where the runtime has none). */
