@@ -3,13 +3,14 @@
 // wrong type refused at upload with its JSON path and nothing queued; env values set as
 // defaults, required keys failing the deploy, a generated secret kept and never logged;
 // `web: 0` with a worker, and a worker-only app, running with no route; Procfile comments;
-// Heroku sizes as memory limits, applied once.
+// Heroku sizes as memory limits, applied once; heroku-postgresql giving DATABASE_URL; berth.json
+// winning over app.json field by field.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, startTestServer, type TestServer } from '../support/api.js';
 import { tarGzBundle, type BundleFiles } from '../support/bundles.js';
-import { deploy, eventually, viaRouter } from '../support/platform.js';
+import { deploy, eventually, viaRouter, waitForTask } from '../support/platform.js';
 import { nodeHelloApp, nodeWorkerApp, withVersion } from '../support/sample-apps.js';
 
 interface EventsPage {
@@ -43,7 +44,16 @@ describe('app.json on the process runtime', () => {
   before(async () => {
     server = await startTestServer('sqlite');
     token = server.adminToken;
-    for (const name of ['meta', 'refused', 'envs', 'nowebs', 'workers', 'sized']) {
+    for (const name of [
+      'meta',
+      'refused',
+      'envs',
+      'nowebs',
+      'workers',
+      'sized',
+      'heroku',
+      'both',
+    ]) {
       const created = await server.request('POST', '/apps', { token, body: { name } });
       assert.equal(created.status, 201);
     }
@@ -279,5 +289,71 @@ describe('app.json on the process runtime', () => {
     assert.equal(second.status, 'succeeded', second.details.error ?? '');
     assert.equal((await formation())['web']?.memory, '1G');
     assert.doesNotMatch(await linesOfLatest('sized'), /the size app\.json gives/);
+  });
+
+  it('makes the add-ons Heroku names, and ignores others with a warning', async () => {
+    const record = await deploy(
+      server,
+      token,
+      'heroku',
+      withAppJson(nodeHelloApp, {
+        addons: ['heroku-postgresql:essential-0', { plan: 'papertrail:choklad' }],
+      }),
+    );
+    assert.equal(record.status, 'succeeded', record.details.error ?? '');
+    assert.match(
+      (await viaRouter(server.server.routerUrl, 'heroku', '/env/DATABASE_URL')).text,
+      /^postgres:\/\//,
+    );
+    const addons = (await server.request('GET', '/addons', { token })).body as {
+      name: string;
+      kind: string;
+      attachments: { app: string; variable: string }[];
+    }[];
+    assert.deepEqual(
+      addons.map((a) => [a.name, a.kind, a.attachments.map((x) => `${x.app} ${x.variable}`)]),
+      [['heroku-postgres', 'postgres', ['heroku DATABASE_URL']]],
+    );
+    const lines = await linesOfLatest('heroku');
+    assert.match(
+      lines,
+      /^warning: app\.json: add-on 'papertrail:choklad' \(addons\[1\]\) is not one Berth makes; ignored/m,
+    );
+    assert.match(lines, /made postgres add-on heroku-postgres and attached it as DATABASE_URL/);
+  });
+
+  it('lets berth.json win field by field', async () => {
+    const bundle = await tarGzBundle({
+      ...withAppJson(nodeHelloApp, {
+        name: 'from app.json',
+        description: 'described by app.json',
+        env: { FLAVOR: { value: 'app.json' }, MODE: { value: 'heroku' } },
+        formation: { web: { quantity: 2 } },
+      }),
+      'berth.json': JSON.stringify({
+        name: 'from berth.json',
+        env: { FLAVOR: { value: 'berth.json' }, MODE: { required: true } },
+        formation: { web: 1 },
+      }),
+    });
+    const queued = await server.request('POST', '/deployments/both?autoconfigure=true', {
+      token,
+      raw: { data: bundle, contentType: 'application/gzip' },
+    });
+    assert.equal(queued.status, 202, JSON.stringify(queued.body));
+    const record = await waitForTask(server, token, 'both');
+    assert.equal(record.status, 'succeeded', record.details.error ?? '');
+    const details = (record as unknown as { details: { projectMetadata: unknown } }).details;
+    assert.deepEqual(details.projectMetadata, {
+      name: 'from berth.json',
+      description: 'described by app.json',
+    });
+    const routerUrl = server.server.routerUrl;
+    assert.equal((await viaRouter(routerUrl, 'both', '/env/FLAVOR')).text, 'berth.json');
+    assert.equal((await viaRouter(routerUrl, 'both', '/env/MODE')).text, 'heroku');
+    assert.deepEqual(await processes('both'), ['web.1 running']);
+    const lines = await linesOfLatest('both');
+    assert.match(lines, /^autoconfigure: set FLAVOR from berth\.json$/m);
+    assert.match(lines, /^app\.json: set MODE to the values app\.json gives$/m);
   });
 });

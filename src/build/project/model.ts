@@ -17,8 +17,9 @@ export const ADDONS = Object.freeze(['postgres', 'redis'] as const);
 export type AddonKind = (typeof ADDONS)[number];
 
 /**
- * An add-on berth.json asks for (`"postgres"` or `{"kind": "postgres", "as": "DATABASE"}`):
- * the first deploy makes it and attaches it as `<as>_URL`; later deploys find it by alias.
+ * An add-on berth.json asks for (`"postgres"` or `{"kind": "postgres", "as": "DATABASE"}`), or
+ * app.json (`"heroku-postgresql"`, `{"plan": "heroku-redis", "as": "CACHE"}`): the first deploy
+ * makes it and attaches it as `<as>_URL`; later deploys find it by alias.
  */
 export interface Addon {
   readonly kind: AddonKind;

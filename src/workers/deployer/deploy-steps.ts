@@ -40,7 +40,7 @@ export interface DeployStepServices {
   readonly buildTimeoutMs: number;
   /** The host's proxies, CAs and npm/pip settings, given to every build. */
   readonly buildNetwork?: BuildNetwork;
-  /** Makes and attaches the add-ons berth.json asks for (AddonsService.ensureDeclared). */
+  /** Makes and attaches the add-ons berth.json and app.json ask for (ensureDeclared). */
   readonly addons?: {
     ensureDeclared(
       app: App,
@@ -123,7 +123,7 @@ export function validateStep(services: DeployStepServices): DeployStep {
       // before the required vars are checked, as an add-on's URL is one of them.
       if (project.addons.length > 0) {
         if (!services.addons)
-          throw new StepFailure('berth.json asks for add-ons, and this server runs none');
+          throw new StepFailure('the bundle asks for add-ons, and this server runs none');
         try {
           await services.addons.ensureDeclared(app, project.addons, (line) => context.log(line));
         } catch (error) {
