@@ -54,7 +54,13 @@ async function floorOnce(engine: Engine, kind: Kind, image: string, round: numbe
   };
   const port = await freePort();
   const env =
-    kind === 'postgres' ? [`PGDATA=${layout.dataDir}`, `BERTH_USER=${credentials.user}`] : [];
+    kind === 'postgres'
+      ? [
+          `PGDATA=${layout.dataDir}`,
+          `BERTH_USER=${credentials.user}`,
+          `BERTH_DATABASE=${credentials.database}`,
+        ]
+      : [];
   const address = { host: '127.0.0.1', port };
   const started = performance.now();
   await engine.createVolume({ Name: name });
@@ -82,15 +88,17 @@ async function floorOnce(engine: Engine, kind: Kind, image: string, round: numbe
       },
     });
     await container.start();
-    let created = kind !== 'postgres';
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       const ready =
         kind === 'redis'
           ? await redisAccepts(address, credentials.password)
-          : await postgresAccepts(address, credentials, !created).catch(() => false);
-      if (ready && created) break;
-      if (ready) created = true;
-      else await sleep(READY_POLL_MS);
+          : await postgresAccepts(address, credentials, false).catch(() => false);
+      if (ready) break;
+      if (tries % 40 === 0 && !(await container.inspect()).State.Running) {
+        const logs = await container.logs({ stdout: true, stderr: true });
+        throw new Error(`the floor's ${kind} server exited: ${logs.toString().slice(-500)}`);
+      }
+      await sleep(READY_POLL_MS);
     }
     return performance.now() - started;
   } finally {

@@ -112,3 +112,50 @@ export async function postgresAccepts(
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * The server's major version ('15') once PostgreSQL accepts the add-on's role on its
+ * database, else undefined: readiness and the version in one login (a SCRAM login costs both
+ * sides a key derivation).
+ */
+export async function postgresVersionWhenReady(
+  address: ServerAddress,
+  credentials: AddonCredentials,
+): Promise<string | undefined> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({
+    host: address.host,
+    port: address.port,
+    user: credentials.user,
+    password: credentials.password,
+    database: credentials.database,
+    connectionTimeoutMillis: 2000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch {
+    return undefined;
+  }
+  try {
+    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+    return /^(\d+)/.exec(rows[0]?.server_version ?? '')?.[1] ?? '';
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Redis's major.minor version ('7.0') once it accepts the password and has loaded its data. */
+export async function redisVersionWhenReady(
+  address: ServerAddress,
+  password: string,
+): Promise<string | undefined> {
+  try {
+    const info = await redisCommand(address, password, ['INFO', 'server'], 2000);
+    return /redis_version:(\d+\.\d+)/.exec(info)?.[1] ?? '';
+  } catch {
+    return undefined;
+  }
+}

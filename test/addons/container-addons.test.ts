@@ -178,6 +178,20 @@ describe('add-ons on the container runtime', () => {
     assert.equal(await redisGet('cache1', 'from-app'), 'yes', 'the app wrote to Redis');
 
     await sql('probe1-postgres', 'CREATE TABLE orders (id serial PRIMARY KEY, item text)');
+    // The app's role owns its database and nothing more: no server files, no programs.
+    const [role] = (await sql(
+      'probe1-postgres',
+      'SELECT rolsuper, current_database() AS db FROM pg_roles WHERE rolname = current_user',
+    )) as { rolsuper: boolean; db: string }[];
+    assert.deepEqual(role, { rolsuper: false, db: 'probe1_postgres' });
+    await assert.rejects(
+      sql('probe1-postgres', "SELECT pg_read_file('/var/lib/postgresql/data/pg_hba.conf')"),
+      /permission denied/,
+    );
+    await assert.rejects(
+      sql('probe1-postgres', "COPY (SELECT 1) TO PROGRAM 'id'"),
+      /permission denied|must be superuser/,
+    );
     await sql('probe1-postgres', "INSERT INTO orders (item) VALUES ('kept')");
     // The servers run as their images' users, never root, within a memory limit.
     const info = await engine.getContainer('berth-addon-probe1-postgres').inspect();

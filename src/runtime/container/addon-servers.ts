@@ -8,9 +8,9 @@ import { ADDON_IMAGE_LAYOUT, STACK_IMAGES } from '../../build/stacks/index.js';
 import { engineErrorStatus, imageExists, type Engine } from '../../engine/index.js';
 import { ConflictError, ErrorCodes } from '../../errors/index.js';
 import {
-  postgresAccepts,
-  redisAccepts,
+  postgresVersionWhenReady,
   redisCommand,
+  redisVersionWhenReady,
   type ServerAddress,
 } from '../addon-clients.js';
 import type {
@@ -56,21 +56,35 @@ function volumeName(name: string): string {
   return `berth-addon-${name}-data`;
 }
 
-// The servers' entrypoints. Nothing is spliced into them: the credentials arrive in the
-// environment, and the PostgreSQL password reaches initdb in a file that is removed at once.
-// Both run as the image's server user (never root) and work on the official images too.
+// The servers' entrypoints, constant scripts: the credentials arrive in the environment. Both
+// run as the image's server user (never root) and work on the official images too.
 
+// PostgreSQL: the cluster's superuser is one no add-on's role can be named (a '-': roles are
+// [a-z0-9_]) and cannot log in (no password, Unix socket only); the add-on's role is an
+// ordinary one that owns its database, made in single-user mode before the server first
+// listens, so that an app cannot read the server's files or run programs as its user. The
+// names and the password are checked against what Berth makes before they reach any SQL.
 const POSTGRES_ENTRYPOINT = `set -eu
+case "$BERTH_USER$BERTH_DATABASE" in *[!a-z0-9_]*|'') echo 'bad role or database name' >&2; exit 2;; esac
+case "$BERTH_PASSWORD" in *[!A-Za-z0-9_-]*|'') echo 'bad password' >&2; exit 2;; esac
 bin=
 for dir in /usr/lib/postgresql/*/bin; do if [ -x "$dir/postgres" ]; then bin=$dir; fi; done
 if [ -z "$bin" ]; then bin=$(dirname "$(command -v postgres)"); fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  umask 077
-  printf '%s\\n' "$BERTH_PASSWORD" > /tmp/berth-initdb-password
-  "$bin/initdb" --pgdata="$PGDATA" --username="$BERTH_USER" --pwfile=/tmp/berth-initdb-password \\
-    --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions >/dev/null
-  rm -f /tmp/berth-initdb-password
+  "$bin/initdb" --pgdata="$PGDATA" --username=berth-superuser --auth-local=peer \\
+    --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions >/dev/null
   printf 'host all all all scram-sha-256\\n' >> "$PGDATA/pg_hba.conf"
+  printf '%s\\n' \\
+    "CREATE ROLE \\"$BERTH_USER\\" LOGIN PASSWORD '$BERTH_PASSWORD'" \\
+    "CREATE DATABASE \\"$BERTH_DATABASE\\" OWNER \\"$BERTH_USER\\"" \\
+    | "$bin/postgres" --single -D "$PGDATA" postgres >/dev/null 2>/tmp/berth-single.log || true
+  # Single-user mode reports a failed statement and goes on: its errors, passwords masked.
+  if grep -q -e ERROR -e FATAL /tmp/berth-single.log; then
+    sed "s/'[^']*'/'***'/g" /tmp/berth-single.log >&2
+    rm -rf "$PGDATA"/*
+    exit 1
+  fi
+  rm -f /tmp/berth-single.log
 fi
 unset BERTH_PASSWORD
 exec "$bin/postgres" -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp -p 5432`;
@@ -178,14 +192,20 @@ export class ContainerAddonServers implements AddonServers {
   async create(spec: AddonServerSpec): Promise<AddonEndpoint> {
     const { image, problem } = await this.#image(spec.kind);
     if (problem) throw new ConflictError(problem, ErrorCodes.ADDONS_UNAVAILABLE);
-    if (await this.#volumeExists(spec.name)) {
+    // Asked of the engine at once: each is a round trip it answers on its own.
+    const [volumeExists, published] = await Promise.all([
+      this.#volumeExists(spec.name),
+      this.#publishedPorts(),
+      this.#ensureNetwork(addonContainerName(spec.name), this.#labels(spec)),
+    ]);
+    if (volumeExists) {
       throw new ConflictError(
         `the engine has a volume ${volumeName(spec.name)} already: an add-on's data is made once`,
         ErrorCodes.ADDON_EXISTS,
       );
     }
     const unitId = `addon-${spec.name}`;
-    const port = await this.#ports.allocate(unitId, await this.#publishedPorts());
+    const port = await this.#ports.allocate(unitId, published);
     try {
       await this.#engine.createVolume({
         Name: volumeName(spec.name),
@@ -193,7 +213,7 @@ export class ContainerAddonServers implements AddonServers {
       });
       const container = await this.#createContainer(spec, image, port);
       await container.start();
-      return await this.#awaitReady(spec, port, true);
+      return await this.#awaitReady(spec, port);
     } catch (error) {
       await this.#ports.unclaim(unitId, port);
       throw error;
@@ -217,7 +237,7 @@ export class ContainerAddonServers implements AddonServers {
     }
     for (const app of spec.apps ?? []) await this.attached(spec.name, app);
     if (!info?.State.Running) await this.#engine.getContainer(name).start();
-    return this.#awaitReady(spec, port, false);
+    return this.#awaitReady(spec, port);
   }
 
   async status(name: string): Promise<AddonServerStatus> {
@@ -354,7 +374,7 @@ export class ContainerAddonServers implements AddonServers {
     try {
       await container.stop({ t: STOP_GRACE_S }).catch(ignoreNotModified);
       await container.start();
-      await this.#awaitReady(spec, port, false);
+      await this.#awaitReady(spec, port);
       const address = { host: HOST, port };
       const { password } = spec.credentials;
       await redisCommand(address, password, ['CONFIG', 'SET', 'appendonly', 'yes']);
@@ -379,7 +399,7 @@ export class ContainerAddonServers implements AddonServers {
         .catch(() => undefined);
       await this.#runOnVolume(spec, REDIS_ROLLBACK).catch(() => undefined);
       await container.start().catch(() => undefined);
-      await this.#awaitReady(spec, port, false).catch(() => undefined);
+      await this.#awaitReady(spec, port).catch(() => undefined);
       throw error;
     }
     await this.#exec(spec, ['rm', '-rf', '/data/before-restore']);
@@ -429,6 +449,7 @@ export class ContainerAddonServers implements AddonServers {
         ? {
             PGDATA: layout.dataDir,
             BERTH_USER: spec.credentials.user,
+            BERTH_DATABASE: spec.credentials.database,
             BERTH_PASSWORD: spec.credentials.password,
           }
         : { BERTH_PASSWORD: spec.credentials.password };
@@ -621,23 +642,17 @@ export class ContainerAddonServers implements AddonServers {
   }
 
   /** Resolves once the server accepts its credentials; rejects when it did not in time. */
-  async #awaitReady(spec: AddonServerSpec, port: number, first: boolean): Promise<AddonEndpoint> {
+  async #awaitReady(spec: AddonServerSpec, port: number): Promise<AddonEndpoint> {
     const address = { host: HOST, port };
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    let created = !first;
     let asked = 0;
     for (;;) {
-      const ready =
+      // Ready, and its version, in one login: the server's major version as it says itself.
+      const version =
         spec.kind === 'redis'
-          ? await redisAccepts(address, spec.credentials.password)
-          : await postgresAccepts(address, spec.credentials, !created).catch(() => false);
-      if (ready) {
-        if (spec.kind === 'postgres' && !created) {
-          created = true;
-          continue;
-        }
-        return { host: HOST, port, version: await this.#version(spec, address) };
-      }
+          ? await redisVersionWhenReady(address, spec.credentials.password)
+          : await postgresVersionWhenReady(address, spec.credentials);
+      if (version !== undefined) return { host: HOST, port, version };
       // The engine is asked now and then only: an inspect costs the engine more than a
       // refused connection costs the server, and it competes with the server's start.
       if (
@@ -652,28 +667,6 @@ export class ContainerAddonServers implements AddonServers {
         );
       }
       await sleep(READY_POLL_MS);
-    }
-  }
-
-  /** The server's major version ('15', '7.0'), as it says itself. */
-  async #version(spec: AddonServerSpec, address: ServerAddress): Promise<string> {
-    if (spec.kind === 'redis') {
-      const info = await redisCommand(address, spec.credentials.password, ['INFO', 'server']);
-      return /redis_version:(\d+\.\d+)/.exec(info)?.[1] ?? '';
-    }
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({
-      ...address,
-      ...spec.credentials,
-      connectionTimeoutMillis: 2000,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-      return /^(\d+)/.exec(rows[0]?.server_version ?? '')?.[1] ?? '';
-    } finally {
-      await client.end().catch(() => undefined);
     }
   }
 }
