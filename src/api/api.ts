@@ -72,7 +72,12 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly websocketLimits: WsSessionLimits;
   readonly version?: string;
   /** Push to deploy over smart HTTP at /git/<app>.git (outside /api/v1); off without it. */
-  readonly git?: { readonly repositories: GitRepositories; readonly pushes: GitPushDeploys };
+  readonly git?: {
+    readonly repositories: GitRepositories;
+    readonly pushes: GitPushDeploys;
+    /** The largest push passed to git (ServerOptions.gitMaxPushBytes). */
+    readonly maxPushBytes: number;
+  };
 }
 
 const websocketOperation = {

@@ -23,8 +23,8 @@ export interface GitRouteServices {
   readonly repositories: GitRepositories;
   readonly pushes: GitPushDeploys;
   readonly logger: Logger;
-  /** The largest request body passed to git, in bytes (default 1 GiB). */
-  readonly maxPushBytes?: number;
+  /** The largest request body passed to git, in bytes (ServerOptions.gitMaxPushBytes). */
+  readonly maxPushBytes: number;
 }
 
 /** An answer git prints: status, plain text, and for 401 the challenge it answers. */
@@ -48,7 +48,7 @@ function basicPassword(header: string | undefined): string | undefined {
  * the app, served by `git http-backend`. Dumb-HTTP paths are not served.
  */
 export function gitRoutes(services: GitRouteServices): FastifyPluginCallback {
-  const maxBodyBytes = services.maxPushBytes ?? 1024 * 1024 * 1024;
+  const maxBodyBytes = services.maxPushBytes;
 
   /** Authenticates and authorizes, or answers 401/403/404 itself and returns undefined. */
   const authorize = async (

@@ -22,10 +22,10 @@ export interface GitSshServices {
   readonly logger: Logger;
   /** `<data-dir>/ssh_host_ed25519_key`: made once (0600), then read at every start. */
   readonly hostKeyFile: string;
-  /** The largest push passed to git, in bytes (default 1 GiB, as over HTTP). */
-  readonly maxPushBytes?: number;
-  /** How long a connection may take to authenticate (default 30 s). */
-  readonly authTimeoutMs?: number;
+  /** The largest push passed to git, in bytes, as over HTTP (ServerOptions.gitMaxPushBytes). */
+  readonly maxPushBytes: number;
+  /** How long a connection may take to authenticate (ServerOptions.sshAuthTimeoutMs). */
+  readonly authTimeoutMs: number;
 }
 
 const USAGE = 'berth: only git push and fetch are served here (ssh://git@HOST:PORT/<app>.git)';
@@ -114,7 +114,7 @@ export class GitSshServer {
     let caller: (Caller & { readonly keyId: string }) | undefined;
     const timer = setTimeout(() => {
       if (!caller) client.end();
-    }, this.#services.authTimeoutMs ?? 30_000);
+    }, this.#services.authTimeoutMs);
     client.on('close', () => {
       clearTimeout(timer);
       this.#clients.delete(client);
@@ -231,7 +231,7 @@ export class GitSshServer {
     const stop = () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     };
-    const limit = this.#services.maxPushBytes ?? 1024 * 1024 * 1024;
+    const limit = this.#services.maxPushBytes;
     let received = 0;
     stream.on('data', (chunk: Buffer) => {
       received += chunk.length;

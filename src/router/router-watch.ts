@@ -7,8 +7,8 @@ import { ensureRouterProcess, type EnsureRouterOptions } from './router-process.
 
 /** How the controller watches its router. */
 export interface RouterWatchOptions extends EnsureRouterOptions {
-  /** Time between health checks (default 2 s). */
-  readonly intervalMs?: number;
+  /** Time between health checks (the controller's: ServerOptions.routerWatchIntervalMs). */
+  readonly intervalMs: number;
 }
 
 /**
@@ -43,7 +43,7 @@ export class RouterWatch {
     this.#timer = setInterval(() => {
       // A check still running (a router starting up) is not overlapped by the next one.
       this.#checking ??= this.#check().finally(() => (this.#checking = undefined));
-    }, this.#options.intervalMs ?? 2_000);
+    }, this.#options.intervalMs);
     this.#timer.unref();
     this.#lifecycle.transition('running');
   }

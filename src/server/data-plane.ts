@@ -103,7 +103,13 @@ export async function startDataPlane(
       { pid: started.pid, adopted: started.adopted, listen: health.listen },
       started.adopted ? 'adopted the running router' : 'started the router',
     );
-    watch = new RouterWatch({ dir, listen, logger, command });
+    watch = new RouterWatch({
+      dir,
+      listen,
+      logger,
+      command,
+      intervalMs: options.routerWatchIntervalMs,
+    });
     watch.start();
     const runningWatch = watch;
     return {

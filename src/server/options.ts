@@ -78,6 +78,12 @@ export interface ServerOptions {
   readonly backupCheckIntervalMs: number;
   /** How often router sync checks that the router still serves the latest table (3 s). */
   readonly routerCheckIntervalMs: number;
+  /** How often the controller checks that its router process runs, and starts it again (2 s). */
+  readonly routerWatchIntervalMs: number;
+  /** The largest push git over HTTP or SSH passes to git, in bytes (1 GiB). */
+  readonly gitMaxPushBytes: number;
+  /** How long an SSH connection may take to authenticate before it is closed (30 s). */
+  readonly sshAuthTimeoutMs: number;
   /** The largest JSON request body the API accepts, in bytes (1 MiB); bundles have bundleLimit. */
   readonly bodyLimit: number;
   /**
@@ -246,6 +252,9 @@ export function compileServerOptions(
     reconcileIntervalMs: 2000,
     backupCheckIntervalMs: 1000,
     routerCheckIntervalMs: 3000,
+    routerWatchIntervalMs: 2000,
+    gitMaxPushBytes: 1024 ** 3,
+    sshAuthTimeoutMs: 30_000,
     bodyLimit: 1024 * 1024,
     websocketLimits: Object.freeze({
       maxMessageBytes: 64 * 1024,

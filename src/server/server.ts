@@ -313,7 +313,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           bodyLimit: options.bodyLimit,
           websocketLimits: options.websocketLimits,
           version: berthVersion(),
-          git: { repositories, pushes: gitPushes },
+          git: { repositories, pushes: gitPushes, maxPushBytes: options.gitMaxPushBytes },
         }),
       // Pushes that follow a task are answered first, so closing the API does not wait on them.
       async (built) => {
@@ -360,6 +360,8 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           pushes: gitPushes,
           logger: logger.child({ component: 'ssh' }),
           hostKeyFile: path.join(options.dataDir, 'ssh_host_ed25519_key'),
+          maxPushBytes: options.gitMaxPushBytes,
+          authTimeoutMs: options.sshAuthTimeoutMs,
         })
       : undefined;
     const apiUrl = `http://${urlHost(api.server.address() as AddressInfo)}:${(api.server.address() as AddressInfo).port}`;
