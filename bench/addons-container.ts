@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADDON_IMAGE_LAYOUT } from '../src/build/stacks/index.js';
 import { connectEngine, imageExists, type Engine } from '../src/engine/index.js';
-import { postgresAccepts, redisAccepts } from '../src/runtime/addon-clients.js';
+import { postgresAccepts, redisAccepts, scramVerifier } from '../src/runtime/addon-clients.js';
 import {
   ADDON_ENTRYPOINTS,
   DEFAULT_ADDON_IMAGES,
@@ -59,8 +59,9 @@ async function floorOnce(engine: Engine, kind: Kind, image: string, round: numbe
           `PGDATA=${layout.dataDir}`,
           `BERTH_USER=${credentials.user}`,
           `BERTH_DATABASE=${credentials.database}`,
+          `BERTH_PASSWORD_VERIFIER=${scramVerifier(credentials.password)}`,
         ]
-      : [];
+      : [`BERTH_PASSWORD=${credentials.password}`];
   const address = { host: '127.0.0.1', port };
   const started = performance.now();
   await engine.createVolume({ Name: name });
@@ -72,7 +73,7 @@ async function floorOnce(engine: Engine, kind: Kind, image: string, round: numbe
       User: layout.user,
       Entrypoint: ['/bin/sh', '-c', ADDON_ENTRYPOINTS[kind]],
       Cmd: [],
-      Env: [...env, `BERTH_PASSWORD=${credentials.password}`],
+      Env: env,
       ExposedPorts: { [`${layout.port}/tcp`]: {} },
       HostConfig: {
         NetworkMode: name,

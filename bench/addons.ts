@@ -3,8 +3,7 @@
 // the same run: the same server made directly (initdb with the same flags + postgres with the
 // same settings, or redis-server with the same configuration file, each as an unprivileged
 // user), asked as often as Berth asks, until it accepts the same kind of credentials on a
-// database of the add-on's name. The container runtime does not run add-ons yet, so it has no
-// row.
+// database of the add-on's name. The container runtime's rows come from addons-container.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,8 +11,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import { POSTGRES_SUPERUSER } from '../src/runtime/addon-clients.js';
+import { claimPostgresCluster } from '../src/runtime/process/addon-readiness.js';
 import { startBerthServer } from '../test/support/berth-server.js';
+import { measureContainerAddons } from './addons-container.js';
 import { BerthApiClient } from './berth-api-client.js';
 import { compiledBerthEnv } from './compiled-berth.js';
 import { freePort } from './deploy-probes.js';
@@ -65,25 +66,17 @@ function asUser(uid: number | undefined, argv: string[]): string[] {
  * The least a new cluster needs to accept the role on a database of its own name: initdb made
  * `postgres`, and renaming it is a catalog update (CREATE DATABASE would copy template1).
  */
-async function postgresAccepts(port: number, password: string): Promise<boolean> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port,
+/**
+ * The first login to a new cluster, doing what Berth's does (claimPostgresCluster): as the
+ * superuser, make the add-on's role, rename initdb's database to the add-on's, give it to the
+ * role and take the superuser's password away, in one transaction.
+ */
+function postgresAccepts(port: number, password: string): Promise<boolean> {
+  return claimPostgresCluster({ host: '127.0.0.1', port }, password, {
     user: 'bench',
-    password,
-    database: 'template1',
-    connectionTimeoutMillis: 1000,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('ALTER DATABASE postgres RENAME TO bench');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+    password: randomBytes(24).toString('base64url'),
+    database: 'bench',
+  }).catch(() => false);
 }
 
 function redisAccepts(port: number, password: string): Promise<boolean> {
@@ -137,7 +130,7 @@ async function postgresFloor(dir: string, bin: string, uid: number | undefined):
     '--pgdata',
     data,
     '--username',
-    'bench',
+    POSTGRES_SUPERUSER,
     `--pwfile=${passwordFile}`,
     '--auth=scram-sha-256',
     '--encoding=UTF8',
@@ -272,6 +265,23 @@ export async function runAddonsBench(print: (line: string) => void): Promise<obj
   )) {
     print(`  ${line}`);
   }
-  print('  container runtime: no add-ons yet');
-  return figures;
+  const container = await measureContainerAddons(ROUNDS, print);
+  if (container && Object.keys(container).length > 0) {
+    print(
+      `addons create → accepting connections, container runtime, median of ${ROUNDS} (target ≤ ${TARGET_RATIO}x the floor)`,
+    );
+    for (const line of tableLines(
+      ['kind', 'berth', 'floor', 'ratio', 'target'],
+      Object.entries(container).map(([kind, f]) => [
+        kind,
+        `${f.berthMs.toFixed(1)} ms`,
+        `${f.floorMs.toFixed(1)} ms`,
+        `${f.ratio.toFixed(2)}x`,
+        verdict(f.ratio <= TARGET_RATIO),
+      ]),
+    )) {
+      print(`  ${line}`);
+    }
+  }
+  return { process: figures, ...(container ? { container } : {}) };
 }

@@ -1,6 +1,7 @@
 // The few client calls Berth makes to the database servers it runs for add-ons, on every
 // runtime: "does it accept these credentials yet", and one Redis command. Client tools
 // (pg_dump, redis-cli) are each runtime's business; these speak the protocols directly.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { AddonCredentials } from './addons.js';
 
@@ -158,4 +159,32 @@ export async function redisVersionWhenReady(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The cluster's superuser on a PostgreSQL add-on: a name no add-on's role can have (roles are
+ * [a-z0-9_]), which loses its password once the add-on's role is made, so that nobody logs in
+ * as it. The add-on's role is an ordinary one that owns its database: an app holding the URL
+ * cannot read the server's files or run programs as the server's user.
+ */
+export const POSTGRES_SUPERUSER = 'berth-superuser';
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5803's form, as psql's
+ * \password sends it): the password itself then never travels in SQL, where a failed
+ * statement's text could reach a log.
+ */
+export function scramVerifier(password: string, iterations = 4096): string {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/** A role or database name Berth made ([a-z0-9_]), double-quoted; anything else is refused. */
+export function quotedName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`'${name}' is not an add-on name`);
+  return `"${name}"`;
 }

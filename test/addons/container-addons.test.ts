@@ -196,6 +196,10 @@ describe('add-ons on the container runtime', () => {
     // The servers run as their images' users, never root, within a memory limit.
     const info = await engine.getContainer('berth-addon-probe1-postgres').inspect();
     assert.equal(info.Config.User, 'postgres');
+    assert.ok(
+      !(info.Config.Env ?? []).some((entry) => entry.includes(password)),
+      'the container holds a SCRAM verifier, never the password',
+    );
     assert.ok((info.HostConfig.Memory ?? 0) > 0);
   });
 

@@ -141,12 +141,51 @@ for (const backend of backends) {
           rows.map((row) => row.datname),
           ['shop_postgres'],
         );
+        // The role owns its database and nothing more: every PostgreSQL add-on's server runs
+        // as Debian's postgres user, so a superuser could read the others' data files.
+        const role = await client.query<{ rolsuper: boolean; owner: string }>(
+          `SELECT rolsuper, pg_get_userbyid(datdba) AS owner FROM pg_roles, pg_database
+            WHERE rolname = current_user AND datname = current_database()`,
+        );
+        assert.deepEqual(role.rows, [{ rolsuper: false, owner: 'shop_postgres' }]);
+        await assert.rejects(
+          client.query("SELECT pg_read_file('PG_VERSION')"),
+          /permission denied/,
+        );
+        await assert.rejects(
+          client.query("COPY (SELECT 1) TO PROGRAM 'id'"),
+          /permission denied|must be superuser/,
+        );
       });
+      // Nobody logs in as the cluster's superuser: it has no password any more.
+      const superuser = new URL(revealed.url);
+      superuser.username = 'berth-superuser';
+      await assert.rejects(
+        withPostgres(superuser.toString(), async () => undefined),
+        /password/,
+      );
       const listed = (await server.request('GET', '/apps/shop/releases', { token })).body as {
         version: number;
         configKeys: string[];
       }[];
       assert.ok(listed[0]?.configKeys.includes('DATABASE_URL'), 'the release lists the key');
+    });
+
+    it('creates PostgreSQL named pg-…, whose role PostgreSQL would reserve', async () => {
+      const created = await server.request('POST', '/addons', {
+        token,
+        body: { kind: 'postgres', name: 'pg-reports' },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const { url } = (await server.request('GET', '/addons/pg-reports?reveal=true', { token }))
+        .body as AddonJson & { url: string };
+      assert.ok(url.startsWith('postgres://addon_pg_reports:'), url);
+      assert.ok(url.endsWith('/pg_reports'), url);
+      await withPostgres(url, (client) => client.query('SELECT 1'));
+      const destroyed = await server.request('DELETE', '/addons/pg-reports?confirm=pg-reports', {
+        token,
+      });
+      assert.equal(destroyed.status, 204);
     });
 
     it('creates Redis attached under an alias of the caller’s choice', async () => {

@@ -152,7 +152,9 @@ function newPassword(): string {
 /** PostgreSQL's role and database for an add-on: its name with '_' for '-'. */
 function credentialsFor(name: string): AddonCredentials {
   const base = name.replace(/-/g, '_');
-  return { user: base, password: newPassword(), database: base };
+  // PostgreSQL reserves role names that begin with pg_ (pg-cache would be pg_cache).
+  const user = base.startsWith('pg_') ? `addon_${base}` : base;
+  return { user, password: newPassword(), database: base };
 }
 
 /**

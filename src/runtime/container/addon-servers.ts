@@ -10,6 +10,7 @@ import { ConflictError, ErrorCodes } from '../../errors/index.js';
 import {
   postgresVersionWhenReady,
   redisCommand,
+  scramVerifier,
   redisVersionWhenReady,
   type ServerAddress,
 } from '../addon-clients.js';
@@ -63,10 +64,12 @@ function volumeName(name: string): string {
 // [a-z0-9_]) and cannot log in (no password, Unix socket only); the add-on's role is an
 // ordinary one that owns its database, made in single-user mode before the server first
 // listens, so that an app cannot read the server's files or run programs as its user. The
-// names and the password are checked against what Berth makes before they reach any SQL.
+// names and the password's SCRAM verifier (the container never sees the password) are
+// checked against what Berth makes before they reach any SQL.
 const POSTGRES_ENTRYPOINT = `set -eu
 case "$BERTH_USER$BERTH_DATABASE" in *[!a-z0-9_]*|'') echo 'bad role or database name' >&2; exit 2;; esac
-case "$BERTH_PASSWORD" in *[!A-Za-z0-9_-]*|'') echo 'bad password' >&2; exit 2;; esac
+case "$BERTH_PASSWORD_VERIFIER" in SCRAM-SHA-256*) ;; *) echo 'bad password verifier' >&2; exit 2;; esac
+case "$BERTH_PASSWORD_VERIFIER" in *[!A-Za-z0-9+/=:\\$-]*) echo 'bad password verifier' >&2; exit 2;; esac
 bin=
 for dir in /usr/lib/postgresql/*/bin; do if [ -x "$dir/postgres" ]; then bin=$dir; fi; done
 if [ -z "$bin" ]; then bin=$(dirname "$(command -v postgres)"); fi
@@ -75,7 +78,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions >/dev/null
   printf 'host all all all scram-sha-256\\n' >> "$PGDATA/pg_hba.conf"
   printf '%s\\n' \\
-    "CREATE ROLE \\"$BERTH_USER\\" LOGIN PASSWORD '$BERTH_PASSWORD'" \\
+    "CREATE ROLE \\"$BERTH_USER\\" LOGIN PASSWORD '$BERTH_PASSWORD_VERIFIER'" \\
     "CREATE DATABASE \\"$BERTH_DATABASE\\" OWNER \\"$BERTH_USER\\"" \\
     | "$bin/postgres" --single -D "$PGDATA" postgres >/dev/null 2>/tmp/berth-single.log || true
   # Single-user mode reports a failed statement and goes on: its errors, passwords masked.
@@ -86,7 +89,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   rm -f /tmp/berth-single.log
 fi
-unset BERTH_PASSWORD
+unset BERTH_PASSWORD_VERIFIER
 exec "$bin/postgres" -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp -p 5432`;
 
 // A restore leaves restore.rdb beside the data: the next start sets the data aside, loads the
@@ -450,7 +453,8 @@ export class ContainerAddonServers implements AddonServers {
             PGDATA: layout.dataDir,
             BERTH_USER: spec.credentials.user,
             BERTH_DATABASE: spec.credentials.database,
-            BERTH_PASSWORD: spec.credentials.password,
+            // A SCRAM verifier, not the password: the container never holds it.
+            BERTH_PASSWORD_VERIFIER: scramVerifier(spec.credentials.password),
           }
         : { BERTH_PASSWORD: spec.credentials.password };
     const memory = this.#memory[spec.kind];

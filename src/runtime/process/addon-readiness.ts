@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerAddress } from '../addon-clients.js';
+import {
+  POSTGRES_SUPERUSER,
+  postgresAccepts,
+  quotedName,
+  scramVerifier,
+  type ServerAddress,
+} from '../addon-clients.js';
 import type { AddonCredentials, AddonKind } from '../addons.js';
 
 /** How long a server may take to accept connections after it was started. */
@@ -15,17 +21,20 @@ export const READY_POLL_MS: Readonly<Record<AddonKind, number>> = Object.freeze(
   postgres: 5,
 });
 
-/** SQLSTATE invalid_catalog_name: the database named does not exist. */
-const NO_SUCH_DATABASE = '3D000';
+/** SQLSTATE invalid_password: how a login without a password is refused. */
+const INVALID_PASSWORD = '28P01';
 
 /**
- * One try at a new cluster, as the add-on's role: on `template1`, it renames the database
- * initdb made (`postgres`) to the add-on's, which is a catalog update where CREATE DATABASE
- * would copy template1 and fsync it (~150 ms); the one connection that succeeds does it.
- * Resolves true once the database exists under its name, false while the server refuses.
+ * One try at a new cluster, as its superuser on `template1`, in one transaction: makes the
+ * add-on's role (its password as a SCRAM verifier), renames the database initdb made
+ * (`postgres`) to the add-on's, which is a catalog update where CREATE DATABASE would copy
+ * template1 and fsync it (~150 ms), gives the role that database, and takes the superuser's
+ * password away. Resolves true once the add-on's role logs in on its database (also when a
+ * try's answer was lost after it committed), false while the server refuses.
  */
-export async function claimPostgresDatabase(
+export async function claimPostgresCluster(
   address: ServerAddress,
+  superuserPassword: string,
   credentials: AddonCredentials,
 ): Promise<boolean> {
   // Loaded here: a server without PostgreSQL add-ons or a PostgreSQL store never loads pg.
@@ -33,38 +42,43 @@ export async function claimPostgresDatabase(
   const client = new pg.Client({
     host: address.host,
     port: address.port,
-    user: credentials.user,
-    password: credentials.password,
-    database: credentials.database === 'postgres' ? 'postgres' : 'template1',
+    user: POSTGRES_SUPERUSER,
+    password: superuserPassword,
+    database: 'template1',
     connectionTimeoutMillis: 2000,
   });
   client.on('error', () => undefined);
   try {
     await client.connect();
-  } catch {
+  } catch (error) {
+    // The superuser has no password any more: an earlier try committed.
+    if ((error as { code?: unknown }).code === INVALID_PASSWORD) {
+      return postgresAccepts(address, credentials, false);
+    }
     return false;
   }
   try {
-    if (credentials.database !== 'postgres') {
-      // Names are the add-on's, made of [a-z0-9_]; quoted all the same.
-      await client.query(
-        `ALTER DATABASE postgres RENAME TO "${credentials.database.replace(/"/g, '""')}"`,
-      );
-    }
+    const role = quotedName(credentials.user);
+    const database = quotedName(credentials.database);
+    const verifier = scramVerifier(credentials.password);
+    await client.query(
+      [
+        `CREATE ROLE ${role} LOGIN PASSWORD '${verifier}'`,
+        ...(credentials.database === 'postgres'
+          ? []
+          : [`ALTER DATABASE postgres RENAME TO ${database}`]),
+        `ALTER DATABASE ${database} OWNER TO ${role}`,
+        `ALTER ROLE ${quotedSuperuser()} PASSWORD NULL`,
+      ].join('; '),
+    );
     return true;
-  } catch (error) {
-    // A try whose answer was lost after the rename committed (the server crashed): done.
-    if ((error as { code?: unknown }).code === NO_SUCH_DATABASE) {
-      const { rows } = await client.query<{ found: boolean }>(
-        'SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1) AS found',
-        [credentials.database],
-      );
-      if (rows[0]?.found === true) return true;
-    }
-    throw error;
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+function quotedSuperuser(): string {
+  return `"${POSTGRES_SUPERUSER}"`;
 }
 
 /**

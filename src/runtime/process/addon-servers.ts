@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmod,
   lchown,
@@ -15,7 +16,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ConflictError, ErrorCodes } from '../../errors/index.js';
-import { postgresAccepts, redisAccepts, redisCommand } from '../addon-clients.js';
+import {
+  POSTGRES_SUPERUSER,
+  postgresAccepts,
+  redisAccepts,
+  redisCommand,
+} from '../addon-clients.js';
 import type {
   AddonEndpoint,
   AddonKind,
@@ -27,7 +33,7 @@ import type { AppAccount, RestartPolicy, UnitSpec, UnitStatus } from '../driver.
 import type { PortClaims, PortRange } from '../ports/index.js';
 import { RuntimeDriver } from '../runtime-driver.js';
 import {
-  claimPostgresDatabase,
+  claimPostgresCluster,
   READY_POLL_MS,
   READY_TIMEOUT_MS,
   untilAccepting,
@@ -248,12 +254,18 @@ export class ProcessAddonServers implements AddonServers {
       );
     }
     await this.#prepare(spec);
-    if (spec.kind === 'postgres') await this.#initdb(spec);
-    else await this.#writeRedisConfig(spec);
+    // The new cluster's superuser's, used once to make the add-on's role, then taken away.
+    let superuserPassword: string | undefined;
+    if (spec.kind === 'postgres') {
+      superuserPassword = randomBytes(32).toString('base64url');
+      await this.#initdb(spec, superuserPassword);
+    } else {
+      await this.#writeRedisConfig(spec);
+    }
     const unit = await this.#withDriver(spec.name, this.#ports, async (driver) =>
       driver.start(await this.#unitSpec(spec)),
     );
-    return this.#awaitReady(spec, unit, true);
+    return this.#awaitReady(spec, unit, superuserPassword);
   }
 
   async ensureRunning(spec: AddonServerSpec, port: number): Promise<AddonEndpoint> {
@@ -274,7 +286,7 @@ export class ProcessAddonServers implements AddonServers {
       if (spec.kind === 'redis') await this.#writeRedisConfig(spec);
       return driver.start(await this.#unitSpec(spec));
     });
-    return this.#awaitReady(spec, unit, false);
+    return this.#awaitReady(spec, unit);
   }
 
   async status(name: string): Promise<AddonServerStatus> {
@@ -373,7 +385,7 @@ export class ProcessAddonServers implements AddonServers {
         await claims?.release(unitIdOf(spec.name));
         await driver.start(await this.#unitSpec(spec));
       });
-      await this.#awaitReady(spec, { address: { host: HOST, port } }, false);
+      await this.#awaitReady(spec, { address: { host: HOST, port } });
     };
     await this.stop(spec.name);
     await rm(aside, { recursive: true, force: true });
@@ -441,7 +453,8 @@ export class ProcessAddonServers implements AddonServers {
     await this.#give(data, spec);
   }
 
-  async #initdb(spec: AddonServerSpec): Promise<void> {
+  /** A cluster whose superuser is POSTGRES_SUPERUSER with `superuserPassword` (for now). */
+  async #initdb(spec: AddonServerSpec, superuserPassword: string): Promise<void> {
     const postgres = await findPostgres();
     if (!postgres) throw new Error('PostgreSQL is not installed');
     const jail = await this.#sandboxes.jail(
@@ -452,7 +465,7 @@ export class ProcessAddonServers implements AddonServers {
     // The password reaches initdb in a file of the server's user, removed at once after.
     const tmp = jail.env['TMPDIR'] ?? this.#dir(spec.name);
     const passwordFile = path.join(tmp, 'initdb-password');
-    await writeFile(passwordFile, `${spec.credentials.password}\n`, { mode: 0o600 });
+    await writeFile(passwordFile, `${superuserPassword}\n`, { mode: 0o600 });
     await this.#give(passwordFile, spec);
     try {
       const [file, ...args] = jail.wrap([
@@ -460,7 +473,7 @@ export class ProcessAddonServers implements AddonServers {
         '--pgdata',
         this.#dataDir(spec.name),
         '--username',
-        spec.credentials.user,
+        POSTGRES_SUPERUSER,
         `--pwfile=${passwordFile}`,
         '--auth=scram-sha-256',
         '--encoding=UTF8',
@@ -557,7 +570,8 @@ export class ProcessAddonServers implements AddonServers {
   async #awaitReady(
     spec: AddonServerSpec,
     unit: Pick<UnitStatus, 'address'>,
-    first: boolean,
+    /** A new cluster's superuser password: its role and database are made first. */
+    superuserPassword?: string,
   ): Promise<AddonEndpoint> {
     const address = { host: HOST, port: unit.address.port };
     // Looked up while the server starts, not before the first try.
@@ -569,8 +583,8 @@ export class ProcessAddonServers implements AddonServers {
     const accepts =
       spec.kind === 'redis'
         ? () => redisAccepts(address, spec.credentials.password)
-        : first
-          ? () => claimPostgresDatabase(address, spec.credentials)
+        : superuserPassword !== undefined
+          ? () => claimPostgresCluster(address, superuserPassword, spec.credentials)
           : () => postgresAccepts(address, spec.credentials, false);
     await untilAccepting(
       accepts,
