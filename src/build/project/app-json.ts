@@ -1,10 +1,11 @@
 import { CONFIG_KEY_PATTERN, isPlatformKey, refusedKeyRule } from '../../domain/config/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
+import { parseCron } from './cron.js';
 import { heroku } from './heroku-names.js';
 import { locateJsonSyntaxError } from './json-syntax.js';
 import { jsonPath, nestingTooDeep } from './json-shape.js';
-import { ADDON_ALIAS_PATTERN, type Addon, type ProjectMetadata } from './model.js';
+import { ADDON_ALIAS_PATTERN, type Addon, type CronEntry, type ProjectMetadata } from './model.js';
 
 /** app.json may be at most this large (128 KiB): Heroku's files carry prose berth.json lacks. */
 export const APP_JSON_MAX_BYTES = 128 * 1024;
@@ -28,9 +29,18 @@ const LIMITS = Object.freeze({
 });
 
 /** The fields of app.json this slice applies. */
-const APPLIED = ['name', 'description', 'keywords', 'repository', 'env', 'formation', 'addons'];
+const APPLIED = [
+  'name',
+  'description',
+  'keywords',
+  'repository',
+  'env',
+  'formation',
+  'addons',
+  'cron',
+];
 /** Fields Heroku and Dokku give meaning that Berth will apply in a later version. */
-const NOT_YET = ['scripts', 'healthchecks', 'cron'];
+const NOT_YET = ['scripts', 'healthchecks'];
 /** Heroku's own fields that mean nothing on Berth, and why. */
 const IGNORED: Readonly<Record<string, string>> = Object.freeze({
   website: 'a Heroku Button field',
@@ -62,6 +72,7 @@ export interface AppJson {
   readonly env: readonly (readonly [string, AppJsonEnvVar])[];
   readonly formation: readonly (readonly [string, AppJsonFormation])[];
   readonly addons: readonly Addon[];
+  readonly cron: readonly CronEntry[];
   readonly warnings: readonly string[];
 }
 
@@ -179,7 +190,14 @@ export function parseAppJson(source: string): AppJson {
   const formation =
     root['formation'] === undefined ? [] : parseFormation(root['formation'], warnings);
   const addons = root['addons'] === undefined ? [] : parseAddons(root['addons'], warnings);
-  return { metadata, env, formation, addons, warnings: warnings.lines() };
+  const cron =
+    root['cron'] === undefined
+      ? []
+      : parseCron(root['cron'], {
+          name: 'app.json',
+          unknown: (object, known, at) => warnings.unknown(object, known, at),
+        });
+  return { metadata, env, formation, addons, cron, warnings: warnings.lines() };
 }
 
 function parseMetadata(root: JsonObject): ProjectMetadata {

@@ -1,6 +1,7 @@
 import { CONFIG_KEY_PATTERN, isPlatformKey, refusedKeyRule } from '../../domain/config/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
+import { parseCron } from './cron.js';
 import { locateJsonSyntaxError } from './json-syntax.js';
 import {
   ADDON_ALIAS_PATTERN,
@@ -8,6 +9,7 @@ import {
   DEFAULT_ADDON_ALIASES,
   HEALTHCHECK_DEFAULTS,
   type Addon,
+  type CronEntry,
   type EnvVarSpec,
   type Healthcheck,
   type ProjectMetadata,
@@ -42,6 +44,7 @@ const TOP_LEVEL_FIELDS = [
   'addons',
   'formation',
   'static',
+  'cron',
 ] as const;
 
 /** berth.json after its schema: structure checked; process names and commands not yet. */
@@ -56,6 +59,8 @@ export interface BerthJson {
   readonly formation: readonly (readonly [string, number])[];
   /** The folder a static site publishes (`static.root`), relative to the bundle's root. */
   readonly staticRoot?: string;
+  /** Scheduled commands, Dokku's format; berth.json's win per id over app.json's. */
+  readonly cron: readonly CronEntry[];
 }
 
 /** One berth.json `env` entry as written. */
@@ -212,6 +217,13 @@ export function parseBerthJson(text: string): BerthJson {
     addons: root['addons'] === undefined ? [] : parseAddons(root['addons']),
     formation: root['formation'] === undefined ? [] : parseFormation(root['formation']),
     ...(staticRoot === undefined ? {} : { staticRoot }),
+    cron:
+      root['cron'] === undefined
+        ? []
+        : parseCron(root['cron'], {
+            name: 'berth.json',
+            unknown: (object, known, at) => rejectUnknownFields(object, known, at.join('.')),
+          }),
   };
 }
 

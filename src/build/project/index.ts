@@ -8,10 +8,13 @@ export { PROCFILE_MAX_BYTES } from './procfile.js';
 export { MAX_COMMAND_LENGTH } from './process-rules.js';
 export {
   ADDONS,
+  CONCURRENCY_POLICIES,
   HEALTHCHECK_DEFAULTS,
   PROCESS_TYPE_PATTERN,
   Stacks,
   type Addon,
+  type ConcurrencyPolicy,
+  type CronEntry,
   type EnvVarSpec,
   type Healthcheck,
   type ProcessSource,

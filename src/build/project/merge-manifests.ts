@@ -1,6 +1,7 @@
 import type { AppJson } from './app-json.js';
 import type { BerthJson } from './berth-json.js';
-import type { Addon, EnvVarSpec, ProjectMetadata } from './model.js';
+import { mergeCron } from './cron.js';
+import type { Addon, CronEntry, EnvVarSpec, ProjectMetadata } from './model.js';
 
 /** What berth.json and app.json say together, before the processes are checked. */
 export interface MergedManifests {
@@ -11,6 +12,8 @@ export interface MergedManifests {
   readonly counts: readonly (readonly [string, number])[];
   /** [type, memory bytes] of app.json's sizes. */
   readonly sizes: readonly (readonly [string, number])[];
+  /** Cron entries: berth.json's, then app.json's of other ids. */
+  readonly cron: readonly CronEntry[];
   readonly warnings: readonly string[];
 }
 
@@ -70,6 +73,7 @@ export function mergeManifests(
     addons,
     counts,
     sizes,
+    cron: mergeCron(berth?.cron, app?.cron),
     warnings: app?.warnings ?? [],
   };
 }

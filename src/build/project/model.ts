@@ -80,6 +80,22 @@ export interface Healthcheck {
 /** Defaults of the healthcheck fields berth.json may leave out. */
 export const HEALTHCHECK_DEFAULTS = Object.freeze({ timeoutSeconds: 5, attempts: 5 });
 
+/** What a cron entry does while one run of it is still going (Kubernetes' and Dokku's names). */
+export const CONCURRENCY_POLICIES = Object.freeze(['allow', 'forbid', 'replace'] as const);
+export type ConcurrencyPolicy = (typeof CONCURRENCY_POLICIES)[number];
+
+/** One scheduled command (app.json or berth.json `cron`), run as a one-off of the live release. */
+export interface CronEntry {
+  /** Given, or made from the command (`c-` and 10 hex digits of its SHA-256). */
+  readonly id: string;
+  readonly command: string;
+  /** Five cron fields or a macro (`@daily`), in UTC; checked at upload. */
+  readonly schedule: string;
+  readonly concurrencyPolicy: ConcurrencyPolicy;
+  /** Dokku's meaning: the entry is kept and listed, but never run on its schedule. */
+  readonly maintenance: boolean;
+}
+
 /** What readProject learns from an extracted bundle. */
 export interface Project {
   readonly metadata: ProjectMetadata;
@@ -98,6 +114,8 @@ export interface Project {
   readonly staticRoot?: string;
   /** Process type → memory limit per unit in bytes, for the types app.json sizes. */
   readonly sizes: Readonly<Record<string, number>>;
+  /** Scheduled commands, berth.json's winning per id over app.json's. */
+  readonly cron: readonly CronEntry[];
   /** Lines for the deploy's events: what the manifests hold that Berth does not apply. */
   readonly warnings: readonly string[];
 }

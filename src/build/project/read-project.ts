@@ -53,6 +53,7 @@ export async function readProject(dir: string): Promise<Project> {
     formation,
     ...(berth?.staticRoot === undefined ? {} : { staticRoot: berth.staticRoot }),
     sizes: Object.fromEntries(merged.sizes),
+    cron: merged.cron,
     warnings: merged.warnings,
   };
 }
