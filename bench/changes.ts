@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ChangeStream, KeysWatcher, Subscription, WatcherHub } from '../src/changes/index.js';
 import { silentLogger } from '../src/logging/index.js';
 import { openStore, type AppTable, type DialectName, type Store } from '../src/store/index.js';
+import { compiledDefaults } from '../test/support/compiled-defaults.js';
 import { percentile, round, tableLines, verdict } from './figures.js';
 // The same private cluster the tests start, so the bench needs no PostgreSQL setup either.
 import { withPostgresServer } from './postgres-databases.js';
@@ -190,6 +191,7 @@ async function measureBacklog(store: Store): Promise<number> {
     hub,
     logger: silentLogger(),
     readerId: 'bench-backlog',
+    ...compiledDefaults.changeStream,
   });
   await reader.open();
   const subscription = new Subscription(hub, {
@@ -232,7 +234,12 @@ async function measureBackend(dataDir: string, databaseUrl: string | undefined) 
     .execute();
   const backlogMs = await measureBacklog(store);
   const hub = new WatcherHub();
-  const stream = new ChangeStream({ store, hub, logger: silentLogger() });
+  const stream = new ChangeStream({
+    store,
+    hub,
+    logger: silentLogger(),
+    ...compiledDefaults.changeStream,
+  });
   try {
     await stream.start();
     const latencies = await measureLatency(store, hub);

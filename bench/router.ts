@@ -14,6 +14,7 @@ import {
   CONTROL_SOCKET,
 } from '../src/router/index.js';
 import { runLoad, type LoadResult } from './load.js';
+import { compiledDefaults } from '../test/support/compiled-defaults.js';
 
 const BERTH_BIN = fileURLToPath(new URL('../bin/berth.js', import.meta.url));
 
@@ -80,12 +81,16 @@ export async function measureRouterVsDirect(
       dir,
       listen: { host: '127.0.0.1', port: 0 },
       logger: silentLogger(),
+      controlTimeoutMs: compiledDefaults.routerControlTimeoutMs,
       command: {
         execPath: process.execPath,
         args: [BERTH_BIN, 'router', '--data-dir', dataDir, '--router-listen', '127.0.0.1:0'],
       },
     });
-    const client = new RouterClient({ controlSocket: path.join(dir, CONTROL_SOCKET) });
+    const client = new RouterClient({
+      controlSocket: path.join(dir, CONTROL_SOCKET),
+      timeoutMs: compiledDefaults.routerControlTimeoutMs,
+    });
     await client.putRoutes({
       generation: 1,
       routes: [

@@ -1,5 +1,5 @@
 // ESLint rule: a module may import files of its own folder (and of the folders above it),
-// but another folder only through that folder's index (shared/STYLE.md, "one front door").
+// but another folder only through that folder's index: one front door per folder.
 import path from 'node:path';
 
 const INDEX = /^index\.(ts|js)$/;

@@ -2,8 +2,8 @@
 // fanned out to subscriptions by namespace, edit type and key (Juju 4's design).
 export {
   ChangeStream,
-  defaultPollBackoff,
   type ChangeStreamOptions,
+  type ChangeStreamTuning,
   type PollBackoff,
 } from './stream.js';
 export {

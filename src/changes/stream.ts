@@ -12,28 +12,26 @@ export interface PollBackoff {
   readonly maxMs: number;
 }
 
-export interface ChangeStreamOptions {
+/** How a stream reads, records and prunes: compiled with the server's options. */
+export interface ChangeStreamTuning {
+  /** Rows per read. */
+  readonly batchSize: number;
+  readonly backoff: PollBackoff;
+  /** How often, at most, the reader records its position while it advances. */
+  readonly witnessIntervalMs: number;
+  /** How often the reader deletes rows every live reader has passed. */
+  readonly pruneIntervalMs: number;
+  /** A reader whose witness is older than this is dead and no longer holds rows back. */
+  readonly witnessTtlMs: number;
+}
+
+export interface ChangeStreamOptions extends ChangeStreamTuning {
   readonly store: Store;
   readonly hub: WatcherHub;
   readonly logger: Logger;
-  /** Names this reader in the witness table; default a fresh UUID per stream. */
+  /** Names this reader in the witness table; a fresh UUID per stream when absent. */
   readonly readerId?: string;
-  /** Rows per read. */
-  readonly batchSize?: number;
-  readonly backoff?: PollBackoff;
-  /** How often, at most, the reader records its position while it advances. */
-  readonly witnessIntervalMs?: number;
-  /** How often the reader deletes rows every live reader has passed. */
-  readonly pruneIntervalMs?: number;
-  /** A reader whose witness is older than this is dead and no longer holds rows back. */
-  readonly witnessTtlMs?: number;
 }
-
-export const defaultPollBackoff: PollBackoff = Object.freeze({
-  initialMs: 100,
-  factor: 1.4,
-  maxMs: 10_000,
-});
 
 /**
  * The one reader of the change log per store. It wakes on commits (in-process on SQLite,
@@ -67,11 +65,11 @@ export class ChangeStream {
     this.#hub = options.hub;
     this.#logger = options.logger.child({ component: 'change-stream' });
     this.#readerId = options.readerId ?? randomUUID();
-    this.#batchSize = options.batchSize ?? 5_000;
-    this.#backoff = options.backoff ?? defaultPollBackoff;
-    this.#witnessIntervalMs = options.witnessIntervalMs ?? 1_000;
-    this.#pruneIntervalMs = options.pruneIntervalMs ?? 30_000;
-    this.#witnessTtlMs = options.witnessTtlMs ?? 60_000;
+    this.#batchSize = options.batchSize;
+    this.#backoff = options.backoff;
+    this.#witnessIntervalMs = options.witnessIntervalMs;
+    this.#pruneIntervalMs = options.pruneIntervalMs;
+    this.#witnessTtlMs = options.witnessTtlMs;
   }
 
   get state(): LifecycleState {

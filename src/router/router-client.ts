@@ -28,8 +28,8 @@ export class RouterRequestError extends Error {
 export interface RouterClientOptions {
   /** The control socket, `<data-dir>/router/control.sock`. */
   readonly controlSocket: string;
-  /** How long one call may take before the router counts as unavailable (default 5 s). */
-  readonly timeoutMs?: number;
+  /** How long one call may take before the router counts as unavailable. */
+  readonly timeoutMs: number;
 }
 
 /**
@@ -43,7 +43,7 @@ export class RouterClient {
 
   constructor(options: RouterClientOptions) {
     this.#socketPath = options.controlSocket;
-    this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   /** The router's pid, start, generation and traffic address. */

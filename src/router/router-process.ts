@@ -29,6 +29,8 @@ export interface EnsureRouterOptions {
   readonly logger: Logger;
   /** The command that runs `berth router` for this directory and address, as an argv. */
   readonly command: { readonly execPath: string; readonly args: readonly string[] };
+  /** How long a request on the control socket may take (ServerOptions.routerControlTimeoutMs). */
+  readonly controlTimeoutMs: number;
 }
 
 /** The router could not be started; the message carries the end of its log. */
@@ -105,7 +107,7 @@ export async function ensureRouterProcess(
   const { dir, logger } = options;
   const client = new RouterClient({
     controlSocket: path.join(dir, CONTROL_SOCKET),
-    timeoutMs: 2_000,
+    timeoutMs: options.controlTimeoutMs,
   });
   const running = await client.health().catch(() => undefined);
   if (running !== undefined) {

@@ -29,7 +29,7 @@ export class RouterWatch {
     this.#logger = options.logger.child({ component: 'router-watch' });
     this.#client = new RouterClient({
       controlSocket: path.join(options.dir, CONTROL_SOCKET),
-      timeoutMs: 2_000,
+      timeoutMs: options.controlTimeoutMs,
     });
   }
 

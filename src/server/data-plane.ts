@@ -96,8 +96,12 @@ export async function startDataPlane(
   };
   let watch: RouterWatch | undefined;
   try {
-    const started = await ensureRouterProcess({ dir, listen, logger, command });
-    const client = new RouterClient({ controlSocket: path.join(dir, 'control.sock') });
+    const controlTimeoutMs = options.routerControlTimeoutMs;
+    const started = await ensureRouterProcess({ dir, listen, logger, command, controlTimeoutMs });
+    const client = new RouterClient({
+      controlSocket: path.join(dir, 'control.sock'),
+      timeoutMs: controlTimeoutMs,
+    });
     const health = await client.health();
     logger.info(
       { pid: started.pid, adopted: started.adopted, listen: health.listen },
@@ -108,6 +112,7 @@ export async function startDataPlane(
       listen,
       logger,
       command,
+      controlTimeoutMs,
       intervalMs: options.routerWatchIntervalMs,
     });
     watch.start();

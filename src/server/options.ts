@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WsSessionLimits } from '../api/index.js';
+import type { ChangeStreamTuning } from '../changes/index.js';
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -92,6 +93,14 @@ export interface ServerOptions {
    */
   readonly websocketLimits: WsSessionLimits;
   /**
+   * The change stream's reading: 5,000 rows per read, idle polls from 100 ms ×1.4 up to 10 s
+   * (the fallback when no wake-up arrives), its position recorded at most every second, rows
+   * every reader passed pruned every 30 s, a reader silent for 60 s counted dead.
+   */
+  readonly changeStream: ChangeStreamTuning;
+  /** How long one request on the router's control socket may take (2 s). */
+  readonly routerControlTimeoutMs: number;
+  /**
    * Tries in all of a rollout the reconciler started that failed for another reason than its
    * release (the runtime did not answer), and the wait before the second (4× longer each
    * time after): 3 tries, 2 s then 8 s.
@@ -103,7 +112,7 @@ export interface ServerOptions {
   readonly hostId: string | undefined;
 }
 
-/** The flags of `berth server`, as in shared/CONTRACT.md; each also reads BERTH_<FLAG>. */
+/** The flags of `berth server` (docs/operations.md); each also reads BERTH_<FLAG>. */
 export const serverFlags = [
   'data-dir',
   'listen',
@@ -184,7 +193,7 @@ export function defaultDataDir(): string {
 
 /**
  * Turns flags (which win) and BERTH_* environment variables into ServerOptions, applying the
- * defaults of shared/CONTRACT.md.
+ * defaults documented in docs/operations.md: the only place they are written.
  */
 export function compileServerOptions(
   flags: Partial<Record<ServerFlag, string>>,
@@ -262,6 +271,14 @@ export function compileServerOptions(
       maxSubscriptions: 32,
       maxBufferedBytes: 4 * 1024 * 1024,
       recheckTokenMs: 30_000,
+    }),
+    routerControlTimeoutMs: 2_000,
+    changeStream: Object.freeze({
+      batchSize: 5_000,
+      backoff: Object.freeze({ initialMs: 100, factor: 1.4, maxMs: 10_000 }),
+      witnessIntervalMs: 1_000,
+      pruneIntervalMs: 30_000,
+      witnessTtlMs: 60_000,
     }),
     rolloutRetry: Object.freeze({ attempts: 3, baseDelayMs: 2000 }),
     startupTimeoutMs: envMilliseconds(env, 'BERTH_STARTUP_TIMEOUT_MS', 60_000, 500),

@@ -102,7 +102,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       (opened) => opened.close(),
     );
     const hub = new WatcherHub();
-    const stream = new ChangeStream({ store, hub, logger });
+    const stream = new ChangeStream({ store, hub, logger, ...options.changeStream });
     resources.defer('change stream', () => stream.stop());
     const secrets = new SecretBox(
       loadOrCreateMasterKey({ dataDir: options.dataDir, env: process.env }),

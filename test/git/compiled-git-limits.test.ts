@@ -11,6 +11,7 @@ import { CONTROL_SOCKET, readRouterPidFile, RouterClient } from '../../src/route
 import { compileServerOptions } from '../../src/server/index.js';
 import { startTestServer, type TestServer } from '../support/api.js';
 import { eventually } from '../support/platform.js';
+import { compiledDefaults } from '../support/compiled-defaults.js';
 
 describe('git, SSH and router watch values compiled into the server options', () => {
   it('default a 1 GiB push, 30 s to log in over SSH and a router check every 2 s', () => {
@@ -89,7 +90,10 @@ describe('git, SSH and router watch values compiled into the server options', ()
       const router = await readRouterPidFile(dir);
       assert.ok(router, 'the server started a router');
       process.kill(router.pid, 'SIGKILL');
-      const client = new RouterClient({ controlSocket: path.join(dir, CONTROL_SOCKET) });
+      const client = new RouterClient({
+        controlSocket: path.join(dir, CONTROL_SOCKET),
+        timeoutMs: compiledDefaults.routerControlTimeoutMs,
+      });
       await eventually('the router to be gone', () =>
         client.health().then(
           () => false,

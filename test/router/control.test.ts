@@ -12,6 +12,7 @@ import {
   ROUTES_FILE,
 } from '../../src/router/index.js';
 import { request, startTestRouter, startUpstream, unitsRoute } from './support/fixtures.js';
+import { compiledDefaults } from '../support/compiled-defaults.js';
 
 /** A raw PUT on the control socket, so malformed bodies can be sent. */
 function putRaw(socketPath: string, body: string): Promise<{ status: number; body: string }> {
@@ -60,7 +61,10 @@ describe('builtin router: control socket', () => {
     await assert.rejects(stat(path.join(dir, 'router.pid')), { code: 'ENOENT' });
     await assert.rejects(stat(path.join(dir, 'control.sock')), { code: 'ENOENT' });
     await assert.rejects(
-      new RouterClient({ controlSocket: path.join(dir, 'control.sock') }).health(),
+      new RouterClient({
+        controlSocket: path.join(dir, 'control.sock'),
+        timeoutMs: compiledDefaults.routerControlTimeoutMs,
+      }).health(),
       (error: unknown) => error instanceof RouterUnavailableError && error.message.includes(dir),
     );
   });

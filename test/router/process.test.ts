@@ -21,6 +21,7 @@ import {
 } from '../../src/router/index.js';
 import { request, startUpstream, unitsRoute } from './support/fixtures.js';
 import { routerCommand } from './support/router-command.js';
+import { compiledDefaults } from '../support/compiled-defaults.js';
 
 const run = promisify(execFile);
 const PARENT = fileURLToPath(new URL('./support/ensure-router-then-exit.ts', import.meta.url));
@@ -64,7 +65,10 @@ describe('builtin router as a process of its own', () => {
 
     const upstream = await startUpstream('app');
     try {
-      const client = new RouterClient({ controlSocket: path.join(dir, CONTROL_SOCKET) });
+      const client = new RouterClient({
+        controlSocket: path.join(dir, CONTROL_SOCKET),
+        timeoutMs: compiledDefaults.routerControlTimeoutMs,
+      });
       await client.putRoutes({
         generation: 1,
         routes: [unitsRoute('app', ['app.localhost'], [upstream])],
@@ -77,6 +81,7 @@ describe('builtin router as a process of its own', () => {
         listen: { host: '127.0.0.1', port: 0 },
         logger: silentLogger(),
         command: routerCommand(data),
+        controlTimeoutMs: compiledDefaults.routerControlTimeoutMs,
       };
       const adopted = await ensureRouterProcess(options);
       assert.deepEqual(adopted, { adopted: true, pid: started.pid, listen: started.listen });
@@ -119,6 +124,7 @@ describe('builtin router as a process of its own', () => {
         dir: path.join(data, 'router'),
         listen: { host: '127.0.0.1', port: 0 },
         logger: silentLogger(),
+        controlTimeoutMs: compiledDefaults.routerControlTimeoutMs,
         command: {
           execPath: process.execPath,
           args: ['-e', 'console.error("cannot bind: boom"); process.exit(3)'],

@@ -3,6 +3,7 @@ import { after } from 'node:test';
 import { ChangeStream, WatcherHub, type ChangeStreamOptions } from '../../src/changes/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import type { Store } from '../../src/store/index.js';
+import { compiledDefaults } from './compiled-defaults.js';
 
 /** A stream and hub over the store, stopped when the test ends. Not started unless asked. */
 export function streamFor(
@@ -10,7 +11,13 @@ export function streamFor(
   options: Partial<ChangeStreamOptions> = {},
 ): { stream: ChangeStream; hub: WatcherHub } {
   const hub = options.hub ?? new WatcherHub();
-  const stream = new ChangeStream({ store, hub, logger: silentLogger(), ...options });
+  const stream = new ChangeStream({
+    store,
+    hub,
+    logger: silentLogger(),
+    ...compiledDefaults.changeStream,
+    ...options,
+  });
   after(() => stream.stop());
   return { stream, hub };
 }

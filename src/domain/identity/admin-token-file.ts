@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
-/** The file in the data dir that holds the first admin token (shared/CONTRACT.md). */
+/** The file in the data dir that holds the first admin token (docs/operations.md). */
 export const INITIAL_ADMIN_TOKEN_FILE = 'initial-admin-token';
 
 /** A token file written under a temporary name, waiting to be published or discarded. */

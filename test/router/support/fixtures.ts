@@ -105,7 +105,10 @@ export async function startTestRouter(
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? compiledDefaults.routerUpstreamTimeoutMs,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
-  const client = new RouterClient({ controlSocket: router.controlSocket });
+  const client = new RouterClient({
+    controlSocket: router.controlSocket,
+    timeoutMs: compiledDefaults.routerControlTimeoutMs,
+  });
   return {
     router,
     client,
