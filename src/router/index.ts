@@ -3,6 +3,7 @@
 export {
   EMPTY_ROUTE_TABLE,
   type Route,
+  type RouteMaintenance,
   type RouteTable,
   type RouteTarget,
   type RouterHealth,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Route, RouteTable, RouteTarget, Upstream } from './route-table.js';
+import type { Route, RouteMaintenance, RouteTable, RouteTarget, Upstream } from './route-table.js';
 
 /** A route table that cannot be served; the message names the field and why. */
 export class RouteTableError extends Error {
@@ -10,6 +10,9 @@ export class RouteTableError extends Error {
 /** Lowercase DNS names (labels of letters, digits and hyphens), or an IPv4 address. */
 const HOST_NAME =
   /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/** A one-label wildcard: `*.` and then a host name. */
+const WILDCARD_HOST = /^\*\.(.+)$/;
 
 /** Upstream addresses: a DNS name, an IPv4 address or a bracket-free IPv6 address. */
 const UPSTREAM_HOST = /^([A-Za-z0-9_.-]{1,253}|[0-9a-fA-F:.]{2,45})$/;
@@ -73,6 +76,16 @@ function target(value: unknown, where: string): RouteTarget {
   fail(`${where}.kind`, "must be 'units' or 'static'");
 }
 
+function maintenance(value: unknown, where: string): RouteMaintenance {
+  const m = object(value, where, ['message', 'retryAfterSeconds']);
+  const message = m['message'] === null ? null : string(m['message'], `${where}.message`, 4096);
+  const retry = m['retryAfterSeconds'];
+  if (typeof retry !== 'number' || !Number.isInteger(retry) || retry < 0 || retry > 86400) {
+    fail(`${where}.retryAfterSeconds`, 'must be a whole number from 0 to 86400');
+  }
+  return Object.freeze({ message, retryAfterSeconds: retry });
+}
+
 /**
  * Checks a route table received from outside (the control socket, routes.json) and returns it
  * frozen. Every host belongs to one route only: two apps on one host would be a silent coin flip.
@@ -86,11 +99,12 @@ export function validateRouteTable(value: unknown): RouteTable {
   const seen = new Map<string, string>();
   const routes = array(t['routes'], 'routes').map((value, i): Route => {
     const where = `routes[${i}]`;
-    const r = object(value, where, ['app', 'hosts', 'target']);
+    const r = object(value, where, ['app', 'hosts', 'target', 'maintenance']);
     const app = string(r['app'], `${where}.app`, 128);
     const hosts = array(r['hosts'], `${where}.hosts`).map((h, j) => {
       const host = string(h, `${where}.hosts[${j}]`, 253);
-      if (!HOST_NAME.test(host)) {
+      const named = WILDCARD_HOST.exec(host)?.[1] ?? host;
+      if (!HOST_NAME.test(named)) {
         fail(`${where}.hosts[${j}]`, `'${host}' is not a lowercase host name without a port`);
       }
       const owner = seen.get(host);
@@ -103,6 +117,9 @@ export function validateRouteTable(value: unknown): RouteTable {
       app,
       hosts: Object.freeze(hosts),
       target: target(r['target'], `${where}.target`),
+      ...(r['maintenance'] === undefined
+        ? {}
+        : { maintenance: maintenance(r['maintenance'], `${where}.maintenance`) }),
     });
   });
   return Object.freeze({ generation, routes: Object.freeze(routes) });

@@ -15,11 +15,25 @@ export type RouteTarget =
   /** A static site served by the router itself from a directory. */
   | { readonly kind: 'static'; readonly root: string };
 
+/** An app in maintenance mode: the router answers its hosts itself, 503 with this. */
+export interface RouteMaintenance {
+  /** Shown on the page (escaped); null for the default text. */
+  readonly message: string | null;
+  /** The `Retry-After` header, in seconds. */
+  readonly retryAfterSeconds: number;
+}
+
 export interface Route {
   readonly app: string;
-  /** Lowercase host names without a port, e.g. `web1.localhost`. */
+  /**
+   * Lowercase host names without a port, e.g. `web1.localhost`, or one-label wildcards
+   * (`*.example.com` matches `a.example.com`, not `a.b.example.com` nor `example.com`). A
+   * request's host is looked up exactly first, then as a wildcard.
+   */
   readonly hosts: readonly string[];
   readonly target: RouteTarget;
+  /** Present while the app is in maintenance: requests are answered 503, not passed on. */
+  readonly maintenance?: RouteMaintenance;
 }
 
 /** The whole table. A router swaps it whole; `generation` only grows. */

@@ -1,4 +1,4 @@
-import type { RouteTable } from '../route-table.js';
+import type { RouteMaintenance, RouteTable } from '../route-table.js';
 import type { UpstreamPool, UpstreamState } from './upstream-pool.js';
 
 /** A route as the data plane serves it: the upstreams' live states and the round-robin cursor. */
@@ -9,13 +9,25 @@ export type CompiledRoute =
       readonly upstreams: readonly UpstreamState[];
       /** The round-robin cursor; only grows (wrapped by the modulo at use). */
       cursor: number;
+      /** Set while the app is in maintenance: answered 503, never passed on. */
+      readonly maintenance: RouteMaintenance | undefined;
     }
-  | { readonly kind: 'static'; readonly app: string; readonly root: string };
+  | {
+      readonly kind: 'static';
+      readonly app: string;
+      readonly root: string;
+      readonly maintenance: RouteMaintenance | undefined;
+    };
 
-/** The serving form of a RouteTable: one map lookup per request. */
+/**
+ * The serving form of a RouteTable: one map lookup per request for an exact host, a second one
+ * (by the name without its first label) only when that misses.
+ */
 export interface CompiledTable {
   readonly table: RouteTable;
   readonly byHost: ReadonlyMap<string, CompiledRoute>;
+  /** One-label wildcards, keyed by what follows `*.`: `example.com` for `*.example.com`. */
+  readonly byWildcard: ReadonlyMap<string, CompiledRoute>;
 }
 
 /**
@@ -24,20 +36,37 @@ export interface CompiledTable {
  */
 export function compileTable(table: RouteTable, pool: UpstreamPool): CompiledTable {
   const byHost = new Map<string, CompiledRoute>();
+  const byWildcard = new Map<string, CompiledRoute>();
   const used = new Set<UpstreamState>();
   for (const route of table.routes) {
     let compiled: CompiledRoute;
     if (route.target.kind === 'units') {
       const upstreams = route.target.upstreams.map((u) => pool.acquire(u));
       for (const u of upstreams) used.add(u);
-      compiled = { kind: 'units', app: route.app, upstreams, cursor: 0 };
+      // An app in maintenance keeps its upstreams: requests in flight drain on their pooled
+      // sockets, and maintenance off finds them warm.
+      compiled = {
+        kind: 'units',
+        app: route.app,
+        upstreams,
+        cursor: 0,
+        maintenance: route.maintenance,
+      };
     } else {
-      compiled = { kind: 'static', app: route.app, root: route.target.root };
+      compiled = {
+        kind: 'static',
+        app: route.app,
+        root: route.target.root,
+        maintenance: route.maintenance,
+      };
     }
-    for (const host of route.hosts) byHost.set(host, compiled);
+    for (const host of route.hosts) {
+      if (host.startsWith('*.')) byWildcard.set(host.slice(2), compiled);
+      else byHost.set(host, compiled);
+    }
   }
   pool.retireAllBut(used);
-  return { table, byHost };
+  return { table, byHost, byWildcard };
 }
 
 /**
@@ -49,7 +78,12 @@ export function routeFor(
   hostHeader: string | undefined,
 ): CompiledRoute | undefined {
   if (hostHeader === undefined) return undefined;
-  return compiled.byHost.get(hostKey(hostHeader));
+  const key = hostKey(hostHeader);
+  const exact = compiled.byHost.get(key);
+  if (exact !== undefined || compiled.byWildcard.size === 0) return exact;
+  // `*.example.com` covers one label: `a.example.com`, neither `example.com` nor `a.b.…`.
+  const dot = key.indexOf('.');
+  return dot > 0 ? compiled.byWildcard.get(key.slice(dot + 1)) : undefined;
 }
 
 /** The lookup key of a Host header. */

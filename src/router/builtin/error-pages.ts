@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { RouteMaintenance } from '../route-table.js';
 
 /** The statuses the router answers itself, with the reason phrase shown on the page. */
 const TITLES: Readonly<Record<number, string>> = Object.freeze({
@@ -58,6 +59,23 @@ export function sendErrorPage(
     ...extraHeaders,
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** The page of an app in maintenance that set no message of its own. */
+export const MAINTENANCE_TEXT = 'this app is down for maintenance; please try again shortly';
+
+/**
+ * The 503 page of an app in maintenance: its message (escaped in HTML), `Retry-After`, and
+ * never cached, so that the app's own pages come back as soon as maintenance ends.
+ */
+export function sendMaintenancePage(
+  res: ServerResponse,
+  maintenance: RouteMaintenance,
+  requestId: string,
+): void {
+  sendErrorPage(res, 503, maintenance.message ?? MAINTENANCE_TEXT, requestId, {
+    'retry-after': String(maintenance.retryAfterSeconds),
+  });
 }
 
 /** The same page on a raw socket, for an upgrade request the router cannot pass on. */

@@ -2,7 +2,12 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { hostKey, routeFor, type CompiledTable } from './compiled-table.js';
 import { guardConnections } from './connection-guard.js';
-import { sendErrorOnSocket, sendErrorPage } from './error-pages.js';
+import {
+  MAINTENANCE_TEXT,
+  sendErrorOnSocket,
+  sendErrorPage,
+  sendMaintenancePage,
+} from './error-pages.js';
 import { requestIdOf } from './forwarded-headers.js';
 import { proxyRequest, type ProxyContext } from './proxy.js';
 import { checkRequest } from './request-checks.js';
@@ -67,6 +72,8 @@ export function createTrafficServer(context: TrafficContext): http.Server {
         const host =
           req.headers.host === undefined ? '(no Host header)' : hostKey(req.headers.host);
         sendErrorPage(res, 404, `no app at ${host}`, requestId);
+      } else if (route.maintenance !== undefined) {
+        sendMaintenancePage(res, route.maintenance, requestId);
       } else if (route.kind === 'units') {
         proxyRequest(context, req, res, route, requestId);
       } else {
@@ -88,6 +95,8 @@ export function createTrafficServer(context: TrafficContext): http.Server {
     } else if (route === undefined) {
       const host = req.headers.host === undefined ? '(no Host header)' : hostKey(req.headers.host);
       sendErrorOnSocket(socket, 404, `no app at ${host}`);
+    } else if (route.maintenance !== undefined) {
+      sendErrorOnSocket(socket, 503, route.maintenance.message ?? MAINTENANCE_TEXT);
     } else if (route.kind === 'static') {
       sendErrorOnSocket(socket, 400, 'a static site does not upgrade connections');
     } else {
