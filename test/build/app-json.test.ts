@@ -126,7 +126,7 @@ describe('app.json: the fields Berth applies', () => {
     );
   });
 
-  it('warns about what it does not apply, naming scripts and healthchecks as later', async () => {
+  it('warns about what it does not apply, naming healthchecks as later', async () => {
     const p = await appJson({
       scripts: { dokku: { predeploy: 'make migrate' }, postdeploy: 'make seed' },
       healthchecks: { web: [{ type: 'startup', path: '/' }] },
@@ -140,7 +140,7 @@ describe('app.json: the fields Berth applies', () => {
       addons: [{ plan: 'redis', shared: true }],
     });
     assert.deepEqual(p.warnings, [
-      'app.json: scripts, healthchecks are not applied yet: this deploy runs without them',
+      'app.json: healthchecks is not applied yet: this deploy runs without it',
       'app.json: ignored: logo (a Heroku Button field), success_url (a Heroku Button field), buildpacks (Berth detects the stack itself)',
       "app.json: unknown fields 'colour', 'env.A.order', 'formation.web.autoscale', 'addons[0].shared' ignored",
     ]);

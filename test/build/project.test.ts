@@ -71,6 +71,8 @@ describe('readProject: stack detection and default processes', () => {
       addons: [],
       formation: {},
       sizes: {},
+      cron: [],
+      scripts: {},
       warnings: [],
     });
   });
@@ -217,6 +219,8 @@ describe('readProject: berth.json', () => {
       ],
       formation: { web: 1, worker: 3, clock: 0 },
       sizes: {},
+      cron: [],
+      scripts: {},
       warnings: [],
     });
     assert.deepEqual(Object.keys(p.processes), ['web', 'worker', 'clock']);

@@ -71,7 +71,7 @@ describe('app.json on the process runtime', () => {
         keywords: ['node', 'example'],
         repository: 'https://github.com/example/hello',
         website: 'https://example.com',
-        scripts: { postdeploy: 'node seed.js' },
+        healthchecks: { web: [{ type: 'startup', path: '/health' }] },
         cron: [{ command: 'node report.js', schedule: '0 * * * *' }],
         colour: 'blue',
       }),
@@ -87,7 +87,7 @@ describe('app.json on the process runtime', () => {
     const lines = await linesOfLatest('meta');
     assert.match(
       lines,
-      /^warning: app\.json: scripts, cron are not applied yet: this deploy runs without them$/m,
+      /^warning: app\.json: healthchecks is not applied yet: this deploy runs without it$/m,
     );
     assert.match(lines, /^warning: app\.json: ignored: website \(a Heroku Button field\)$/m);
     assert.match(lines, /^warning: app\.json: unknown field 'colour' ignored$/m);

@@ -1,11 +1,18 @@
 import { CONFIG_KEY_PATTERN, isPlatformKey, refusedKeyRule } from '../../domain/config/index.js';
 import { BundleError, BundleErrorReasons } from '../bundle-error.js';
 import { quote } from '../quote.js';
+import { parseScripts } from './app-json-scripts.js';
 import { parseCron } from './cron.js';
 import { heroku } from './heroku-names.js';
 import { locateJsonSyntaxError } from './json-syntax.js';
 import { jsonPath, nestingTooDeep } from './json-shape.js';
-import { ADDON_ALIAS_PATTERN, type Addon, type CronEntry, type ProjectMetadata } from './model.js';
+import {
+  ADDON_ALIAS_PATTERN,
+  type Addon,
+  type CronEntry,
+  type DeployScripts,
+  type ProjectMetadata,
+} from './model.js';
 
 /** app.json may be at most this large (128 KiB): Heroku's files carry prose berth.json lacks. */
 export const APP_JSON_MAX_BYTES = 128 * 1024;
@@ -38,9 +45,10 @@ const APPLIED = [
   'formation',
   'addons',
   'cron',
+  'scripts',
 ];
 /** Fields Heroku and Dokku give meaning that Berth will apply in a later version. */
-const NOT_YET = ['scripts', 'healthchecks'];
+const NOT_YET = ['healthchecks'];
 /** Heroku's own fields that mean nothing on Berth, and why. */
 const IGNORED: Readonly<Record<string, string>> = Object.freeze({
   website: 'a Heroku Button field',
@@ -73,6 +81,7 @@ export interface AppJson {
   readonly formation: readonly (readonly [string, AppJsonFormation])[];
   readonly addons: readonly Addon[];
   readonly cron: readonly CronEntry[];
+  readonly scripts: DeployScripts;
   readonly warnings: readonly string[];
 }
 
@@ -197,7 +206,8 @@ export function parseAppJson(source: string): AppJson {
           name: 'app.json',
           unknown: (object, known, at) => warnings.unknown(object, known, at),
         });
-  return { metadata, env, formation, addons, cron, warnings: warnings.lines() };
+  const scripts = root['scripts'] === undefined ? {} : parseScripts(root['scripts'], warnings);
+  return { metadata, env, formation, addons, cron, scripts, warnings: warnings.lines() };
 }
 
 function parseMetadata(root: JsonObject): ProjectMetadata {

@@ -96,6 +96,16 @@ export interface CronEntry {
   readonly maintenance: boolean;
 }
 
+/** app.json's `scripts`, each run as a one-off of the new release of a deploy. */
+export interface DeployScripts {
+  /** Dokku's `scripts.dokku.predeploy`: each deploy, before any unit starts; failing fails it. */
+  readonly predeploy?: string;
+  /** Dokku's `scripts.dokku.postdeploy`: each deploy, once the new release serves. */
+  readonly postdeploy?: string;
+  /** Heroku's `scripts.postdeploy`: once the first deploy of the app serves, never again. */
+  readonly firstPostdeploy?: string;
+}
+
 /** What readProject learns from an extracted bundle. */
 export interface Project {
   readonly metadata: ProjectMetadata;
@@ -116,6 +126,10 @@ export interface Project {
   readonly sizes: Readonly<Record<string, number>>;
   /** Scheduled commands, berth.json's winning per id over app.json's. */
   readonly cron: readonly CronEntry[];
+  /** The `release` process's command: Heroku's release phase, a one-off per new release. */
+  readonly releaseCommand?: string;
+  /** app.json's deploy scripts, each a one-off of the new release. */
+  readonly scripts: DeployScripts;
   /** Lines for the deploy's events: what the manifests hold that Berth does not apply. */
   readonly warnings: readonly string[];
 }

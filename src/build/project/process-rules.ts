@@ -8,10 +8,15 @@ export const MAX_COMMAND_LENGTH = 4096;
 // eslint-disable-next-line no-control-regex -- tabs are fine in a command; other controls are not
 const CONTROL_EXCEPT_TAB = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
+/** Heroku's release phase: the process type that is a one-off per release, never a unit. */
+export const RELEASE_PHASE_TYPE = 'release';
+
 export interface CheckedProcesses {
   readonly processes: Record<string, ProcessCommand>;
   readonly processErrors: Record<string, string | null>;
   readonly formation: Record<string, number>;
+  /** The `release` type's command: the release phase, in none of the maps above but errors. */
+  readonly releaseCommand?: string;
 }
 
 /** Why a process type name is refused, or null. */
@@ -41,6 +46,8 @@ function commandProblem(type: string, process: ProcessCommand): string | null {
  * processErrors) rather than thrown, so one bad process names itself without hiding the
  * others. The formation covers every declared type: web 1, others 0, unless berth.json's
  * formation says otherwise; a formation entry for an undeclared type is an error of that type.
+ * A `release` type is Heroku's release phase: checked like the others, it is returned apart, and
+ * has no formation (a count the manifests give it is not read).
  */
 export function checkProcesses(
   declared: readonly (readonly [string, ProcessCommand])[],
@@ -50,12 +57,19 @@ export function checkProcesses(
   const processes = new Map<string, ProcessCommand>();
   const errors = new Map<string, string | null>();
   const formation = new Map<string, number>();
+  let releaseCommand: string | undefined;
   for (const [type, command] of declared) {
+    if (type === RELEASE_PHASE_TYPE && command.kind === 'command') {
+      errors.set(type, commandProblem(type, command));
+      releaseCommand = command.line;
+      continue;
+    }
     processes.set(type, command);
     errors.set(type, typeProblem(type) ?? commandProblem(type, command));
     formation.set(type, type === 'web' ? 1 : 0);
   }
   for (const [type, count] of formationOverrides) {
+    if (type === RELEASE_PHASE_TYPE && releaseCommand !== undefined) continue;
     if (processes.has(type)) {
       formation.set(type, count);
     } else {
@@ -70,5 +84,6 @@ export function checkProcesses(
     processes: Object.fromEntries(processes),
     processErrors: Object.fromEntries(errors),
     formation: Object.fromEntries(formation),
+    ...(releaseCommand !== undefined ? { releaseCommand } : {}),
   };
 }

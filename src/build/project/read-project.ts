@@ -40,7 +40,10 @@ export async function readProject(dir: string): Promise<Project> {
   }
 
   const merged = mergeManifests(berth, appJson, new Set(declared.map(([type]) => type)));
-  const { processes, processErrors, formation } = checkProcesses(declared, merged.counts);
+  const { processes, processErrors, formation, releaseCommand } = checkProcesses(
+    declared,
+    merged.counts,
+  );
   return {
     metadata: merged.metadata,
     stack,
@@ -54,6 +57,8 @@ export async function readProject(dir: string): Promise<Project> {
     ...(berth?.staticRoot === undefined ? {} : { staticRoot: berth.staticRoot }),
     sizes: Object.fromEntries(merged.sizes),
     cron: merged.cron,
+    ...(releaseCommand === undefined ? {} : { releaseCommand }),
+    scripts: appJson?.scripts ?? {},
     warnings: merged.warnings,
   };
 }

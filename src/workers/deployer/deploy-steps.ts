@@ -102,6 +102,9 @@ export function validateStep(services: DeployStepServices): DeployStep {
       context.log(
         `stack: ${project.stack}; processes: ${Object.keys(project.processes).join(', ') || '(none)'}`,
       );
+      if (project.releaseCommand !== undefined) {
+        context.log(`release phase: ${project.releaseCommand} (a one-off before the units start)`);
+      }
       // What the manifests hold that this deploy does not apply: the user is told, not refused.
       for (const warning of project.warnings) context.log(`warning: ${warning}`);
       const failing = Object.entries(project.processErrors).filter(
@@ -311,21 +314,28 @@ export function releaseStep(services: DeployStepServices): DeployStep {
 }
 
 /**
- * rollout: starts the release's units, waits for their health checks, moves the routes, then
- * drains and stops the previous units. A unit that fails fails the task; the previous
- * release keeps serving.
+ * rollout: runs the release phase and app.json's predeploy, starts the release's units, waits
+ * for their health checks, moves the routes, drains and stops the previous units, then runs
+ * app.json's postdeploy scripts (Heroku's only when no deploy of the app succeeded before). A
+ * failing release phase, predeploy or unit fails the task; the previous release keeps serving.
  */
 export function rolloutStep(services: DeployStepServices): DeployStep {
   return {
     name: 'rollout',
     async run(context) {
-      const { state, app } = context;
+      const { state, app, deployment } = context;
       if (!state.releaseVersion) throw new Error('rollout ran without a release');
       const release = await services.releases.get(app.id, state.releaseVersion);
+      const earlier = await services.deployments.listForApp(app.id);
+      const firstDeploy = !earlier.some(
+        (task) =>
+          task.id !== deployment.id && task.kind === 'deploy' && task.status === 'succeeded',
+      );
       try {
         await services.runner.rollOut(app, release, {
           signal: context.signal,
           log: (line) => context.log(line),
+          deploy: { firstDeploy },
         });
       } catch (error) {
         if (error instanceof RolloutFailure) {

@@ -2,6 +2,14 @@
 // drain, stop), converges units to the formation, and takes apps down. Runtime-agnostic.
 export { AppLocks } from './app-locks.js';
 export {
+  phasesOf,
+  runPhase,
+  type DeployPhases,
+  type PhaseCommand,
+  type RolloutPhases,
+} from './release-phase.js';
+export {
+  RELEASE_PHASE_TIMEOUT_MS,
   ReleaseRunner,
   RolloutFailure,
   type OneOffRequest,

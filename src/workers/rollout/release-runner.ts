@@ -31,6 +31,7 @@ import {
 } from '../../runtime/index.js';
 import type { RouterSync } from '../router-sync/index.js';
 import type { AppLocks } from './app-locks.js';
+import { phasesOf, runPhase, type DeployPhases, type RolloutPhases } from './release-phase.js';
 import { limitsOf, processEnv, unitSpec, type ProcessTemplate } from './unit-specs.js';
 
 /** The app a runner acts on: its id for the store, its name for the runtime and hosts. */
@@ -61,7 +62,15 @@ export interface ReleaseRunnerOptions {
   readonly drainTimeoutMs: number;
   /** SIGTERM → SIGKILL grace of a stopping unit that served (BERTH_STOP_GRACE_MS). */
   readonly unitStopGraceMs: number;
+  /**
+   * How long the release phase and each deploy script may run (RELEASE_PHASE_TIMEOUT_MS
+   * unless given): past it the one-off is killed and, before the switch, the rollout fails.
+   */
+  readonly releasePhaseTimeoutMs?: number;
 }
+
+/** The release phase's and each deploy script's bound, unless the options give one. */
+export const RELEASE_PHASE_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * A rollout that cannot go through because of the release itself (a unit that exits or fails
@@ -84,9 +93,16 @@ export interface RolloutReport {
    * rolls out on its own a release whose rollout was seen to fail.
    */
   readonly willRetry?: boolean;
+  /**
+   * Set when a deploy task rolls the release out: app.json's deploy scripts run around the
+   * switch. Unset (a config change, a rollback), only the release phase runs.
+   */
+  readonly deploy?: DeployPhases;
 }
 
 const WEB = 'web';
+/** The type whose config and formation one-offs run with (`berth run`, the release phase). */
+const ONE_OFF = 'run';
 /** How often a unit waiting for its first connection is looked up, to see it died. */
 const UNIT_LOOK_MS = 100;
 /**
@@ -180,7 +196,7 @@ export class ReleaseRunner {
 
   /** The build and environment of a one-off process (`berth run`) of a release. */
   async oneOffEnvironment(app: RunnerApp, release: Release): Promise<OneOffEnvironment> {
-    const template = (await this.#templates(app, release)).of('run');
+    const template = (await this.#templates(app, release)).of(ONE_OFF);
     return {
       artifact: await this.#o.artifacts.artifactOf(template),
       env: processEnv(template),
@@ -240,6 +256,8 @@ export class ReleaseRunner {
   async #rollOut(app: RunnerApp, release: Release, report: RolloutReport): Promise<void> {
     const started: UnitStatus[] = [];
     const old = await this.#o.runtime.list({ app: app.name });
+    let phases: RolloutPhases = { before: [], after: [] };
+    let oneOff: ProcessTemplate | undefined;
     try {
       let templates = await this.#templates(app, release);
       const project = await this.#projectOf(templates.slugDir);
@@ -252,6 +270,16 @@ export class ReleaseRunner {
       );
       const problem = await this.#o.artifacts.problemOf(templates.of(WEB));
       if (problem) throw new RolloutFailure(problem);
+      // The release phase (and Dokku's predeploy) before any unit of the release starts: one
+      // that fails fails the rollout, and the routes never move.
+      phases = phasesOf(project, report.deploy);
+      oneOff = templates.of(ONE_OFF);
+      for (const phase of phases.before) {
+        const failure = await this.#runPhase(oneOff, phase, report);
+        if (failure !== undefined) {
+          throw new RolloutFailure(`${failure}; no unit of v${release.version} started`);
+        }
+      }
       let target: RouteTargetSpec | undefined;
       const web = release.processes[WEB];
       if (web?.kind === 'static') {
@@ -308,6 +336,31 @@ export class ReleaseRunner {
     }
     await this.#o.artifacts.prune(app.name, release.version).catch((error: unknown) => {
       this.#logger.warn({ err: error, app: app.name }, 'could not remove old builds');
+    });
+    // After the switch: the new release serves whatever these do, so a failure is reported.
+    for (const phase of phases.after) {
+      if (!oneOff || report.signal.aborted) break;
+      const failure = await this.#runPhase(oneOff, phase, report).catch((error: unknown) =>
+        report.signal.aborted
+          ? `${phase.name} was aborted`
+          : `${phase.name} could not run: ${failureText(error)}`,
+      );
+      if (failure !== undefined) {
+        report.log(`warning: ${failure}; v${release.version} keeps serving`);
+      }
+    }
+  }
+
+  /** Runs a phase one-off of the rollout's release (release-phase.ts), bounded. */
+  #runPhase(
+    template: ProcessTemplate,
+    phase: { readonly name: string; readonly line: string },
+    report: RolloutReport,
+  ): Promise<string | undefined> {
+    return runPhase(this.#o.runtime, template, phase, {
+      timeoutMs: this.#o.releasePhaseTimeoutMs ?? RELEASE_PHASE_TIMEOUT_MS,
+      signal: report.signal,
+      log: (line) => report.log(line),
     });
   }
 
