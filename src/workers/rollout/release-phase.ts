@@ -95,9 +95,7 @@ export async function runPhase(
     return undefined;
   }
   const limit =
-    options.timeoutMs < 1000
-      ? `${options.timeoutMs} ms`
-      : `${Math.round(options.timeoutMs / 1000)} s`;
+    options.timeoutMs % 1000 === 0 ? `${options.timeoutMs / 1000} s` : `${options.timeoutMs} ms`;
   const how = result.timedOut
     ? `did not end within ${limit}`
     : result.signal

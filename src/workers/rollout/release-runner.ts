@@ -69,8 +69,11 @@ export interface ReleaseRunnerOptions {
   readonly releasePhaseTimeoutMs?: number;
 }
 
-/** The release phase's and each deploy script's bound, unless the options give one. */
-export const RELEASE_PHASE_TIMEOUT_MS = 30 * 60_000;
+/**
+ * The release phase's and each deploy script's bound, unless the options give one: Heroku's
+ * (one hour, which Heroku does not let an app extend), so that what runs there runs here.
+ */
+export const RELEASE_PHASE_TIMEOUT_MS = 60 * 60_000;
 
 /**
  * A rollout that cannot go through because of the release itself (a unit that exits or fails
