@@ -1,0 +1,25 @@
+// The Kubernetes runtime, as far as it is built: the manifests of an app's release (what the
+// runtime will apply, printed by `berth kube manifests` on every controller).
+export {
+  addonPort,
+  addonSecretName,
+  APP_PORT,
+  configSecretName,
+  DEFAULT_INGRESS_NAMESPACE,
+  DEFAULT_REGISTRY,
+  deploymentName,
+  generateManifests,
+  imageOf,
+  KubeLabels,
+  MANAGED_BY,
+  manifestsToYaml,
+  OFFICIAL_ADDON_IMAGES,
+  parseRegistry,
+  SECRET_PLACEHOLDER,
+  type KubeAddonInput,
+  type KubeAppInput,
+  type KubeHealthcheckInput,
+  type KubeManifests,
+  type KubeObject,
+  type KubeProcessInput,
+} from './manifests/index.js';
