@@ -143,6 +143,7 @@ describe('app.json: the fields Berth applies', () => {
       'app.json: healthchecks is not applied yet: this deploy runs without it',
       'app.json: ignored: logo (a Heroku Button field), success_url (a Heroku Button field), buildpacks (Berth detects the stack itself)',
       "app.json: unknown fields 'colour', 'env.A.order', 'formation.web.autoscale', 'addons[0].shared' ignored",
+      'app.json: cron (1 entry) is checked but not run yet: this deploy runs without it',
     ]);
     assert.deepEqual(p.env, { A: { default: 'x', required: true } });
   });
