@@ -51,6 +51,9 @@ export const ErrorCodes = Object.freeze({
   BACKUP_CORRUPT: 'BACKUP_CORRUPT',
   BACKUP_FOREIGN: 'BACKUP_FOREIGN',
   BACKUP_RUNNING: 'BACKUP_RUNNING',
+  DOMAIN_INVALID: 'DOMAIN_INVALID',
+  DOMAIN_TAKEN: 'DOMAIN_TAKEN',
+  DOMAIN_NOT_FOUND: 'DOMAIN_NOT_FOUND',
 } as const);
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

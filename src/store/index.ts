@@ -6,6 +6,8 @@ export type {
   AddonBackupTable,
   AddonTable,
   ApiTokenTable,
+  AppDomainTable,
+  AppMaintenanceTable,
   ArtifactTable,
   DeploymentEventTable,
   DeploymentLeaseTable,

@@ -318,6 +318,21 @@ export interface AddonBackupTable {
   finished_at: string | null;
 }
 
+/** A custom host of an app: exact, or a one-label wildcard (`*.example.com`). */
+export interface AppDomainTable {
+  /** Lower-case, punycode, no trailing dot; the key, so a host belongs to one app. */
+  host: string;
+  app_id: string;
+  created_at: string;
+}
+
+/** An app in maintenance mode: its hosts answer 503 with the message while the row exists. */
+export interface AppMaintenanceTable {
+  app_id: string;
+  message: string | null;
+  started_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -348,4 +363,6 @@ export interface Database {
   addons: AddonTable;
   addon_attachments: AddonAttachmentTable;
   addon_backups: AddonBackupTable;
+  app_domains: AppDomainTable;
+  app_maintenance: AppMaintenanceTable;
 }

@@ -85,6 +85,20 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'app_id',
     description: 'the add-ons attached to an app, keyed by app id',
   },
+  {
+    namespaceId: 11,
+    namespace: 'app_domains',
+    table: 'app_domains',
+    keyColumn: 'app_id',
+    description: "an app's custom domains, keyed by app id",
+  },
+  {
+    namespaceId: 12,
+    namespace: 'app_maintenance',
+    table: 'app_maintenance',
+    keyColumn: 'app_id',
+    description: 'whether an app is in maintenance mode, keyed by app id',
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -15,7 +15,9 @@ import {
 import { AppsService, appsState } from '../../src/domain/apps/index.js';
 import { ConfigService } from '../../src/domain/config/index.js';
 import { DeploymentsService, deploymentsState } from '../../src/domain/deployments/index.js';
+import { DomainsService, domainsState } from '../../src/domain/domains/index.js';
 import { FormationService, formationState } from '../../src/domain/formation/index.js';
+import { MaintenanceService, maintenanceState } from '../../src/domain/maintenance/index.js';
 import { ReleasesService, shellCommand } from '../../src/domain/releases/index.js';
 import { RolloutsService, rolloutsState } from '../../src/domain/rollouts/index.js';
 import { RoutesService, routesState } from '../../src/domain/routes/index.js';
@@ -48,6 +50,8 @@ function servicesOf(store: Store) {
     formation,
     rollouts: new RolloutsService({ state: rolloutsState(store) }),
     routes: new RoutesService({ state: routesState(store) }),
+    domains: new DomainsService({ state: domainsState(store), serverDomain: 'localhost' }),
+    maintenance: new MaintenanceService({ state: maintenanceState(store) }),
     deployments: new DeploymentsService({
       state: deploymentsState(store),
       maxEventBytes: compiledDefaults.deployLogLimitBytes,
@@ -78,6 +82,10 @@ for (const backend of backends) {
         'shop formation': follow(hub, s.formation.changesOf(shop.id)),
         'shop rollouts': follow(hub, s.rollouts.changesOf(shop.id)),
         'shop tasks': follow(hub, s.deployments.taskChangesOf(shop.id)),
+        'shop domains': follow(hub, s.domains.changesOf(shop.id)),
+        'shop maintenance': follow(hub, s.maintenance.changesOf(shop.id)),
+        domains: follow(hub, s.domains.changes()),
+        maintenance: follow(hub, s.maintenance.changes()),
         releases: follow(hub, s.releases.changes()),
         formation: follow(hub, s.formation.changes()),
         rollouts: follow(hub, s.rollouts.changes()),
@@ -93,6 +101,8 @@ for (const backend of backends) {
         follow(hub, s.formation.changesOf(blog.id)),
         follow(hub, s.rollouts.changesOf(blog.id)),
         follow(hub, s.deployments.taskChangesOf(blog.id)),
+        follow(hub, s.domains.changesOf(blog.id)),
+        follow(hub, s.maintenance.changesOf(blog.id)),
       ];
 
       await s.config.patch(shop.id, { GREETING: 'hello' });
@@ -107,6 +117,8 @@ for (const backend of backends) {
       await s.formation.patch(shop.id, { web: 2 });
       await s.rollouts.succeeded(shop.id, 1);
       await s.routes.set(shop.id, 'shop', { kind: 'static', root: '/srv/shop' });
+      await s.domains.add(shop, 'www.shop.example', async () => true);
+      await s.maintenance.on(shop, 'back soon');
       const task = await s.deployments.enqueue({
         appId: shop.id,
         appName: 'shop',
@@ -134,7 +146,13 @@ for (const backend of backends) {
       // it (the store cascades), which is why router sync follows the route table alone.
       await s.apps.destroy(shop);
       await stream.drain();
-      for (const { topic, subscription } of [shopApp, allApps, written.routes]) {
+      for (const { topic, subscription } of [
+        shopApp,
+        allApps,
+        written.routes,
+        written.domains,
+        written.maintenance,
+      ]) {
         const batch = await valueWithin(subscription, 2000, `the destruction (${topic.namespace})`);
         assert.ok(batch.some((event) => event.changed === shop.id));
       }

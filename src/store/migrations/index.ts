@@ -11,6 +11,7 @@ import { deploymentEventsMigration } from './0008-deployment-events.js';
 import { processCommandsMigration } from './0010-process-commands.js';
 import { dataPlaneHostMigration } from './0009-data-plane-host.js';
 import { addonsMigration } from './0011-addons.js';
+import { domainsMaintenanceMigration } from './0012-domains-maintenance.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -34,4 +35,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   dataPlaneHostMigration,
   processCommandsMigration,
   addonsMigration,
+  domainsMaintenanceMigration,
 ]);

@@ -1,9 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WatcherHub } from '../../changes/index.js';
-import type { AppRoute, RoutesService } from '../../domain/routes/index.js';
+import type { DomainsService } from '../../domain/domains/index.js';
+import {
+  MAINTENANCE_RETRY_AFTER_SECONDS,
+  type MaintenanceService,
+} from '../../domain/maintenance/index.js';
+import type { RoutesService } from '../../domain/routes/index.js';
 import type { LifecycleState } from '../../lifecycle/index.js';
 import type { Logger } from '../../logging/index.js';
-import type { RouteTable } from '../../router/index.js';
+import type { Route, RouteTable } from '../../router/index.js';
 import { CoalescingWorker } from '../watch-loop.js';
 
 /** What router sync needs of a router: the builtin router's client is one. */
@@ -18,6 +23,10 @@ export interface DataPlane {
 
 export interface RouterSyncOptions {
   readonly routes: RoutesService;
+  /** Apps' custom hosts, routed beside `<app>.<domain>`; none without it. */
+  readonly domains?: Pick<DomainsService, 'list' | 'changes'>;
+  /** Apps in maintenance, answered 503 by the router; none without it. */
+  readonly maintenance?: Pick<MaintenanceService, 'list' | 'changes'>;
   readonly hub: WatcherHub;
   readonly router: DataPlane;
   /** Apps answer at `<app>.<domain>`. */
@@ -48,7 +57,12 @@ export class RouterSync {
       name: 'router sync',
       hub: options.hub,
       // An app's destruction takes its route along, so it is a change of the route table too.
-      topics: [options.routes.changes()],
+      // Domains and maintenance change what the table holds as much as routes do.
+      topics: [
+        options.routes.changes(),
+        ...(options.domains ? [options.domains.changes()] : []),
+        ...(options.maintenance ? [options.maintenance.changes()] : []),
+      ],
       logger: this.#logger,
       intervalMs: options.checkIntervalMs,
       run: () => this.#syncOnce(),
@@ -92,23 +106,60 @@ export class RouterSync {
   }
 
   async #syncOnce(): Promise<void> {
-    const routes = await this.#options.routes.list();
+    const routes = await this.#table();
     const serving = await this.#options.router.generation();
     // The router may have restarted with a table of another controller: always go past it.
     const generation = Math.max(this.#generation, serving) + 1;
-    await this.#options.router.apply({
-      generation,
-      routes: routes.map((route) => this.#toRoute(route)),
-    });
+    await this.#options.router.apply({ generation, routes });
     this.#generation = generation;
   }
 
-  #toRoute(route: AppRoute): RouteTable['routes'][number] {
-    return {
-      app: route.appName,
-      hosts: [`${route.appName}.${this.#options.domain}`.toLowerCase()],
-      target: route.target,
+  /**
+   * The routes the router should serve: each routed app at `<app>.<domain>` and its custom
+   * hosts, with its maintenance page while it has one. An app in maintenance that has no route
+   * (never deployed, or undeployed) gets one without units, so its hosts show the page too.
+   */
+  async #table(): Promise<Route[]> {
+    const [routes, domains, maintenance] = await Promise.all([
+      this.#options.routes.list(),
+      this.#options.domains?.list() ?? [],
+      this.#options.maintenance?.list() ?? [],
+    ]);
+    const own = (app: string) => `${app}.${this.#options.domain}`.toLowerCase();
+    const builtin = new Set(routes.map((r) => own(r.appName)));
+    for (const m of maintenance) builtin.add(own(m.appName));
+    const custom = new Map<string, string[]>();
+    for (const d of domains) {
+      // A host the service refused today can be in an older store (the domain flag changed):
+      // Berth's own name wins, rather than the table being refused whole.
+      if (builtin.has(d.host)) continue;
+      const hosts = custom.get(d.appId) ?? [];
+      hosts.push(d.host);
+      custom.set(d.appId, hosts);
+    }
+    const paused = new Map(
+      maintenance.map((m) => [
+        m.appId,
+        { message: m.message, retryAfterSeconds: MAINTENANCE_RETRY_AFTER_SECONDS },
+      ]),
+    );
+    const table: Route[] = [];
+    const entry = (appId: string, appName: string, target: Route['target']): Route => {
+      const page = paused.get(appId);
+      paused.delete(appId);
+      return {
+        app: appName,
+        hosts: [own(appName), ...(custom.get(appId) ?? [])],
+        target,
+        ...(page ? { maintenance: page } : {}),
+      };
     };
+    for (const route of routes) table.push(entry(route.appId, route.appName, route.target));
+    for (const m of maintenance) {
+      if (paused.has(m.appId))
+        table.push(entry(m.appId, m.appName, { kind: 'units', upstreams: [] }));
+    }
+    return table;
   }
 
   /** A router that restarted from an older table, or missed a change, gets the latest again. */
