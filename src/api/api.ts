@@ -28,12 +28,14 @@ import {
   auditRoutes,
   configRoutes,
   deploymentRoutes,
+  domainRoutes,
   identityRoutes,
   keyRoutes,
   releaseRoutes,
   runtimeRoutes,
   type AppDestroyer,
   type AppDiskUsage,
+  type DomainRouteServices,
   type RuntimeRouteServices,
 } from './routes/index.js';
 import { ErrorResponse } from './schemas.js';
@@ -58,6 +60,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly processConfigs: ProcessConfigService;
   /** Add-on databases (/addons…); off without them. */
   readonly addons?: AddonsService;
+  /** Custom domains and maintenance mode (/apps/{app}/domains, …/maintenance); off without. */
+  readonly domains?: Omit<DomainRouteServices, 'apps' | 'access'>;
   /** Disk usage of an app's builds, shown by GET /apps/{app}. */
   readonly diskUsage?: AppDiskUsage;
   /** Destroys apps whole; without it, DELETE /apps/{app} removes the row alone. */
@@ -257,6 +261,7 @@ export async function buildApi(options: ApiOptions) {
       await api.register(runtimeRoutes(options));
       if (options.addons) await api.register(addonRoutes({ ...options, addons: options.addons }));
       await api.register(deploymentRoutes(options));
+      if (options.domains) await api.register(domainRoutes({ ...options, ...options.domains }));
     },
     { prefix: API_PREFIX },
   );

@@ -22,6 +22,8 @@ const CLIENT_COMMANDS = new Set([
   'git:credential',
   'open',
   'keys',
+  'domains',
+  'maintenance',
 ]);
 
 function isServerCommand(command: string): command is keyof typeof COMMAND_USAGE {

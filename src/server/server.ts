@@ -22,6 +22,8 @@ import { ReleasesService } from '../domain/releases/index.js';
 import { FormationService, formationState } from '../domain/formation/index.js';
 import { RolloutsService, rolloutsState } from '../domain/rollouts/index.js';
 import { RoutesService, routesState } from '../domain/routes/index.js';
+import { DomainsService, domainsState } from '../domain/domains/index.js';
+import { MaintenanceService, maintenanceState } from '../domain/maintenance/index.js';
 import { AddonsService } from '../domain/addons/index.js';
 import {
   AppLocks,
@@ -174,8 +176,15 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     const rollouts = new RolloutsService({ state: rolloutsState(store) });
     const routes = new RoutesService({ state: routesState(store) });
     const builds = profile.builder.builds;
+    const domains = new DomainsService({
+      state: domainsState(store),
+      serverDomain: options.domain,
+    });
+    const maintenance = new MaintenanceService({ state: maintenanceState(store) });
     const routerSync = new RouterSync({
       routes,
+      domains,
+      maintenance,
       hub,
       router: dataPlane.router,
       domain: options.domain,
@@ -307,6 +316,22 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           runtime,
           oneOffs: runner,
           diskUsage: { of: (app) => runner.diskUsage(app) },
+          domains: {
+            domains,
+            maintenance,
+            routing: {
+              flush: () => routerSync.flush(),
+              // The app's units as the router last got them: their requests in flight.
+              drain: async (appId) => {
+                const route = await routes.get(appId);
+                const units = route?.target.kind === 'units' ? route.target.upstreams : [];
+                return routerSync.waitDrained(
+                  units.map((u) => `${u.host}:${u.port}`),
+                  options.drainTimeoutMs,
+                );
+              },
+            },
+          },
           destroyer: teardown,
           uploadDir: path.join(options.dataDir, 'uploads'),
           bundleLimit: options.bundleLimit,

@@ -530,6 +530,76 @@ const routes: readonly RouteCase[] = [
     }),
   },
   {
+    method: 'GET',
+    route: '/apps/{app}/domains',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/domains` }),
+  },
+  {
+    method: 'POST',
+    route: '/apps/{app}/domains',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 201,
+    prepare: async (_api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/domains`,
+      body: { host: `${unique(ctx, 'www')}.alice.example` },
+    }),
+  },
+  {
+    method: 'DELETE',
+    route: '/apps/{app}/domains/{host}',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 204,
+    prepare: async (api, _caller, ctx) => {
+      const host = `${unique(ctx, 'gone')}.alice.example`;
+      const added = await api.request('POST', `/apps/${ctx.aliceApp}/domains`, {
+        token: ctx.aliceToken,
+        body: { host },
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      return { path: `/apps/${ctx.aliceApp}/domains/${host}` };
+    },
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/maintenance',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/maintenance` }),
+  },
+  {
+    method: 'PUT',
+    route: '/apps/{app}/maintenance',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (api, _caller, ctx) => ({
+      path: `/apps/${await aliceAppWith(api, ctx, 'paused', false)}/maintenance`,
+      body: { message: 'back soon' },
+    }),
+  },
+  {
+    method: 'DELETE',
+    route: '/apps/{app}/maintenance',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (api, _caller, ctx) => {
+      const app = await aliceAppWith(api, ctx, 'resumed', false);
+      const on = await api.request('PUT', `/apps/${app}/maintenance`, {
+        token: ctx.aliceToken,
+        body: {},
+      });
+      assert.equal(on.status, 200, JSON.stringify(on.body));
+      return { path: `/apps/${app}/maintenance` };
+    },
+  },
+  {
     method: 'DELETE',
     route: '/addons/{addon}',
     scope: 'delete',

@@ -6,6 +6,7 @@ import {
   registerApps,
   registerConfig,
   registerDeploy,
+  registerDomains,
   registerGitCredential,
   registerGitRemote,
   registerKeys,
@@ -81,6 +82,7 @@ function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   registerGitCredential(program, context);
   registerOpen(program, context);
   registerKeys(program, context);
+  registerDomains(program, context);
   // Every subcommand stops (rather than exits) on a usage error, so run() decides the code.
   const exitOverride = (command: Command) => {
     command.exitOverride();

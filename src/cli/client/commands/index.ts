@@ -4,6 +4,7 @@ export { registerAddons } from './addons.js';
 export { registerApps } from './apps.js';
 export { registerConfig } from './config.js';
 export { registerDeploy } from './deploy.js';
+export { registerDomains } from './domains.js';
 export { registerGitCredential } from './git-credential.js';
 export { registerGitRemote } from './git-remote.js';
 export { registerKeys } from './keys.js';
