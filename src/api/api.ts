@@ -27,6 +27,7 @@ import {
   appRoutes,
   auditRoutes,
   configRoutes,
+  cronRoutes,
   deploymentRoutes,
   domainRoutes,
   identityRoutes,
@@ -35,6 +36,7 @@ import {
   runtimeRoutes,
   type AppDestroyer,
   type AppDiskUsage,
+  type CronRouteServices,
   type DomainRouteServices,
   type RuntimeRouteServices,
 } from './routes/index.js';
@@ -61,6 +63,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   /** Add-on databases (/addons…); off without them. */
   readonly addons?: AddonsService;
   /** Custom domains and maintenance mode (/apps/{app}/domains, …/maintenance); off without. */
+  /** App cron (/apps/{app}/cron…); off without it. */
+  readonly cron?: CronRouteServices;
   readonly domains?: Omit<DomainRouteServices, 'apps' | 'access'>;
   /** Disk usage of an app's builds, shown by GET /apps/{app}. */
   readonly diskUsage?: AppDiskUsage;
@@ -261,6 +265,7 @@ export async function buildApi(options: ApiOptions) {
       await api.register(runtimeRoutes(options));
       if (options.addons) await api.register(addonRoutes({ ...options, addons: options.addons }));
       await api.register(deploymentRoutes(options));
+      if (options.cron) await api.register(cronRoutes(options.cron));
       if (options.domains) await api.register(domainRoutes({ ...options, ...options.domains }));
     },
     { prefix: API_PREFIX },

@@ -24,6 +24,7 @@ const CLIENT_COMMANDS = new Set([
   'keys',
   'domains',
   'maintenance',
+  'cron',
 ]);
 
 function isServerCommand(command: string): command is keyof typeof COMMAND_USAGE {

@@ -53,7 +53,7 @@ Commands:
 Client commands (talk to a server's API; 'berth <command> --help' for each, docs/cli.md):
   login [SERVER]   apps   deploy [DIR]   logs   config   scale   ps   releases   rollback
   run   tokens   git:remote   open   keys   addons
-  domains   maintenance
+  domains   maintenance   cron
 
 ${SERVER_OPTIONS}
 ${ROUTER_OPTIONS}

@@ -77,6 +77,17 @@ export interface ServerOptions {
   readonly reconcileIntervalMs: number;
   /** How often scheduled backups look whether a slot has come (1 s: schedules name seconds). */
   readonly backupCheckIntervalMs: number;
+  /** App cron (docs/cron.md): how often the worker looks for due slots, leases, time limit. */
+  readonly cron: Readonly<{
+    /** How often it looks whether a slot has come (1 s). */
+    checkIntervalMs: number;
+    /** A run's lease (60 s): a run of a controller that died is failed after it. */
+    leaseMs: number;
+    /** A run is killed after this long (BERTH_CRON_TIMEOUT_MS, 24 h). */
+    runTimeoutMs: number;
+    /** Tests only: the time cron reads (a clock the test moves); the system's otherwise. */
+    clock?: () => Date;
+  }>;
   /** How often router sync checks that the router still serves the latest table (3 s). */
   readonly routerCheckIntervalMs: number;
   /** How often the controller checks that its router process runs, and starts it again (2 s). */
@@ -260,6 +271,11 @@ export function compileServerOptions(
     taskDrainMs: 10_000,
     reconcileIntervalMs: 2000,
     backupCheckIntervalMs: 1000,
+    cron: Object.freeze({
+      checkIntervalMs: 1000,
+      leaseMs: 60_000,
+      runTimeoutMs: envMilliseconds(env, 'BERTH_CRON_TIMEOUT_MS', 24 * 3_600_000, 1000),
+    }),
     routerCheckIntervalMs: 3000,
     routerWatchIntervalMs: 2000,
     gitMaxPushBytes: 1024 ** 3,

@@ -45,6 +45,7 @@ import {
 import { ResourceStack } from '../lifecycle/index.js';
 import { secureDataDir } from './data-dir.js';
 import { startDataPlane } from './data-plane.js';
+import { cronParts } from './cron-parts.js';
 import type { Logger } from '../logging/index.js';
 import { loadOrCreateMasterKey, SecretBox } from '../secrets/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -222,6 +223,18 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
       rolloutRetry: options.rolloutRetry,
     });
     resources.defer('reconciler', () => reconciler.stop());
+    const cron = cronParts({
+      store,
+      hub,
+      logger,
+      apps,
+      releases,
+      rollouts,
+      runner,
+      builds,
+      options: options.cron,
+    });
+    resources.defer('cron', () => cron.worker.stop());
     const deployer = new Deployer({
       deployments,
       apps,
@@ -333,6 +346,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
             },
           },
           destroyer: teardown,
+          cron: { cron: cron.cron, cronRunner: cron.worker },
           uploadDir: path.join(options.dataDir, 'uploads'),
           bundleLimit: options.bundleLimit,
           bodyLimit: options.bodyLimit,
@@ -352,6 +366,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
     routerSync.start();
     deployer.start();
     reconciler.start();
+    cron.worker.start();
     // Add-on servers run on without a controller; this one adopts them, or starts the ones
     // `berth down` stopped. In the background: the API need not wait for a database.
     const addonStarts = addons.start();

@@ -333,6 +333,56 @@ export interface AppMaintenanceTable {
   started_at: string;
 }
 
+/** An app's scheduled command, from its live release's manifests (app.json, berth.json). */
+export interface CronScheduleTable {
+  app_id: string;
+  id: string;
+  command: string;
+  /** Five cron fields or a macro, UTC. */
+  schedule: string;
+  /** allow, forbid or replace. */
+  concurrency_policy: string;
+  /** 1: kept and listed, never run on its schedule (Dokku's `maintenance`). */
+  maintenance: number;
+  /** 1: suspended by hand; kept by id across deploys. */
+  suspended: number;
+  /** The release whose manifests declared it. */
+  release: number;
+  /** When the schedule took effect: its first slot comes after this. */
+  since: string;
+  updated_at: string;
+}
+
+/** One run of a cron schedule; the slot is unique per schedule, so a slot runs once. */
+export interface CronRunTable {
+  id: string;
+  app_id: string;
+  schedule_id: string;
+  /** ISO-8601; null for a run by hand. */
+  slot: string | null;
+  /** schedule, catch-up or manual. */
+  trigger: string;
+  /** running, succeeded, failed, skipped or stopped. */
+  status: string;
+  command: string;
+  release: number | null;
+  /** 1: a newer run (concurrency_policy replace) asked it to stop. */
+  stop_requested: number;
+  started_at: string;
+  finished_at: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  /** The output's tail. */
+  output: string;
+  error: string | null;
+}
+
+/** The lease of a running cron run, renewed by its controller (unwatched). */
+export interface CronRunLeaseTable {
+  run_id: string;
+  expires_at: string;
+}
+
 /** Every table of the controller's store, as Kysely sees it. */
 export interface Database {
   change_log: ChangeLogTable;
@@ -365,4 +415,7 @@ export interface Database {
   addon_backups: AddonBackupTable;
   app_domains: AppDomainTable;
   app_maintenance: AppMaintenanceTable;
+  cron_schedules: CronScheduleTable;
+  cron_runs: CronRunTable;
+  cron_run_leases: CronRunLeaseTable;
 }

@@ -99,6 +99,20 @@ export const watchedTables: readonly WatchedTable[] = Object.freeze([
     keyColumn: 'app_id',
     description: 'whether an app is in maintenance mode, keyed by app id',
   },
+  {
+    namespaceId: 13,
+    namespace: 'cron_schedules',
+    table: 'cron_schedules',
+    keyColumn: 'app_id',
+    description: "an app's cron schedules, keyed by app id",
+  },
+  {
+    namespaceId: 14,
+    namespace: 'cron_runs',
+    table: 'cron_runs',
+    keyColumn: 'app_id',
+    description: "the runs of an app's cron schedules, keyed by app id",
+  },
 ]);
 
 /** Looks a namespace up by name; throws for a name no table declares. */

@@ -1,5 +1,6 @@
-// Long-running workers driven by watchers: the deployer, the reconciler and router sync, and
+// Long-running workers driven by watchers: the deployer, the reconciler, router sync, cron, and
 // the release runner they share to roll releases out. Each follows src/lifecycle.
+export * from './cron/index.js';
 export * from './deployer/index.js';
 export * from './reconciler/index.js';
 export * from './rollout/index.js';

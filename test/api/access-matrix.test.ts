@@ -81,6 +81,19 @@ async function aliceAppWith(
 
 const unique = (ctx: Context, prefix: string) => `${prefix}${++ctx.counter}`;
 
+/** The id of the cron entry of alice's app, once the live release's schedules are in. */
+async function aliceCron(api: TestServer, ctx: Context): Promise<string> {
+  for (let i = 0; i < 400; i++) {
+    const listed = await api.request('GET', `/apps/${ctx.aliceApp}/cron`, {
+      token: ctx.aliceToken,
+    });
+    const [first] = listed.body as Array<{ id: string }>;
+    if (first) return first.id;
+    await sleep(25);
+  }
+  throw new Error(`the cron schedules of ${ctx.aliceApp} did not appear`);
+}
+
 /** A fresh Redis add-on of alice's (Redis: it starts in a fraction of a second). */
 async function aliceAddonWith(api: TestServer, ctx: Context, prefix: string): Promise<string> {
   const name = unique(ctx, prefix);
@@ -410,6 +423,42 @@ const routes: readonly RouteCase[] = [
   },
   {
     method: 'GET',
+    route: '/apps/{app}/cron',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/cron` }),
+  },
+  {
+    method: 'GET',
+    route: '/apps/{app}/cron/runs',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/cron/runs` }),
+  },
+  {
+    method: 'POST',
+    route: '/apps/{app}/cron/{id}/runs',
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 202,
+    prepare: async (api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/cron/${await aliceCron(api, ctx)}/runs`,
+    }),
+  },
+  ...(['suspend', 'resume'] as const).map((action): RouteCase => ({
+    method: 'POST',
+    route: `/apps/{app}/cron/{id}/${action}`,
+    scope: 'write',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (api, _caller, ctx) => ({
+      path: `/apps/${ctx.aliceApp}/cron/${await aliceCron(api, ctx)}/${action}`,
+    }),
+  })),
+  {
+    method: 'GET',
     route: '/apps/{app}/git',
     scope: 'read',
     touchesApp: true,
@@ -634,7 +683,13 @@ for (const backend of backends) {
       api = await startTestServer(backend, { env: { BERTH_TEST_DEPLOY_STEP_DELAY_MS: '100' } });
       const alice = await createUserAndLogin(api, 'alice');
       const bob = await createUserAndLogin(api, 'bob');
-      const bundle = await tarGzBundle(nodeApp);
+      // With a cron entry, so that the cron routes have a schedule to act on.
+      const bundle = await tarGzBundle({
+        ...nodeApp,
+        'app.json': JSON.stringify({
+          cron: [{ id: 'tick', command: 'true', schedule: '@yearly' }],
+        }),
+      });
       const setup = {
         aliceToken: alice,
         aliceApp: '',

@@ -63,7 +63,10 @@ describe('app.json: the fields Berth applies', () => {
         API_TOKEN: { description: 'the upstream token' },
         LOG_LEVEL: { value: 'info', required: false },
       },
-      formation: { web: { quantity: 2, size: 'Standard-2X' }, worker: { quantity: 1 } },
+      formation: {
+        web: { quantity: 2, size: 'Standard-2X' },
+        worker: { quantity: 1 },
+      },
       addons: ['heroku-postgresql:essential-0', { plan: 'heroku-redis', as: 'CACHE' }],
     });
     assert.deepEqual(p.metadata, {
@@ -74,7 +77,11 @@ describe('app.json: the fields Berth applies', () => {
     });
     assert.deepEqual(p.env, {
       GREETING: { default: 'hello', required: true },
-      SECRET_KEY: { description: 'signs cookies', required: true, generator: 'secret' },
+      SECRET_KEY: {
+        description: 'signs cookies',
+        required: true,
+        generator: 'secret',
+      },
       API_TOKEN: { description: 'the upstream token', required: true },
       LOG_LEVEL: { default: 'info', required: false },
     });
@@ -101,7 +108,9 @@ describe('app.json: the fields Berth applies', () => {
       const p = await appJson({ addons: [plan] });
       assert.deepEqual(p.addons, [{ kind, as: kind === 'postgres' ? 'DATABASE' : 'REDIS' }]);
     }
-    const p = await appJson({ addons: ['papertrail', { plan: 'redis', options: { v: 7 } }] });
+    const p = await appJson({
+      addons: ['papertrail', { plan: 'redis', options: { v: 7 } }],
+    });
     assert.deepEqual(p.addons, [{ kind: 'redis', as: 'REDIS' }]);
     assert.deepEqual(p.warnings, [
       "app.json: add-on 'papertrail' (addons[0]) is not one Berth makes; ignored (Berth makes postgres and redis)",
@@ -112,7 +121,9 @@ describe('app.json: the fields Berth applies', () => {
   it('maps web quantity 0, and drops entries of undeclared types that ask for no units', async () => {
     const p = await read({
       Procfile: 'worker: node worker.js\n',
-      'app.json': JSON.stringify({ formation: { web: { quantity: 0 }, worker: { quantity: 1 } } }),
+      'app.json': JSON.stringify({
+        formation: { web: { quantity: 0 }, worker: { quantity: 1 } },
+      }),
     });
     assert.deepEqual(p.formation, { worker: 1 });
     assert.deepEqual(p.processErrors, { worker: null });
@@ -128,7 +139,10 @@ describe('app.json: the fields Berth applies', () => {
 
   it('warns about what it does not apply, naming healthchecks as later', async () => {
     const p = await appJson({
-      scripts: { dokku: { predeploy: 'make migrate' }, postdeploy: 'make seed' },
+      scripts: {
+        dokku: { predeploy: 'make migrate' },
+        postdeploy: 'make seed',
+      },
       healthchecks: { web: [{ type: 'startup', path: '/' }] },
       cron: [{ command: 'make report', schedule: '@daily' }],
       buildpacks: [{ url: 'heroku/nodejs' }],
@@ -143,13 +157,17 @@ describe('app.json: the fields Berth applies', () => {
       'app.json: healthchecks is not applied yet: this deploy runs without it',
       'app.json: ignored: logo (a Heroku Button field), success_url (a Heroku Button field), buildpacks (Berth detects the stack itself)',
       "app.json: unknown fields 'colour', 'env.A.order', 'formation.web.autoscale', 'addons[0].shared' ignored",
-      'app.json: cron (1 entry) is checked but not run yet: this deploy runs without it',
     ]);
     assert.deepEqual(p.env, { A: { default: 'x', required: true } });
   });
 
   it('takes empty strings as saying nothing', async () => {
-    const p = await appJson({ name: '', description: '', repository: '', keywords: [''] });
+    const p = await appJson({
+      name: '',
+      description: '',
+      repository: '',
+      keywords: [''],
+    });
     assert.deepEqual(p.metadata, {});
   });
 });
@@ -257,7 +275,9 @@ describe('app.json: hostile files', () => {
   });
 
   it('refuses 10 MB without reading it whole', async () => {
-    const big = JSON.stringify({ description: randomBytes(5 * 1024 * 1024).toString('hex') });
+    const big = JSON.stringify({
+      description: randomBytes(5 * 1024 * 1024).toString('hex'),
+    });
     assert.ok(big.length > 10 * 1024 * 1024);
     await assertRefused(
       big,
@@ -317,7 +337,10 @@ describe('app.json with berth.json', () => {
           SECRET_KEY: { generator: 'secret' },
           TOKEN: { description: 'a token', required: true },
         },
-        formation: { web: { quantity: 3, size: 'performance-m' }, worker: { quantity: 2 } },
+        formation: {
+          web: { quantity: 3, size: 'performance-m' },
+          worker: { quantity: 2 },
+        },
         addons: ['heroku-postgresql', 'heroku-redis'],
       }),
       'berth.json': JSON.stringify({

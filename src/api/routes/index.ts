@@ -4,6 +4,7 @@ export { addonRoutes } from './addons.js';
 export { appRoutes, type AppDestroyer, type AppDiskUsage } from './apps.js';
 export { auditRoutes } from './audit.js';
 export { configRoutes } from './config.js';
+export { cronRoutes, type CronRouteServices, type CronRunner } from './cron.js';
 export { domainRoutes, type DomainRouteServices, type DomainRouting } from './domains.js';
 export { identityRoutes } from './identity.js';
 export { keyRoutes } from './keys.js';

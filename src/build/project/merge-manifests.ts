@@ -66,7 +66,6 @@ export function mergeManifests(
     if (entry.memoryBytes !== undefined) sizes.push([type, entry.memoryBytes]);
   }
 
-  const cron = mergeCron(berth?.cron, app?.cron);
   return {
     metadata: { ...app?.metadata, ...berth?.metadata },
     // fromEntries defines own properties, so a key like "__proto__" stays a plain key.
@@ -74,25 +73,7 @@ export function mergeManifests(
     addons,
     counts,
     sizes,
-    cron,
-    warnings: [...(app?.warnings ?? []), ...cronNotRun(berth, app, cron.length)],
+    cron: mergeCron(berth?.cron, app?.cron),
+    warnings: app?.warnings ?? [],
   };
-}
-
-/**
- * Cron entries are checked at upload, but no worker runs them yet: the deploy says so, rather
- * than accepting them in silence.
- */
-function cronNotRun(
-  berth: BerthJson | undefined,
-  app: AppJson | undefined,
-  count: number,
-): string[] {
-  if (count === 0) return [];
-  const files = [
-    ...((berth?.cron.length ?? 0) > 0 ? ['berth.json'] : []),
-    ...((app?.cron.length ?? 0) > 0 ? ['app.json'] : []),
-  ].join(' and ');
-  const entries = count === 1 ? '1 entry' : `${count} entries`;
-  return [`${files}: cron (${entries}) is checked but not run yet: this deploy runs without it`];
 }

@@ -5,6 +5,7 @@ import {
   registerAddons,
   registerApps,
   registerConfig,
+  registerCron,
   registerDeploy,
   registerDomains,
   registerGitCredential,
@@ -84,6 +85,7 @@ function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   registerKeys(program, context);
   registerDomains(program, context);
   // Every subcommand stops (rather than exits) on a usage error, so run() decides the code.
+  registerCron(program, context);
   const exitOverride = (command: Command) => {
     command.exitOverride();
     command.configureOutput({ outputError: (text, write) => write(oneLine(text)) });

@@ -12,6 +12,7 @@ import { processCommandsMigration } from './0010-process-commands.js';
 import { dataPlaneHostMigration } from './0009-data-plane-host.js';
 import { addonsMigration } from './0011-addons.js';
 import { domainsMaintenanceMigration } from './0012-domains-maintenance.js';
+import { cronMigration } from './0013-cron.js';
 import type { Migration } from './migration.js';
 
 export {
@@ -36,4 +37,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   processCommandsMigration,
   addonsMigration,
   domainsMaintenanceMigration,
+  cronMigration,
 ]);

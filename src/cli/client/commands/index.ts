@@ -3,6 +3,7 @@
 export { registerAddons } from './addons.js';
 export { registerApps } from './apps.js';
 export { registerConfig } from './config.js';
+export { registerCron } from './cron.js';
 export { registerDeploy } from './deploy.js';
 export { registerDomains } from './domains.js';
 export { registerGitCredential } from './git-credential.js';
