@@ -32,10 +32,12 @@ import {
   domainRoutes,
   identityRoutes,
   keyRoutes,
+  kubeManifestRoutes,
   releaseRoutes,
   runtimeRoutes,
   type AppDestroyer,
   type AppDiskUsage,
+  type KubeManifestOptions,
   type CronRouteServices,
   type DomainRouteServices,
   type RuntimeRouteServices,
@@ -60,6 +62,8 @@ export interface ApiOptions extends RuntimeRouteServices {
   readonly intake: DeploymentIntake;
   readonly releases: ReleasesService;
   readonly processConfigs: ProcessConfigService;
+  /** What GET /apps/{app}/kube-manifests needs; the route is off without it. */
+  readonly kubeManifests?: KubeManifestOptions;
   /** Add-on databases (/addons…); off without them. */
   readonly addons?: AddonsService;
   /** Custom domains and maintenance mode (/apps/{app}/domains, …/maintenance); off without. */
@@ -259,6 +263,11 @@ export async function buildApi(options: ApiOptions) {
       await api.register(identityRoutes(options));
       await api.register(keyRoutes(options));
       await api.register(appRoutes(options));
+      if (options.kubeManifests) {
+        await api.register(
+          kubeManifestRoutes({ ...options, kubeManifests: options.kubeManifests }),
+        );
+      }
       await api.register(configRoutes(options));
       await api.register(auditRoutes(options));
       await api.register(releaseRoutes(options));

@@ -22,6 +22,7 @@ const CLIENT_COMMANDS = new Set([
   'git:credential',
   'open',
   'keys',
+  'kube',
   'domains',
   'maintenance',
   'cron',

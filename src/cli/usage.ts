@@ -52,7 +52,7 @@ Commands:
 
 Client commands (talk to a server's API; 'berth <command> --help' for each, docs/cli.md):
   login [SERVER]   apps   deploy [DIR]   logs   config   scale   ps   releases   rollback
-  run   tokens   git:remote   open   keys   addons
+  run   tokens   git:remote   open   keys   addons   kube manifests
   domains   maintenance   cron
 
 ${SERVER_OPTIONS}

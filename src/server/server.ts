@@ -44,6 +44,7 @@ import {
 } from '../git/index.js';
 import { ResourceStack } from '../lifecycle/index.js';
 import { secureDataDir } from './data-dir.js';
+import { kubeManifestOptions } from './kube-manifest-options.js';
 import { startDataPlane } from './data-plane.js';
 import { cronParts } from './cron-parts.js';
 import type { Logger } from '../logging/index.js';
@@ -329,6 +330,7 @@ export async function startServer(options: ServerOptions, logger: Logger): Promi
           runtime,
           oneOffs: runner,
           diskUsage: { of: (app) => runner.diskUsage(app) },
+          kubeManifests: kubeManifestOptions(options, builds),
           domains: {
             domains,
             maintenance,

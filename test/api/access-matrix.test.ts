@@ -365,6 +365,14 @@ const routes: readonly RouteCase[] = [
     prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/releases` }),
   },
   {
+    method: 'GET',
+    route: '/apps/{app}/kube-manifests',
+    scope: 'read',
+    touchesApp: true,
+    okStatus: 200,
+    prepare: async (_api, _caller, ctx) => ({ path: `/apps/${ctx.aliceApp}/kube-manifests` }),
+  },
+  {
     method: 'POST',
     route: '/apps/{app}/rollback',
     scope: 'write',

@@ -9,6 +9,11 @@ export { domainRoutes, type DomainRouteServices, type DomainRouting } from './do
 export { identityRoutes } from './identity.js';
 export { keyRoutes } from './keys.js';
 export {
+  kubeManifestRoutes,
+  type KubeManifestOptions,
+  type KubeManifestServices,
+} from './kube-manifests.js';
+export {
   deploymentRoutes,
   BUNDLE_CONTENT_TYPES,
   type DeploymentRouteServices,

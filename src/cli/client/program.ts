@@ -11,6 +11,7 @@ import {
   registerGitCredential,
   registerGitRemote,
   registerKeys,
+  registerKube,
   registerLogin,
   registerLogs,
   registerOpen,
@@ -83,6 +84,7 @@ function buildProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   registerGitCredential(program, context);
   registerOpen(program, context);
   registerKeys(program, context);
+  registerKube(program, context);
   registerDomains(program, context);
   // Every subcommand stops (rather than exits) on a usage error, so run() decides the code.
   registerCron(program, context);

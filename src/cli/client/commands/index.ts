@@ -9,6 +9,7 @@ export { registerDomains } from './domains.js';
 export { registerGitCredential } from './git-credential.js';
 export { registerGitRemote } from './git-remote.js';
 export { registerKeys } from './keys.js';
+export { registerKube } from './kube.js';
 export { registerLogin } from './login.js';
 export { registerLogs } from './logs.js';
 export { registerOpen } from './open.js';
