@@ -525,7 +525,7 @@ const routes: readonly RouteCase[] = [
   {
     method: 'DELETE',
     route: '/addons/{addon}/attachments/{app}',
-    scope: 'write',
+    scope: 'delete',
     touchesApp: true,
     okStatus: 200,
     prepare: async (api, _caller, ctx) => {
@@ -608,7 +608,7 @@ const routes: readonly RouteCase[] = [
   {
     method: 'DELETE',
     route: '/apps/{app}/domains/{host}',
-    scope: 'write',
+    scope: 'delete',
     touchesApp: true,
     okStatus: 204,
     prepare: async (api, _caller, ctx) => {
@@ -643,7 +643,7 @@ const routes: readonly RouteCase[] = [
   {
     method: 'DELETE',
     route: '/apps/{app}/maintenance',
-    scope: 'write',
+    scope: 'delete',
     touchesApp: true,
     okStatus: 200,
     prepare: async (api, _caller, ctx) => {

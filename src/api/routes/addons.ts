@@ -258,7 +258,7 @@ export function addonRoutes(services: {
     api.delete(
       '/addons/:addon/attachments/:app',
       {
-        config: { access: { scope: 'write', app: true, addon: 'manage' } },
+        config: { access: { scope: 'delete', app: true, addon: 'manage' } },
         schema: {
           tags: ['add-ons'],
           summary: "Detach the add-on from an app: its variable leaves the app's next release",

@@ -123,7 +123,7 @@ export function domainRoutes(services: DomainRouteServices): FastifyPluginCallba
     api.delete(
       '/apps/:app/domains/:host',
       {
-        config: { access: { scope: 'write', app: true } },
+        config: { access: { scope: 'delete', app: true } },
         schema: {
           tags: ['domains'],
           summary: 'Remove a custom domain of the app (404 DOMAIN_NOT_FOUND if it has none such)',
@@ -191,7 +191,7 @@ export function domainRoutes(services: DomainRouteServices): FastifyPluginCallba
     api.delete(
       '/apps/:app/maintenance',
       {
-        config: { access: { scope: 'write', app: true } },
+        config: { access: { scope: 'delete', app: true } },
         schema: {
           tags: ['domains'],
           summary: "Turn maintenance mode off: the app's routes serve again",
