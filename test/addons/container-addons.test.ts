@@ -352,5 +352,6 @@ describe('add-ons on the container runtime', () => {
     assert.equal(destroyed.status, 204);
     await assert.rejects(engine.getContainer('berth-addon-cache1').inspect());
     await assert.rejects(engine.getVolume('berth-addon-cache1-data').inspect());
+    await assert.rejects(engine.getNetwork('berth-addon-cache1').inspect());
   });
 });

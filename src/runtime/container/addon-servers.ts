@@ -429,6 +429,13 @@ export class ContainerAddonServers implements AddonServers {
       .catch((error: unknown) => {
         if (engineErrorStatus(error) !== 404) throw error;
       });
+    // Its own network, which only its container used.
+    await this.#engine
+      .getNetwork(addonContainerName(name))
+      .remove()
+      .catch((error: unknown) => {
+        if (engineErrorStatus(error) !== 404) throw error;
+      });
     await this.#ports.unclaim(`addon-${name}`);
   }
 
