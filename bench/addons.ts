@@ -201,6 +201,27 @@ async function redisFloor(dir: string): Promise<number> {
   }
 }
 
+/** One runtime's figures as a table, with the target's verdict per kind. */
+function printFigures(
+  print: (line: string) => void,
+  runtime: string,
+  figures: Readonly<Record<string, { berthMs: number; floorMs: number; ratio: number }>>,
+): void {
+  print(
+    `addons create → accepting connections, ${runtime} runtime, median of ${ROUNDS} (target ≤ ${TARGET_RATIO}x the floor)`,
+  );
+  const rows = Object.entries(figures).map(([kind, f]) => [
+    kind,
+    `${f.berthMs.toFixed(1)} ms`,
+    `${f.floorMs.toFixed(1)} ms`,
+    `${f.ratio.toFixed(2)}x`,
+    verdict(f.ratio <= TARGET_RATIO),
+  ]);
+  for (const line of tableLines(['kind', 'berth', 'floor', 'ratio', 'target'], rows)) {
+    print(`  ${line}`);
+  }
+}
+
 export async function runAddonsBench(print: (line: string) => void): Promise<object> {
   const bin = await postgresBin();
   const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
@@ -250,38 +271,8 @@ export async function runAddonsBench(print: (line: string) => void): Promise<obj
     await server.down();
     await rm(dir, { recursive: true, force: true });
   }
-  print(
-    `addons create → accepting connections, process runtime, median of ${ROUNDS} (target ≤ ${TARGET_RATIO}x the floor)`,
-  );
-  for (const line of tableLines(
-    ['kind', 'berth', 'floor', 'ratio', 'target'],
-    Object.entries(figures).map(([kind, f]) => [
-      kind,
-      `${f.berthMs.toFixed(1)} ms`,
-      `${f.floorMs.toFixed(1)} ms`,
-      `${f.ratio.toFixed(2)}x`,
-      verdict(f.ratio <= TARGET_RATIO),
-    ]),
-  )) {
-    print(`  ${line}`);
-  }
+  printFigures(print, 'process', figures);
   const container = await measureContainerAddons(ROUNDS, print);
-  if (container && Object.keys(container).length > 0) {
-    print(
-      `addons create → accepting connections, container runtime, median of ${ROUNDS} (target ≤ ${TARGET_RATIO}x the floor)`,
-    );
-    for (const line of tableLines(
-      ['kind', 'berth', 'floor', 'ratio', 'target'],
-      Object.entries(container).map(([kind, f]) => [
-        kind,
-        `${f.berthMs.toFixed(1)} ms`,
-        `${f.floorMs.toFixed(1)} ms`,
-        `${f.ratio.toFixed(2)}x`,
-        verdict(f.ratio <= TARGET_RATIO),
-      ]),
-    )) {
-      print(`  ${line}`);
-    }
-  }
+  if (container && Object.keys(container).length > 0) printFigures(print, 'container', container);
   return { process: figures, ...(container ? { container } : {}) };
 }

@@ -3,6 +3,7 @@
 // (pg_dump, redis-cli) are each runtime's business; these speak the protocols directly.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddonCredentials } from './addons.js';
 
 /** Where a server listens, as the controller reaches it. */
@@ -187,4 +188,29 @@ export function scramVerifier(password: string, iterations = 4096): string {
 export function quotedName(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`'${name}' is not an add-on name`);
   return `"${name}"`;
+}
+
+/**
+ * Turns Redis's append-only file on (a rewrite from memory, as after loading a snapshot) and
+ * resolves once the rewrite finished well; rejects after `timeoutMs`.
+ */
+export async function redisAppendOnlyOn(
+  address: ServerAddress,
+  password: string,
+  timeoutMs: number,
+): Promise<void> {
+  await redisCommand(address, password, ['CONFIG', 'SET', 'appendonly', 'yes']);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await redisCommand(address, password, ['INFO', 'persistence']);
+    if (
+      /aof_enabled:1/.test(info) &&
+      /aof_rewrite_in_progress:0/.test(info) &&
+      /aof_rewrite_scheduled:0/.test(info) &&
+      /aof_last_bgrewrite_status:ok/.test(info)
+    )
+      return;
+    if (Date.now() > deadline) throw new Error('Redis did not write its append-only file in time');
+    await sleep(50);
+  }
 }

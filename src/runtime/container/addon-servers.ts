@@ -9,7 +9,7 @@ import { engineErrorStatus, imageExists, type Engine } from '../../engine/index.
 import { ConflictError, ErrorCodes } from '../../errors/index.js';
 import {
   postgresVersionWhenReady,
-  redisCommand,
+  redisAppendOnlyOn,
   scramVerifier,
   redisVersionWhenReady,
   type ServerAddress,
@@ -378,23 +378,7 @@ export class ContainerAddonServers implements AddonServers {
       await container.stop({ t: STOP_GRACE_S }).catch(ignoreNotModified);
       await container.start();
       await this.#awaitReady(spec, port);
-      const address = { host: HOST, port };
-      const { password } = spec.credentials;
-      await redisCommand(address, password, ['CONFIG', 'SET', 'appendonly', 'yes']);
-      const deadline = Date.now() + READY_TIMEOUT_MS;
-      for (;;) {
-        const info = await redisCommand(address, password, ['INFO', 'persistence']);
-        if (
-          /aof_enabled:1/.test(info) &&
-          /aof_rewrite_in_progress:0/.test(info) &&
-          /aof_rewrite_scheduled:0/.test(info) &&
-          /aof_last_bgrewrite_status:ok/.test(info)
-        )
-          break;
-        if (Date.now() > deadline)
-          throw new Error('Redis did not write its append-only file in time');
-        await sleep(50);
-      }
+      await redisAppendOnlyOn({ host: HOST, port }, spec.credentials.password, READY_TIMEOUT_MS);
     } catch (error) {
       await container
         .stop({ t: STOP_GRACE_S })

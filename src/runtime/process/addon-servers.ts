@@ -13,14 +13,13 @@ import {
   copyFile,
 } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ConflictError, ErrorCodes } from '../../errors/index.js';
 import {
   POSTGRES_SUPERUSER,
   postgresAccepts,
   redisAccepts,
-  redisCommand,
+  redisAppendOnlyOn,
 } from '../addon-clients.js';
 import type {
   AddonEndpoint,
@@ -396,29 +395,7 @@ export class ProcessAddonServers implements AddonServers {
       await copyFile(file, path.join(data, 'dump.rdb'));
       await this.#give(path.join(data, 'dump.rdb'), spec);
       await restart(false);
-      await redisCommand({ host: HOST, port }, spec.credentials.password, [
-        'CONFIG',
-        'SET',
-        'appendonly',
-        'yes',
-      ]);
-      const deadline = Date.now() + READY_TIMEOUT_MS;
-      for (;;) {
-        const info = await redisCommand({ host: HOST, port }, spec.credentials.password, [
-          'INFO',
-          'persistence',
-        ]);
-        if (
-          /aof_enabled:1/.test(info) &&
-          /aof_rewrite_in_progress:0/.test(info) &&
-          /aof_rewrite_scheduled:0/.test(info) &&
-          /aof_last_bgrewrite_status:ok/.test(info)
-        )
-          break;
-        if (Date.now() > deadline)
-          throw new Error('Redis did not write its append-only file in time');
-        await sleep(50);
-      }
+      await redisAppendOnlyOn({ host: HOST, port }, spec.credentials.password, READY_TIMEOUT_MS);
       await this.#writeRedisConfig(spec, { appendOnly: true });
     } catch (error) {
       await this.stop(spec.name).catch(() => undefined);
